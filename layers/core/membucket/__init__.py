@@ -1,0 +1,8 @@
+"""membucket: one memory for every LLM client, kept in an S3-compatible bucket."""
+
+from .client import Membucket
+from .errors import MembucketError
+from .settings import Settings
+
+__all__ = ["Membucket", "MembucketError", "Settings"]
+__version__ = "0.1.0"

@@ -1,0 +1,158 @@
+"""``membucket bench engine``: search/add latency, concurrent commits, cold start, checkpoint size.
+
+Vectors are random unit vectors (RandomEmbedder), so the figures are the engine's alone: sync,
+DuckDB, FAISS and the store. Each size gets a fresh namespace seeded through the real batch-add
+path and compacted, as a long-lived namespace would be.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from .. import ops
+from ..client import Membucket
+from ..engine.checkpoint import read_pointer
+from ..engine.namespace import ReplicaRegistry
+from ..settings import Settings
+from .common import RandomEmbedder, moto_server, percentiles
+
+__all__ = ["run"]
+
+console = Console(stderr=True)
+
+
+def _mb(store_url: str, cache: Path, endpoint: str | None, **kw) -> Membucket:
+    s = Settings(store=store_url, cache_dir=str(cache), endpoint_url=endpoint, compact_after=0, max_batch=1000, **kw)
+    return Membucket(s, embedder=RandomEmbedder(), registry=ReplicaRegistry())
+
+
+def _seed(mb: Membucket, user: str, n: int) -> None:
+    ctx = mb.context(user)
+    emb = RandomEmbedder()
+    for start in range(0, n, 1000):
+        texts = [f"seed memory {i} of {user}" for i in range(start, min(n, start + 1000))]
+        vecs = emb.embed(texts)
+        ops.add_batch(ctx, [ops.NewMemory(text=t, vector=v) for t, v in zip(texts, vecs)])
+    mb.compact(user, gc=False)
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t) * 1000
+
+
+def _writer(store_url, endpoint, cache, user, k, barrier, out):
+    mb = _mb(store_url, Path(cache), endpoint)
+    ctx = mb.context(user, app=f"w{os.getpid()}")
+    ops.search(ctx, "warm up")  # creates the app and warms the replica outside the timed window
+    barrier.wait()
+    t0 = time.perf_counter()
+    for i in range(k):
+        ops.add(ctx, f"concurrent {os.getpid()} {i}")
+    out.put((t0, time.perf_counter()))
+
+
+def _concurrent_commits(store_url: str, endpoint: str | None, root: Path, writers: int, k: int = 40) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(writers), ctx.Queue()
+    user = f"conc-{int(time.time() * 1000)}"
+    procs = [ctx.Process(target=_writer, args=(store_url, endpoint, str(root / f"wc{i}"), user, k, barrier, out)) for i in range(writers)]
+    for p in procs:
+        p.start()
+    spans = [out.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    wall = max(e for _, e in spans) - min(s for s, _ in spans)
+    return {"writers": writers, "commits": writers * k, "seconds": round(wall, 3), "commits_per_s": round(writers * k / wall, 1)}
+
+
+def _measure(store_url: str, endpoint: str | None, root: Path, n: int, queries: int) -> dict[str, Any]:
+    user = f"bench-{n}"
+    mb = _mb(store_url, root / f"cache-{n}", endpoint)
+    t = time.perf_counter()
+    _seed(mb, user, n)
+    seed_s = time.perf_counter() - t
+    owner = mb.context(user)
+    rng = np.random.default_rng(0)
+    qs = RandomEmbedder().embed([f"query {i}" for i in range(queries)])
+    ops.search_vector(owner, qs[0])  # warm
+    search = [_timed(lambda q=q: ops.search_vector(owner, q, limit=10)) for q in qs]
+    app = mb.context(user, app="bench-app")
+    ops.search_vector(app, qs[0])
+    search_app = [_timed(lambda q=q: ops.search_vector(app, q, limit=10)) for q in qs[: max(20, queries // 4)]]
+    adds = [_timed(lambda i=i: ops.add(owner, f"new memory {i} {rng.integers(1 << 60)}")) for i in range(max(20, queries // 4))]
+    # cold start: a new process-like instance with an empty cache directory
+    cold_cache = root / f"cold-{n}"
+    cold = _mb(store_url, cold_cache, endpoint)
+    cold_ms = _timed(lambda: ops.search_vector(cold.context(user), qs[1], limit=10))
+    ns = mb.namespace(user)
+    p = read_pointer(mb.store, ns.keys)
+    meta = json.loads(mb.store.get(p.dir + "meta.json").body)
+    shutil.rmtree(cold_cache, ignore_errors=True)
+    return {
+        "n": n,
+        "seed_seconds": round(seed_s, 2),
+        "search_ms": percentiles(search),
+        "search_with_access_log_ms": percentiles(search_app),
+        "add_ms": percentiles(adds),
+        "cold_start_first_result_ms": round(cold_ms, 1),
+        "checkpoint_bytes": {"db": meta["db_size"], "index": meta["index_size"], "total": meta["db_size"] + meta["index_size"]},
+    }
+
+
+def run(sizes: list[int], backends: list[str], out: str | None, queries: int = 200, writers: int = 8) -> dict[str, Any]:
+    results: dict[str, Any] = {"sizes": sizes, "cpus": os.cpu_count(), "backends": {}}
+    for backend in backends:
+        with tempfile.TemporaryDirectory(prefix="mb-bench-") as tmp:
+            root = Path(tmp)
+            if backend == "local":
+                rows = [_measure(str(root / "bucket"), None, root, n, queries) for n in sizes]
+                conc = _concurrent_commits(str(root / "bucket"), None, root, writers)
+            elif backend == "moto":
+                import boto3
+
+                with moto_server() as endpoint:
+                    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+                    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+                    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+                    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+                    rows = [_measure("s3://bench/mb", endpoint, root, n, queries) for n in sizes]
+                    conc = _concurrent_commits("s3://bench/mb", endpoint, root, writers)
+            else:
+                raise ValueError(f"unknown backend {backend!r}; use local or moto")
+        results["backends"][backend] = {"sizes": rows, "concurrent_commits": conc}
+        _print(backend, rows, conc)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(results, indent=2))
+        console.print(f"wrote {out}")
+    return results
+
+
+def _print(backend: str, rows: list[dict], conc: dict) -> None:
+    table = Table(title=f"engine benchmark: {backend}")
+    for col in ("n", "search p50/p95 ms", "search+log p50 ms", "add p50/p95 ms", "cold start ms", "checkpoint MB"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            str(r["n"]),
+            f"{r['search_ms']['p50']:.2f} / {r['search_ms']['p95']:.2f}",
+            f"{r['search_with_access_log_ms']['p50']:.2f}",
+            f"{r['add_ms']['p50']:.2f} / {r['add_ms']['p95']:.2f}",
+            f"{r['cold_start_first_result_ms']:.0f}",
+            f"{r['checkpoint_bytes']['total'] / 1e6:.1f}",
+        )
+    console.print(table)
+    console.print(f"{backend}: {conc['writers']} writers, {conc['commits']} commits in {conc['seconds']} s = {conc['commits_per_s']} commits/s")

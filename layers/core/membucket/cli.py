@@ -1,0 +1,515 @@
+"""The ``membucket`` command: each command is options, one library call, and error translation.
+
+Data commands print JSON on stdout. Errors exit non-zero with one line on stderr
+(``code: message``, or a JSON object with ``--json``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable
+
+import click
+
+from .client import Membucket
+from .errors import MembucketError
+from .settings import Settings
+from .store import StoreError
+
+__all__ = ["main", "cli"]
+
+
+def _emit(data: Any) -> None:
+    if hasattr(data, "to_dict"):
+        data = data.to_dict()
+    elif isinstance(data, list):
+        data = [d.to_dict() if hasattr(d, "to_dict") else d for d in data]
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+class CliError(click.ClickException):
+    """A failure reported as ``code: message`` (or JSON with --json), exit status 1."""
+
+    def __init__(self, code: str, message: str, as_json: bool) -> None:
+        super().__init__(message)
+        self.code, self.as_json = code, as_json
+
+    def show(self, file=None) -> None:
+        line = json.dumps({"error": {"code": self.code, "message": self.message}}) if self.as_json else f"error: {self.code}: {self.message}"
+        click.echo(line, err=True)
+
+
+def translate_errors(fn: Callable) -> Callable:
+    """Turn library errors into one-line CLI errors (sqlite-utils style)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        as_json = click.get_current_context().find_root().params.get("as_json", False)
+        try:
+            return fn(*args, **kwargs)
+        except MembucketError as exc:
+            raise CliError(exc.code, exc.message, as_json) from exc
+        except StoreError as exc:
+            raise CliError("store_error", f"{type(exc).__name__}: {exc}", as_json) from exc
+        except ValueError as exc:
+            raise CliError("invalid_input", str(exc), as_json) from exc
+
+    return wrapper
+
+
+class Runtime:
+    """What the root options resolve to; built lazily so --help never touches the store."""
+
+    def __init__(self, overrides: dict[str, Any], as_json: bool) -> None:
+        self.overrides = {k: v for k, v in overrides.items() if v is not None}
+        self.as_json = as_json
+        self._mb: Membucket | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.mb.settings
+
+    @property
+    def mb(self) -> Membucket:
+        if self._mb is None:
+            self._mb = Membucket(Settings(**self.overrides))
+        return self._mb
+
+    def ctx(self, owner: bool = False):
+        return self.mb.context(self.settings.user, None if owner else self.settings.app)
+
+
+pass_rt = click.make_pass_decorator(Runtime)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--store", envvar="MEMBUCKET_STORE", help="Bucket URL: a path, file:///abs/path or s3://bucket/prefix.")
+@click.option("--endpoint-url", envvar="MEMBUCKET_ENDPOINT_URL", help="S3-compatible endpoint (MinIO, ...).")
+@click.option("--region", envvar="MEMBUCKET_REGION", help="S3 region.")
+@click.option("--profile", envvar="MEMBUCKET_PROFILE", help="AWS profile.")
+@click.option("--user", envvar="MEMBUCKET_USER", help="User (namespace) id. Default: 'default'.")
+@click.option("--app", "app", envvar="MEMBUCKET_APP", help="Acting app (client) name. Default: 'cli'.")
+@click.option("--json", "as_json", is_flag=True, help="Errors as JSON on stderr.")
+@click.version_option(package_name="membucket")
+@click.pass_context
+def cli(ctx, store, endpoint_url, region, profile, user, app, as_json):
+    """membucket: one memory for every LLM client, kept in a bucket.
+
+    Example: membucket add "I prefer dark roast coffee"
+    """
+    ctx.obj = Runtime(
+        {"store": store, "endpoint_url": endpoint_url, "region": region, "profile": profile, "user": user, "app": app},
+        as_json,
+    )
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--metadata", help="JSON object stored with the memory.")
+@click.option("--category", "categories", multiple=True, help="Category (repeatable).")
+@click.option("--infer", is_flag=True, help="Extract facts with the configured LLM (verbatim without one).")
+@click.option("--no-dedupe", is_flag=True, help="Always add, even if an equal or near-equal memory exists.")
+@pass_rt
+@translate_errors
+def add(rt: Runtime, text, metadata, categories, infer, no_dedupe):
+    """Add a memory; prints the resulting id(s) and event (ADD, UPDATE or NOOP).
+
+    Example: membucket add "Alice is allergic to peanuts" --category health
+    """
+    from . import ops
+
+    meta = json.loads(metadata) if metadata else None
+    _emit(ops.add(rt.ctx(), text, metadata=meta, categories=list(categories) or None, infer=infer, dedupe=not no_dedupe))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--limit", default=10, show_default=True, help="Most results.")
+@click.option("--threshold", type=float, help="Lowest score returned.")
+@click.option("--app", "apps", multiple=True, help="Only memories created by this app (repeatable).")
+@click.option("--category", "categories", multiple=True, help="Only memories with this category (repeatable).")
+@pass_rt
+@translate_errors
+def search(rt: Runtime, query, limit, threshold, apps, categories):
+    """Semantic search; prints [{id, text, score, categories, created_at}].
+
+    Example: membucket search "what is Alice allergic to" --limit 3
+    """
+    from . import ops
+
+    hits = ops.search(rt.ctx(), query, limit=limit, threshold=threshold, filters=ops.Filters(apps=list(apps), categories=list(categories)))
+    _emit([{"id": h.id, "text": h.text, "score": h.score, "categories": h.categories, "created_at": h.created_at} for h in hits])
+
+
+@cli.command("list")
+@click.option("--state", "states", multiple=True, type=click.Choice(["active", "paused", "archived", "deleted"]), help="State (repeatable). Default: all but deleted.")
+@click.option("--app", "apps", multiple=True, help="Only memories created by this app.")
+@click.option("--category", "categories", multiple=True, help="Only memories with this category.")
+@click.option("--text", help="Only memories containing this text.")
+@click.option("--sort", default="created_at", show_default=True, type=click.Choice(["created_at", "updated_at", "text", "app", "state"]))
+@click.option("--order", default="desc", show_default=True, type=click.Choice(["asc", "desc"]))
+@click.option("--page", default=1, show_default=True)
+@click.option("--size", default=50, show_default=True)
+@click.option("--cursor", help="next_cursor from the previous page.")
+@pass_rt
+@translate_errors
+def list_(rt: Runtime, states, apps, categories, text, sort, order, page, size, cursor):
+    """List memories as the owner sees them, a page at a time.
+
+    Example: membucket list --state paused --size 20
+    """
+    from . import ops
+
+    filters = ops.Filters(states=list(states), apps=list(apps), categories=list(categories), text=text)
+    _emit(ops.list_memories(rt.ctx(owner=True), filters=filters, sort=sort, order=order, page=page, size=size, cursor=cursor))
+
+
+@cli.command()
+@click.argument("memory_id")
+@pass_rt
+@translate_errors
+def get(rt: Runtime, memory_id):
+    """Show one memory.
+
+    Example: membucket get 6f1c...
+    """
+    from . import ops
+
+    _emit(ops.get(rt.ctx(owner=True), memory_id))
+
+
+@cli.command()
+@click.argument("memory_id")
+@click.option("--text", help="New text (re-embedded).")
+@click.option("--metadata", help="New metadata JSON object.")
+@click.option("--category", "categories", multiple=True, help="New categories (repeatable).")
+@pass_rt
+@translate_errors
+def update(rt: Runtime, memory_id, text, metadata, categories):
+    """Edit a memory's text, metadata or categories.
+
+    Example: membucket update 6f1c... --text "Alice is allergic to peanuts and shellfish"
+    """
+    from . import ops
+
+    meta = json.loads(metadata) if metadata else None
+    _emit(ops.update(rt.ctx(owner=True), memory_id, text=text, metadata=meta, categories=list(categories) or None))
+
+
+@cli.command()
+@click.argument("memory_ids", nargs=-1, required=True)
+@click.option("--to", "to", required=True, type=click.Choice(["active", "paused", "archived", "deleted"]), help="Target state.")
+@pass_rt
+@translate_errors
+def state(rt: Runtime, memory_ids, to):
+    """Change the state of one or more memories (all or nothing).
+
+    Example: membucket state 6f1c... 9a2b... --to archived
+    """
+    from . import ops
+
+    _emit(ops.change_state(rt.ctx(owner=True), list(memory_ids), to))
+
+
+@cli.command()
+@click.argument("memory_ids", nargs=-1, required=True)
+@pass_rt
+@translate_errors
+def delete(rt: Runtime, memory_ids):
+    """Delete memories (state 'deleted'; gone from search and listings).
+
+    Example: membucket delete 6f1c...
+    """
+    from . import ops
+
+    _emit(ops.delete(rt.ctx(owner=True), list(memory_ids)))
+
+
+@cli.command("delete-all")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_rt
+@translate_errors
+def delete_all(rt: Runtime, yes):
+    """Delete every memory of the user.
+
+    Example: membucket delete-all --yes
+    """
+    from . import ops
+
+    if not yes:
+        click.confirm(f"Delete every memory of user {rt.settings.user!r}?", abort=True)
+    _emit(ops.delete_all(rt.ctx(owner=True)))
+
+
+@cli.command()
+@click.argument("memory_id")
+@pass_rt
+@translate_errors
+def history(rt: Runtime, memory_id):
+    """Show a memory's history: adds, edits and state changes with actor and time.
+
+    Example: membucket history 6f1c...
+    """
+    from . import ops
+
+    _emit(ops.history(rt.ctx(owner=True), memory_id))
+
+
+@cli.command()
+@click.argument("memory_id")
+@click.option("--limit", default=5, show_default=True)
+@pass_rt
+@translate_errors
+def related(rt: Runtime, memory_id, limit):
+    """Show the memories most similar to one memory.
+
+    Example: membucket related 6f1c... --limit 3
+    """
+    from . import ops
+
+    _emit(ops.related(rt.ctx(owner=True), memory_id, limit=limit))
+
+
+@cli.command()
+@pass_rt
+@translate_errors
+def stats(rt: Runtime):
+    """Counts by state, app and category, and the log position.
+
+    Example: membucket stats
+    """
+    from . import ops
+
+    _emit(ops.stats(rt.ctx(owner=True)))
+
+
+@cli.command()
+@pass_rt
+@translate_errors
+def categories(rt: Runtime):
+    """Categories in use, with counts.
+
+    Example: membucket categories
+    """
+    from . import ops
+
+    _emit(ops.list_categories(rt.ctx(owner=True)))
+
+
+@cli.command("access-log")
+@click.option("--memory", "memory_id", help="Only reads of this memory.")
+@click.option("--for-app", "for_app", help="Only reads by this app.")
+@click.option("--limit", default=100, show_default=True)
+@pass_rt
+@translate_errors
+def access_log_cmd(rt: Runtime, memory_id, for_app, limit):
+    """Show which app read which memory, newest first.
+
+    Example: membucket access-log --for-app cursor
+    """
+    from . import ops
+
+    _emit(ops.access_log(rt.ctx(owner=True), memory_id=memory_id, app=for_app, limit=limit))
+
+
+@cli.group()
+def apps():
+    """List, pause and resume apps (MCP clients)."""
+
+
+@apps.command("list")
+@pass_rt
+@translate_errors
+def apps_list(rt: Runtime):
+    """List apps with their memory counts.
+
+    Example: membucket apps list
+    """
+    from . import ops
+
+    _emit(ops.list_apps(rt.ctx(owner=True)))
+
+
+@apps.command("pause")
+@click.argument("name")
+@pass_rt
+@translate_errors
+def apps_pause(rt: Runtime, name):
+    """Pause an app: it can no longer read or write.
+
+    Example: membucket apps pause cursor
+    """
+    from . import ops
+
+    _emit(ops.set_app_paused(rt.ctx(owner=True), name, True))
+
+
+@apps.command("resume")
+@click.argument("name")
+@pass_rt
+@translate_errors
+def apps_resume(rt: Runtime, name):
+    """Resume a paused app.
+
+    Example: membucket apps resume cursor
+    """
+    from . import ops
+
+    _emit(ops.set_app_paused(rt.ctx(owner=True), name, False))
+
+
+@cli.group()
+def rules():
+    """Allow/deny rules per app: all memories, one memory, or one category."""
+
+
+@rules.command("list")
+@click.option("--for-app", "for_app", help="Only rules that apply to this app.")
+@pass_rt
+@translate_errors
+def rules_list(rt: Runtime, for_app):
+    """List access rules.
+
+    Example: membucket rules list --for-app cursor
+    """
+    from . import ops
+
+    _emit(ops.list_rules(rt.ctx(owner=True), app=for_app))
+
+
+@rules.command("add")
+@click.argument("app_name")
+@click.argument("effect", type=click.Choice(["allow", "deny"]))
+@click.option("--memory", "memory_id", help="Rule for one memory.")
+@click.option("--category", help="Rule for one category.")
+@pass_rt
+@translate_errors
+def rules_add(rt: Runtime, app_name, effect, memory_id, category):
+    """Add a rule for APP_NAME ('*' for every app); without --memory/--category it covers all.
+
+    Example: membucket rules add cursor deny --category health
+    """
+    from . import ops
+
+    if memory_id and category:
+        raise click.UsageError("give --memory or --category, not both")
+    scope, target = ("memory", memory_id) if memory_id else ("category", category) if category else ("all", None)
+    _emit(ops.add_rule(rt.ctx(owner=True), app_name, effect, scope, target))
+
+
+@rules.command("delete")
+@click.argument("rule_id")
+@pass_rt
+@translate_errors
+def rules_delete(rt: Runtime, rule_id):
+    """Delete a rule by id.
+
+    Example: membucket rules delete 0c5e...
+    """
+    from . import ops
+
+    ops.delete_rule(rt.ctx(owner=True), rule_id)
+    _emit({"deleted": rule_id})
+
+
+@cli.command()
+@click.option("--all-users", is_flag=True, help="Compact every namespace in the bucket.")
+@click.option("--no-gc", is_flag=True, help="Write the checkpoint but delete nothing.")
+@pass_rt
+@translate_errors
+def compact(rt: Runtime, all_users, no_gc):
+    """Write a checkpoint at the newest sequence, then remove what retention allows.
+
+    Example: membucket compact --all-users
+    """
+    users = rt.mb.users() if all_users else [rt.settings.user]
+    out = []
+    for user in users:
+        r = rt.mb.compact(user, gc=not no_gc)
+        out.append({"user": user, "seq": r.seq, "checkpoint_written": r.published, "gc": r.gc.__dict__})
+    _emit(out if all_users else out[0])
+
+
+@cli.command()
+@pass_rt
+@translate_errors
+def doctor(rt: Runtime):
+    """Print the effective configuration and check the store, conditional writes and the embedder.
+
+    Example: membucket doctor
+    """
+    from .doctor import run_checks
+
+    report = run_checks(rt.mb)
+    _emit(report)
+    if not report["ok"]:
+        sys.exit(1)
+
+
+@cli.command()
+@pass_rt
+@translate_errors
+def shell(rt: Runtime):
+    """An interactive prompt: type text to add it, '?query' to search, 'list', or 'quit'.
+
+    Example: membucket shell
+    """
+    from . import ops
+
+    ctx = rt.ctx()
+    click.echo(f"membucket shell - user {ctx.user!r}, app {ctx.app!r}, store {rt.mb.store.url}")
+    click.echo("Type a sentence to remember it, '?question' to search, 'list' to list, 'quit' to leave.")
+    while True:
+        try:
+            line = input("membucket> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not line:
+            continue
+        if line in ("quit", "exit"):
+            return
+        try:
+            if line.startswith("?"):
+                for h in ops.search(ctx, line[1:], limit=5):
+                    click.echo(f"  {h.score:.3f}  {h.text}")
+            elif line == "list":
+                for m in ops.list_memories(rt.ctx(owner=True), size=20).items:
+                    click.echo(f"  [{m.state}] {m.text}")
+            else:
+                for e in ops.add(ctx, line).events:
+                    click.echo(f"  {e.event} {e.id}")
+        except MembucketError as exc:
+            click.echo(f"  error: {exc.code}: {exc.message}")
+
+
+@cli.group()
+def bench():
+    """Benchmarks that print figures and write JSON."""
+
+
+@bench.command("engine")
+@click.option("--n", "sizes", default="1000,10000,100000", show_default=True, help="Namespace sizes, comma-separated.")
+@click.option("--backends", default="local,moto", show_default=True, help="Stores to measure: local, moto (HTTP server).")
+@click.option("--out", default="bench/results/engine.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--queries", default=200, show_default=True, help="Searches per size.")
+@click.option("--writers", default=8, show_default=True, help="Concurrent writer processes.")
+@translate_errors
+def bench_engine(sizes, backends, out, queries, writers):
+    """Engine latency and throughput with random normalized vectors (no embedding).
+
+    Example: membucket bench engine --n 1000,10000 --backends local
+    """
+    from .bench.engine import run
+
+    run([int(x) for x in sizes.split(",") if x], backends=[b for b in backends.split(",") if b], out=out, queries=queries, writers=writers)
+
+
+def main() -> None:
+    cli(prog_name="membucket")
+
+
+if __name__ == "__main__":
+    main()

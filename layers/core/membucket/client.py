@@ -1,0 +1,101 @@
+"""``Membucket``: settings + store + embedder, handing out one Context per (user, app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .embed.base import Embedder
+from .engine.keys import validate_app_name
+from .engine.namespace import REGISTRY, CompactResult, Namespace, ReplicaRegistry
+from .ops.context import Categorizer, Context
+from .settings import Settings
+from .store import ObjectStore, open_store
+
+__all__ = ["Membucket", "load_embedder"]
+
+
+def load_embedder(name: str) -> Embedder:
+    if name in ("minilm", "local/all-MiniLM-L6-v2"):
+        from .embed.minilm import MiniLMEmbedder
+
+        return MiniLMEmbedder()
+    raise ValueError(f"unknown embedder {name!r}; available: minilm")
+
+
+class Membucket:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: ObjectStore | None = None,
+        embedder: Embedder | None = None,
+        categorizer: Categorizer | None = None,
+        registry: ReplicaRegistry | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        s = self.settings
+        self.store = store or open_store(s.store, endpoint_url=s.endpoint_url, region=s.region, profile=s.profile)
+        self._embedder = embedder
+        self.categorizer = categorizer
+        self.registry = registry or REGISTRY  # tests pass their own to act as separate processes
+
+    @property
+    def embedder(self) -> Embedder:
+        """Loaded on first use, so commands that never embed (list, state, compact) start fast."""
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings.embedder)
+        return self._embedder
+
+    def namespace(self, user: str) -> Namespace:
+        s = self.settings
+        return Namespace(
+            self.store,
+            user,
+            Path(s.cache_dir),
+            commit_attempts=s.commit_attempts,
+            commit_timeout_seconds=s.commit_timeout_seconds,
+            compact_after=s.compact_after,
+            retention_seconds=s.retention_seconds,
+            registry=self.registry,
+        )
+
+    def context(self, user: str | None = None, app: str | None = None) -> Context:
+        if app is not None:
+            app = validate_app_name(app)
+        return Context(
+            ns=self.namespace(self.settings.user if user is None else user),
+            embedder=_LazyEmbedder(self),
+            settings=self.settings,
+            app=app,
+            categorizer=self.categorizer,
+        )
+
+    def users(self) -> list[str]:
+        """Every namespace in the bucket (one per user)."""
+        seen: list[str] = []
+        for info in self.store.list("ns/"):
+            user = info.key.split("/", 2)[1]
+            if not seen or seen[-1] != user:
+                seen.append(user)
+        return seen
+
+    def compact(self, user: str, gc: bool = True) -> CompactResult:
+        return self.namespace(user).compact(gc=gc)
+
+
+class _LazyEmbedder:
+    """Defers loading model weights until a text actually needs embedding."""
+
+    def __init__(self, owner: Membucket) -> None:
+        self._owner = owner
+
+    @property
+    def id(self) -> str:
+        return self._owner.embedder.id
+
+    @property
+    def dim(self) -> int:
+        return self._owner.embedder.dim
+
+    def embed(self, texts):
+        return self._owner.embedder.embed(texts)

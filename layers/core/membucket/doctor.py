@@ -1,0 +1,66 @@
+"""``membucket doctor``: the effective configuration and live checks of store, conditional writes, embedder."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from .client import Membucket
+from .store import IF_ABSENT, PreconditionFailed, PutCondition
+
+__all__ = ["run_checks"]
+
+SECRET_WORDS = ("key", "secret", "token", "password", "passphrase")
+
+
+def _config(mb: Membucket) -> dict[str, Any]:
+    out = {}
+    for name, value in mb.settings.model_dump().items():
+        out[name] = "***" if value and any(w in name for w in SECRET_WORDS) else value
+    return out
+
+
+def _check(name: str, fn) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        detail = fn()
+        return {"check": name, "ok": True, "ms": round((time.perf_counter() - start) * 1000, 1), "detail": detail}
+    except Exception as exc:  # a doctor reports, it does not crash
+        return {"check": name, "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_checks(mb: Membucket) -> dict[str, Any]:
+    store = mb.store
+    probe = f"_doctor/{uuid.uuid4().hex}"
+
+    def read_write():
+        etag = store.put(probe, b"probe")
+        assert store.get(probe).body == b"probe", "read-after-write returned other bytes"
+        return {"url": store.url, "etag": etag}
+
+    def conditional():
+        key = probe + "-cond"
+        try:
+            store.put(key, b"1", IF_ABSENT)
+            try:
+                store.put(key, b"2", IF_ABSENT)
+                raise AssertionError("If-None-Match '*' on an existing key succeeded: commits would not be safe")
+            except PreconditionFailed:
+                pass
+            try:
+                store.put(key, b"3", PutCondition(if_match="0" * 32))
+                raise AssertionError("If-Match with a stale ETag succeeded: checkpoints would not be safe")
+            except PreconditionFailed:
+                pass
+            return {"if_none_match": "honoured", "if_match": "honoured"}
+        finally:
+            store.delete(key)
+
+    def embedder():
+        vec = mb.embedder.embed(["membucket doctor"])
+        return {"id": mb.embedder.id, "dim": int(vec.shape[1])}
+
+    checks = [_check("store read/write", read_write), _check("conditional writes", conditional), _check("embedder", embedder)]
+    store.delete(probe)
+    return {"ok": all(c["ok"] for c in checks), "config": _config(mb), "checks": checks}

@@ -1,0 +1,91 @@
+"""One user's key layout in the bucket; the only place a user id becomes a key.
+
+    ns/<user>/log/<seq:020d>.json          one committed entry, immutable
+    ns/<user>/checkpoints/<seq:020d>-<tag>/db.duckdb | index.faiss | meta.json
+    ns/<user>/CHECKPOINT                   pointer to the newest checkpoint (moved with If-Match)
+    ns/<user>/access/<time>-<uuid>.json    access-log records, append-only, never contended
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from ..errors import InvalidAppName, InvalidId, InvalidUserId
+
+__all__ = ["NamespaceKeys", "validate_user_id", "validate_app_name", "validate_memory_id", "SEQ_WIDTH"]
+
+SEQ_WIDTH = 20
+MAX_USER_ID = 128
+MAX_APP_NAME = 64
+_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+_APP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ +-]*$")
+
+
+def validate_user_id(user_id: object) -> str:
+    """Letters, digits and ``._@+-``; no slashes, no ``..``, at most 128 characters."""
+    if not isinstance(user_id, str) or not user_id or len(user_id) > MAX_USER_ID:
+        raise InvalidUserId(f"user id must be 1-{MAX_USER_ID} characters", user_id=str(user_id)[:200])
+    if not _USER_RE.match(user_id) or ".." in user_id:
+        raise InvalidUserId(
+            "user id may contain only letters, digits and . _ @ + - (no slashes or '..')", user_id=user_id[:200]
+        )
+    return user_id
+
+
+def validate_app_name(app: object) -> str:
+    """A client name such as 'claude', 'cursor' or 'VS Code'; no slashes or control characters."""
+    if not isinstance(app, str) or not app or len(app) > MAX_APP_NAME:
+        raise InvalidAppName(f"app name must be 1-{MAX_APP_NAME} characters", app=str(app)[:200])
+    if not _APP_RE.match(app) or ".." in app or app != app.strip():
+        raise InvalidAppName("app name may contain only letters, digits, spaces and . _ + -", app=app[:200])
+    return app
+
+
+def validate_memory_id(memory_id: object) -> str:
+    """Memory ids are UUIDs; return the canonical lowercase form."""
+    try:
+        return str(uuid.UUID(str(memory_id)))
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidId(f"not a valid memory id: {str(memory_id)[:80]!r}", id=str(memory_id)[:80]) from None
+
+
+@dataclass(frozen=True)
+class NamespaceKeys:
+    user: str
+
+    def __post_init__(self) -> None:
+        validate_user_id(self.user)
+
+    @property
+    def root(self) -> str:
+        return f"ns/{self.user}/"
+
+    @property
+    def log_prefix(self) -> str:
+        return f"{self.root}log/"
+
+    def log(self, seq: int) -> str:
+        return f"{self.log_prefix}{seq:0{SEQ_WIDTH}d}.json"
+
+    def seq_of_log(self, key: str) -> int | None:
+        name = key.rsplit("/", 1)[-1]
+        if not name.endswith(".json") or len(name) != SEQ_WIDTH + 5 or not name[:SEQ_WIDTH].isdigit():
+            return None
+        return int(name[:SEQ_WIDTH])
+
+    @property
+    def pointer(self) -> str:
+        return f"{self.root}CHECKPOINT"
+
+    @property
+    def checkpoints_prefix(self) -> str:
+        return f"{self.root}checkpoints/"
+
+    def checkpoint_dir(self, seq: int, tag: str) -> str:
+        return f"{self.checkpoints_prefix}{seq:0{SEQ_WIDTH}d}-{tag}/"
+
+    @property
+    def access_prefix(self) -> str:
+        return f"{self.root}access/"

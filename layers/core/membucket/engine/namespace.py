@@ -1,0 +1,246 @@
+"""One user's memory: read (sync, then query) and commit (claim the next log number) on a replica.
+
+Commit protocol:
+
+1. Under the replica's lock, sync to the newest entry S.
+2. ``build(replica)`` validates the request against current state and returns the ops to write
+   (or none: nothing to commit). Validation errors propagate: nothing is written.
+3. PUT ``log/<S+1>`` with ``If-None-Match: *``.
+   - 200: committed. Apply the entry locally and acknowledge.
+   - 412: another writer took S+1. Back off (jittered), go to 1 and re-validate.
+   - 409: a conflicting PUT of the same key is in flight. Back off, retry the SAME number.
+   - transport failure after the SDK's retries: the outcome is unknown. Retry the same number;
+     a later 412 plus our ``txid`` in the log means the first attempt landed.
+4. After ``commit_attempts`` tries, give up with CommitContention (HTTP 503, Retry-After).
+
+A write is acknowledged only once its log object exists.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import logging
+import random
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ..errors import CommitContention, StoreUnavailable
+from ..store import IF_ABSENT, ConflictInFlight, ObjectStore, PreconditionFailed, Unavailable
+from .checkpoint import CheckpointMeta, GcResult, collect_garbage, publish_checkpoint, read_pointer
+from .keys import NamespaceKeys
+from .log import LogEntry
+from .replica import Replica
+
+__all__ = ["Namespace", "Plan", "CommitStats", "ReplicaRegistry", "CompactResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    """What a write wants to commit, and what to answer once it is committed."""
+
+    ops: list[dict[str, Any]]
+    result: Any = None
+
+
+@dataclass
+class CommitStats:
+    """Process-wide counters, read by metrics (commits, conflicts, retries)."""
+
+    commits: int = 0
+    conflicts: int = 0
+    in_flight_retries: int = 0
+    transport_retries: int = 0
+
+
+STATS = CommitStats()
+
+
+@dataclass
+class CompactResult:
+    seq: int
+    published: bool
+    gc: GcResult = field(default_factory=GcResult)
+
+
+def _backoff(attempt: int, base: float = 0.002, cap: float = 0.25) -> None:
+    """Full jitter: without it, writers that all got 412 retry in lockstep and collide again."""
+    time.sleep(random.uniform(0, min(cap, base * (2 ** min(attempt, 10)))))
+
+
+class ReplicaRegistry:
+    """Process-wide replicas, one per (store, user), kept warm across requests (LRU-bounded)."""
+
+    def __init__(self, max_replicas: int = 64) -> None:
+        self.max_replicas = max_replicas
+        self._lock = threading.Lock()
+        self._replicas: collections.OrderedDict[tuple[str, str, str], Replica] = collections.OrderedDict()
+
+    def get(self, store: ObjectStore, keys: NamespaceKeys, cache_dir: Path) -> Replica:
+        key = (store.url, keys.user, str(cache_dir))
+        with self._lock:
+            replica = self._replicas.get(key)
+            if replica is None:
+                replica = Replica(store, keys, cache_dir)
+                self._replicas[key] = replica
+            self._replicas.move_to_end(key)
+            while len(self._replicas) > self.max_replicas:
+                self._replicas.popitem(last=False)
+            return replica
+
+    def clear(self) -> None:
+        with self._lock:
+            self._replicas.clear()
+
+
+REGISTRY = ReplicaRegistry()
+
+
+class Namespace:
+    def __init__(
+        self,
+        store: ObjectStore,
+        user: str,
+        cache_dir: Path | str,
+        *,
+        commit_attempts: int = 200,
+        commit_timeout_seconds: float = 30.0,
+        compact_after: int = 500,
+        retention_seconds: float = 86400.0,
+        registry: ReplicaRegistry | None = None,
+    ) -> None:
+        self.store = store
+        self.keys = NamespaceKeys(user)
+        self.cache_dir = Path(cache_dir)
+        self.commit_attempts = commit_attempts
+        self.commit_timeout_seconds = commit_timeout_seconds
+        self.compact_after = compact_after
+        self.retention_seconds = retention_seconds
+        self.replica = (registry or REGISTRY).get(store, self.keys, self.cache_dir)
+
+    @property
+    def user(self) -> str:
+        return self.keys.user
+
+    @contextmanager
+    def read(self) -> Iterator[Replica]:
+        """Sync, then hold the replica for querying."""
+        with self.replica.lock:
+            self._sync()
+            yield self.replica
+
+    def _sync(self) -> None:
+        try:
+            self.replica.sync()
+        except Unavailable as exc:
+            raise StoreUnavailable(f"the store is unavailable: {exc}") from exc
+
+    def commit(self, build: Callable[[Replica], Plan | None], actor: str | None = None) -> Any:
+        txid = LogEntry(seq=0, ops=[]).txid
+        written: Plan | None = None
+        deadline = time.monotonic() + self.commit_timeout_seconds
+        with self.replica.lock:
+            for attempt in range(self.commit_attempts):
+                if attempt and time.monotonic() > deadline:
+                    break
+                try:
+                    self.replica.sync()
+                except Unavailable:
+                    STATS.transport_retries += 1
+                    _backoff(attempt)
+                    continue
+                if written is not None and txid in self.replica.recent_txids:
+                    return self._committed(written)  # an ambiguous PUT had landed
+                plan = build(self.replica)
+                if plan is None or not plan.ops:
+                    return None if plan is None else plan.result
+                entry = LogEntry(seq=self.replica.seq + 1, ops=plan.ops, actor=actor, txid=txid)
+                body = entry.encode()
+                outcome = self._put_entry(entry.seq, body, attempt)
+                if outcome == "lost":
+                    STATS.conflicts += 1
+                    _backoff(attempt)
+                    continue
+                written = plan
+                if outcome == "ambiguous":
+                    continue
+                self.replica.apply(LogEntry.decode(body, entry.seq))
+                return self._committed(plan)
+        raise CommitContention(
+            f"could not commit within {self.commit_timeout_seconds:g} s / {self.commit_attempts} attempts "
+            "(contention or store errors); retry later"
+        )
+
+    def _put_entry(self, seq: int, body: bytes, attempt: int) -> str:
+        """PUT log/<seq> if absent: 'ok', 'lost' (412: another writer), or 'ambiguous' (maybe ours)."""
+        uncertain = False
+        for retry in range(10):
+            try:
+                self.store.put(self.keys.log(seq), body, IF_ABSENT)
+                return "ok"
+            except PreconditionFailed:
+                # After a failed attempt of ours, the winner may be that attempt: the txid tells.
+                return "ambiguous" if uncertain else "lost"
+            except ConflictInFlight:
+                STATS.in_flight_retries += 1
+            except Unavailable:
+                STATS.transport_retries += 1
+                uncertain = True
+            _backoff(retry)
+        return "ambiguous" if uncertain else "lost"
+
+    def _committed(self, plan: Plan) -> Any:
+        STATS.commits += 1
+        if self.compact_after and self.replica.seq - self.replica.checkpoint_seq >= self.compact_after:
+            try:
+                self.compact()
+            except Exception:  # compaction is an optimisation; the commit already succeeded
+                log.exception("automatic compaction of %s failed", self.keys.root)
+        return plan.result
+
+    # -- maintenance -----------------------------------------------------------------------
+    def compact(self, gc: bool = True) -> CompactResult:
+        """Write a checkpoint at the current sequence, move the pointer, then collect garbage."""
+        with self.replica.lock:
+            self._sync()
+            rep = self.replica
+            pointer = read_pointer(self.store, self.keys)
+            published = False
+            if rep.seq > 0 and (pointer is None or pointer.seq < rep.seq):
+                with tempfile.TemporaryDirectory(dir=self._tmp_dir()) as tmp:
+                    db_file = Path(tmp) / "db.duckdb"
+                    index_bytes = rep.snapshot(db_file)
+                    counts = rep.con.execute(
+                        "SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM memories"
+                    ).fetchone()
+                    meta = CheckpointMeta(
+                        seq=rep.seq,
+                        embedder=rep.embedder,
+                        dim=rep.dim,
+                        memories=int(counts[0]),
+                        active=int(counts[1]),
+                        db_sha256=hashlib.sha256(db_file.read_bytes()).hexdigest(),
+                        db_size=db_file.stat().st_size,
+                        index_sha256=hashlib.sha256(index_bytes).hexdigest(),
+                        index_size=len(index_bytes),
+                        created_at=time.time(),
+                    )
+                    published = publish_checkpoint(self.store, self.keys, meta, db_file, index_bytes) is not None
+                if published:
+                    rep.checkpoint_seq = rep.seq
+            result = CompactResult(seq=rep.seq, published=published)
+        if gc:
+            result.gc = collect_garbage(self.store, self.keys, self.retention_seconds)
+        return result
+
+    def _tmp_dir(self) -> Path:
+        path = self.cache_dir / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path

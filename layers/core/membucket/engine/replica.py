@@ -1,0 +1,205 @@
+"""A replica: one namespace's state in this process (in-memory DuckDB + FAISS) at sequence ``seq``.
+
+Sync plan (read = sync, then query):
+
+1. Cold: read ``CHECKPOINT``; if present, fetch its files (verified by sha256, cached per
+   machine under ``<cache_dir>/objects``), copy the DuckDB file into memory and load the index,
+   checking the index against DuckDB's active rows (rebuilt from DuckDB's vectors on mismatch).
+2. LIST ``log/`` strictly after the replica's sequence; apply entries in order.
+3. A gap (the next number is missing because GC removed it) means the replica fell behind a
+   checkpoint: reload from the checkpoint and continue. Otherwise stop at the gap.
+
+Each process keeps its own replica in memory, so several processes on one machine never share
+a mutable file; what they share (downloaded checkpoint files) is immutable and content-addressed.
+Callers hold ``lock`` while syncing and querying: DuckDB connections are not for concurrent use.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from ..store import NotFound, ObjectStore
+from .checkpoint import CorruptCheckpoint, Pointer, fetch_checkpoint, read_pointer
+from .index import VectorIndex
+from .keys import NamespaceKeys
+from .log import LogEntry
+from .replay import apply_entry
+from .tables import create_schema
+
+__all__ = ["Replica"]
+
+log = logging.getLogger(__name__)
+
+
+class Replica:
+    def __init__(self, store: ObjectStore, keys: NamespaceKeys, cache_dir: Path) -> None:
+        self.store = store
+        self.keys = keys
+        self.cache_dir = Path(cache_dir)
+        self.lock = threading.RLock()
+        self.recent_txids: collections.deque[str] = collections.deque(maxlen=256)
+        self.cache_hits = 0
+        self._reset()
+
+    # -- state -----------------------------------------------------------------------------
+    def _reset(self, schema: bool = True) -> None:
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET enable_progress_bar = false")
+        if schema:
+            create_schema(self.con)
+        self.seq = 0
+        self.checkpoint_seq = 0
+        self.embedder: str | None = None
+        self.dim: int | None = None
+        self.next_vid = 1
+        self.index: VectorIndex | None = None
+        self.loaded = False
+        self.access_after = ""  # newest access-log key ingested into the access_log table
+        self.version = 0  # bumps on every change; ``memo`` is cleared with it
+        self.memo: dict = {}
+
+    def set_embedder(self, embedder: str, dim: int) -> None:
+        self.embedder, self.dim = embedder, dim
+        if self.index is None or self.index.dim != dim:
+            self.index = VectorIndex(dim)
+
+    def save_kv(self) -> None:
+        """Persist the replica's counters in its DuckDB, so a checkpoint carries them."""
+        self.con.execute(
+            "UPDATE kv SET seq = ?, embedder = ?, dim = ?, next_vid = ?, access_after = ?",
+            [self.seq, self.embedder, self.dim, self.next_vid, self.access_after],
+        )
+
+    def _load_kv(self) -> None:
+        row = self.con.execute("SELECT seq, embedder, dim, next_vid, access_after FROM kv").fetchone()
+        if row is None:
+            return
+        self.seq, self.embedder, self.dim, self.next_vid, self.access_after = (
+            int(row[0]), row[1] or None, int(row[2]) if row[2] else None, int(row[3]), row[4] or "",
+        )
+
+    # -- sync ------------------------------------------------------------------------------
+    def sync(self) -> int:
+        """Bring the replica up to the newest committed entry; return how many entries were applied."""
+        with self.lock:
+            if not self.loaded:
+                self._load_from_checkpoint(read_pointer(self.store, self.keys))
+                self.loaded = True
+            else:
+                self.cache_hits += 1
+            return self._apply_tail()
+
+    def _apply_tail(self) -> int:
+        applied = 0
+        for _ in range(3):  # at most a couple of checkpoint reloads per sync
+            gap = False
+            for info in self.store.list(self.keys.log_prefix, start_after=self.keys.log(self.seq)):
+                seq = self.keys.seq_of_log(info.key)
+                if seq is None:
+                    continue
+                if seq != self.seq + 1:
+                    gap = True
+                    break
+                try:
+                    body = self.store.get(info.key).body
+                except NotFound:  # removed by GC between LIST and GET
+                    gap = True
+                    break
+                self.apply(LogEntry.decode(body, seq))
+                applied += 1
+            if not gap:
+                return applied
+            pointer = read_pointer(self.store, self.keys)
+            if pointer is None or pointer.seq <= self.seq:
+                log.warning("log gap after seq %s in %s and no newer checkpoint; stopping there", self.seq, self.keys.root)
+                return applied
+            self._load_from_checkpoint(pointer)
+        return applied
+
+    def apply(self, entry: LogEntry) -> None:
+        try:
+            apply_entry(self, entry)
+        except Exception:
+            log.exception("replay of seq %s failed in %s; dropping the replica", entry.seq, self.keys.root)
+            self._reset()
+            raise
+        self.recent_txids.append(entry.txid)
+        self.changed(acl=any(op["op"].startswith(("app.", "rule.")) for op in entry.ops))
+
+    def changed(self, acl: bool = True) -> None:
+        """Drop cached query results; app/rule caches survive entries that touch no app or rule."""
+        self.version += 1
+        if acl:
+            self.memo.clear()
+        else:
+            for key in [k for k in self.memo if k[0] not in ("app", "visibility")]:
+                del self.memo[key]
+
+    def _load_from_checkpoint(self, pointer: Pointer | None) -> None:
+        self._reset()
+        self.loaded = True
+        for attempt in range(5):
+            if pointer is None:
+                return
+            try:
+                meta, db_path, index_bytes = fetch_checkpoint(self.store, self.keys, pointer, self.cache_dir)
+                break
+            except (NotFound, CorruptCheckpoint) as exc:
+                # the pointer moved and GC removed what we were reading, or a bad download: re-read
+                log.warning("checkpoint %s unreadable (%s); re-reading the pointer", pointer.dir, exc)
+                pointer = read_pointer(self.store, self.keys)
+        else:
+            raise RuntimeError(f"could not load a checkpoint for {self.keys.root}")
+        self._reset(schema=False)
+        self.loaded = True
+        self.con.execute(f"ATTACH '{db_path}' AS ckpt (READ_ONLY)")
+        try:
+            self.con.execute("COPY FROM DATABASE ckpt TO memory")
+        finally:
+            self.con.execute("DETACH ckpt")
+        create_schema(self.con)  # tables a newer schema added since the checkpoint was written
+        self._load_kv()
+        self.checkpoint_seq = self.seq
+        if self.dim:
+            self.index = VectorIndex.deserialize(index_bytes, self.dim)
+            self._check_index()
+        self.changed()
+
+    def _check_index(self) -> None:
+        """The index is derived: if it disagrees with DuckDB's active rows, rebuild it from DuckDB."""
+        want = self.con.execute("SELECT vid FROM memories WHERE state = 'active' ORDER BY vid").fetchnumpy()["vid"]
+        have = np.sort(self.index.ids())
+        if len(want) != len(have) or not np.array_equal(np.asarray(want, dtype=np.int64), have):
+            log.warning("index of %s disagrees with DuckDB (%d vs %d); rebuilding", self.keys.root, len(have), len(want))
+            self.rebuild_index()
+
+    def rebuild_index(self) -> None:
+        vids, vectors = self.vectors("state = 'active'")
+        self.index = VectorIndex(self.dim)
+        self.index.add(vids, vectors)
+
+    def vectors(self, where: str = "true", params: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(vids, vectors) of the memories matching ``where``, straight from the record."""
+        res = self.con.execute(f"SELECT vid, vector FROM memories WHERE {where} ORDER BY vid", params or []).fetchnumpy()
+        vids = np.asarray(res["vid"], dtype=np.int64)
+        if len(vids) == 0:
+            return vids, np.empty((0, self.dim or 0), dtype=np.float32)
+        flat = np.frombuffer(b"".join(res["vector"]), dtype="<f4")
+        return vids, flat.reshape(len(vids), -1).astype(np.float32)
+
+    def snapshot(self, db_file: Path) -> bytes:
+        """Write the replica's DuckDB to ``db_file`` and return the serialized index."""
+        if db_file.exists():
+            db_file.unlink()
+        self.con.execute(f"ATTACH '{db_file}' AS snap")
+        try:
+            self.con.execute("COPY FROM DATABASE memory TO snap")
+        finally:
+            self.con.execute("DETACH snap")
+        return self.index.serialize() if self.index is not None else VectorIndex(self.dim or 1).serialize()

@@ -1,0 +1,74 @@
+"""The DuckDB schema of a replica: the record of one namespace (vectors included).
+
+Timestamps are naive UTC. Vectors are little-endian float32 BLOBs (fast to move in bulk from
+numpy; an export turns them into lists). ``vid`` is the integer id FAISS knows a memory by,
+assigned in replay order, so replay is deterministic.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+__all__ = ["create_schema", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS kv (seq BIGINT, embedder VARCHAR, dim INTEGER, next_vid BIGINT, access_after VARCHAR);
+CREATE TABLE IF NOT EXISTS memories (
+    id VARCHAR NOT NULL,
+    vid BIGINT NOT NULL,
+    text VARCHAR NOT NULL,
+    hash VARCHAR NOT NULL,
+    metadata JSON,
+    categories VARCHAR[] NOT NULL,
+    app VARCHAR,
+    state VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    archived_at TIMESTAMP,
+    deleted_at TIMESTAMP,
+    vector BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS apps (
+    name VARCHAR NOT NULL,
+    paused BOOLEAN NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rules (
+    id VARCHAR NOT NULL,
+    app VARCHAR NOT NULL,
+    effect VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,
+    target VARCHAR,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    memory_id VARCHAR NOT NULL,
+    seq BIGINT NOT NULL,
+    event VARCHAR NOT NULL,
+    old_state VARCHAR,
+    new_state VARCHAR,
+    old_text VARCHAR,
+    new_text VARCHAR,
+    actor VARCHAR,
+    changed_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS access_log (
+    key VARCHAR NOT NULL,
+    app VARCHAR,
+    op VARCHAR,
+    query VARCHAR,
+    memory_id VARCHAR NOT NULL,
+    score DOUBLE,
+    accessed_at TIMESTAMP NOT NULL
+);
+"""
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET enable_progress_bar = false")
+    con.execute(DDL)
+    if con.execute("SELECT count(*) FROM kv").fetchone()[0] == 0:
+        con.execute("INSERT INTO kv VALUES (0, NULL, NULL, 1, '')")

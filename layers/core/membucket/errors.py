@@ -1,0 +1,139 @@
+"""Errors raised by membucket's operations, each with a stable machine-readable code.
+
+    MembucketError                      code                 HTTP
+     ├── InvalidInput                   invalid_input        400
+     │    ├── EmptyText                 empty_text           400
+     │    ├── InvalidId                 invalid_id           400
+     │    ├── InvalidUserId             invalid_user_id      400
+     │    ├── InvalidAppName            invalid_app_name     400
+     │    ├── InvalidState              invalid_state        400
+     │    ├── InvalidMetadata           invalid_metadata     400
+     │    └── TooLarge                  too_large            413
+     ├── NotFoundError                  not_found            404
+     ├── Forbidden                      forbidden            403
+     │    ├── AppPaused                 app_paused           403
+     │    └── AccessDenied              access_denied        403
+     ├── Conflict                       conflict             409
+     │    ├── IllegalTransition         illegal_transition   409
+     │    └── EmbedderMismatch          embedder_mismatch    409
+     └── ServiceUnavailable             unavailable          503
+          ├── CommitContention          commit_contention    503
+          └── StoreUnavailable          store_unavailable    503
+
+Surfaces translate these at one boundary: the CLI prints ``code: message`` and exits non-zero,
+HTTP answers ``status`` with ``{"error": {"code", "message"}}``, MCP raises a tool error.
+Nothing is written when one of these is raised before a commit.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MembucketError",
+    "InvalidInput",
+    "EmptyText",
+    "InvalidId",
+    "InvalidUserId",
+    "InvalidAppName",
+    "InvalidState",
+    "InvalidMetadata",
+    "TooLarge",
+    "NotFoundError",
+    "Forbidden",
+    "AppPaused",
+    "AccessDenied",
+    "Conflict",
+    "IllegalTransition",
+    "EmbedderMismatch",
+    "ServiceUnavailable",
+    "CommitContention",
+    "StoreUnavailable",
+]
+
+
+class MembucketError(Exception):
+    code = "error"
+    status = 500
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict:
+        out: dict = {"code": self.code, "message": self.message}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+class InvalidInput(MembucketError):
+    code, status = "invalid_input", 400
+
+
+class EmptyText(InvalidInput):
+    code = "empty_text"
+
+
+class InvalidId(InvalidInput):
+    code = "invalid_id"
+
+
+class InvalidUserId(InvalidInput):
+    code = "invalid_user_id"
+
+
+class InvalidAppName(InvalidInput):
+    code = "invalid_app_name"
+
+
+class InvalidState(InvalidInput):
+    code = "invalid_state"
+
+
+class InvalidMetadata(InvalidInput):
+    code = "invalid_metadata"
+
+
+class TooLarge(InvalidInput):
+    code, status = "too_large", 413
+
+
+class NotFoundError(MembucketError):
+    code, status = "not_found", 404
+
+
+class Forbidden(MembucketError):
+    code, status = "forbidden", 403
+
+
+class AppPaused(Forbidden):
+    code = "app_paused"
+
+
+class AccessDenied(Forbidden):
+    code = "access_denied"
+
+
+class Conflict(MembucketError):
+    code, status = "conflict", 409
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+class EmbedderMismatch(Conflict):
+    code = "embedder_mismatch"
+
+
+class ServiceUnavailable(MembucketError):
+    code, status = "unavailable", 503
+    retry_after = 1
+
+
+class CommitContention(ServiceUnavailable):
+    code = "commit_contention"
+
+
+class StoreUnavailable(ServiceUnavailable):
+    code = "store_unavailable"

@@ -1,0 +1,147 @@
+"""Access control for apps: paused apps, allow/deny rules, and the access log.
+
+Rules (per app, or for every app with ``app='*'``) have an effect (allow/deny) and a scope:
+``all``, one ``memory`` (target = id) or one ``category`` (target = name).
+
+- A paused app can neither read nor write (AppPaused).
+- Deny wins: a memory matched by any deny rule is invisible to the app.
+- An app with allow rules is in allow-list mode: it sees only what an allow rule matches.
+- An app with a deny-all rule sees nothing and cannot write (fail closed).
+
+The owner (``Context.app is None``) is not subject to rules and is not access-logged.
+Visibility is applied as an exact SQL predicate, never by over-fetching and filtering.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from ..engine.log import format_ts, parse_ts, utcnow
+from ..engine.replica import Replica
+from ..errors import AccessDenied, AppPaused
+from .context import Context
+
+__all__ = ["Visibility", "visibility", "check_app", "app_exists", "record_access", "ingest_access_log"]
+
+
+@dataclass(frozen=True)
+class Visibility:
+    deny_all: bool = False
+    deny_ids: tuple[str, ...] = ()
+    deny_cats: tuple[str, ...] = ()
+    allow_list: bool = False  # any allow rule exists
+    allow_all: bool = False
+    allow_ids: tuple[str, ...] = ()
+    allow_cats: tuple[str, ...] = ()
+
+    @property
+    def unrestricted(self) -> bool:
+        return not (self.deny_all or self.deny_ids or self.deny_cats or (self.allow_list and not self.allow_all))
+
+    def sql(self) -> tuple[str, list]:
+        """A predicate over ``memories`` that is true exactly for visible rows."""
+        if self.deny_all:
+            return "false", []
+        parts, params = [], []
+        if self.deny_ids:
+            parts.append("NOT list_contains(?, id)")
+            params.append(list(self.deny_ids))
+        if self.deny_cats:
+            parts.append("NOT list_has_any(categories, ?::VARCHAR[])")
+            params.append(list(self.deny_cats))
+        if self.allow_list and not self.allow_all:
+            parts.append("(list_contains(?, id) OR list_has_any(categories, ?::VARCHAR[]))")
+            params += [list(self.allow_ids), list(self.allow_cats)]
+        return (" AND ".join(parts) or "true"), params
+
+    def allows(self, memory_id: str, categories: list[str]) -> bool:
+        if self.deny_all or memory_id in self.deny_ids or set(categories) & set(self.deny_cats):
+            return False
+        if self.allow_list and not self.allow_all:
+            return memory_id in self.allow_ids or bool(set(categories) & set(self.allow_cats))
+        return True
+
+
+OWNER = Visibility()
+
+
+def visibility(rep: Replica, app: str | None) -> Visibility:
+    if app is None:
+        return OWNER
+    key = ("visibility", app)
+    if key in rep.memo:
+        return rep.memo[key]
+    rows = rep.con.execute("SELECT effect, scope, target FROM rules WHERE app = ? OR app = '*'", [app]).fetchall()
+    deny_all = any(e == "deny" and s == "all" for e, s, _ in rows)
+    vis = Visibility(
+        deny_all=deny_all,
+        deny_ids=tuple(t for e, s, t in rows if e == "deny" and s == "memory"),
+        deny_cats=tuple(t for e, s, t in rows if e == "deny" and s == "category"),
+        allow_list=any(e == "allow" for e, _, _ in rows),
+        allow_all=any(e == "allow" and s == "all" for e, s, _ in rows),
+        allow_ids=tuple(t for e, s, t in rows if e == "allow" and s == "memory"),
+        allow_cats=tuple(t for e, s, t in rows if e == "allow" and s == "category"),
+    )
+    rep.memo[key] = vis
+    return vis
+
+
+def app_exists(rep: Replica, app: str) -> bool:
+    key = ("app", app)
+    if key not in rep.memo:
+        rep.memo[key] = rep.con.execute("SELECT paused FROM apps WHERE name = ?", [app]).fetchone()
+    return rep.memo[key] is not None
+
+
+def check_app(rep: Replica, app: str | None, *, write: bool = False) -> Visibility:
+    """Refuse a paused app (and a deny-all app's writes); return the app's visibility."""
+    if app is None:
+        return OWNER
+    app_exists(rep, app)
+    row = rep.memo[("app", app)]
+    if row is not None and row[0]:
+        raise AppPaused(f"app {app!r} is paused: it can neither read nor write memories", app=app)
+    vis = visibility(rep, app)
+    if write and vis.deny_all:
+        raise AccessDenied(f"app {app!r} is denied access to all memories", app=app)
+    return vis
+
+
+def record_access(ctx: Context, op: str, query: str | None, hits: list[tuple[str, float | None]]) -> None:
+    """Append one access-log object (its own key: it never contends with commits)."""
+    if ctx.app is None or not hits:
+        return
+    now = utcnow()
+    key = f"{ctx.ns.keys.access_prefix}{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:12]}.json"
+    doc = {"app": ctx.app, "op": op, "query": query, "at": format_ts(now), "hits": [{"id": i, "score": s} for i, s in hits]}
+    ctx.ns.store.put(key, json.dumps(doc).encode())
+
+
+def ingest_access_log(ctx: Context, rep: Replica) -> None:
+    """Load access-log objects newer than the replica has seen into its access_log table."""
+    rows = []
+    newest = rep.access_after
+    for info in ctx.ns.store.list(ctx.ns.keys.access_prefix, start_after=rep.access_after or None):
+        doc = json.loads(ctx.ns.store.get(info.key).body)
+        at = parse_ts(doc["at"])
+        rows += [[info.key, doc.get("app"), doc.get("op"), doc.get("query"), h["id"], h.get("score"), at] for h in doc["hits"]]
+        newest = info.key
+    if rows:
+        rep.con.executemany("INSERT INTO access_log VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    if newest != rep.access_after:
+        rep.access_after = newest
+        rep.save_kv()
+
+
+def ensure_app(ctx: Context) -> None:
+    """Create the calling app on first use (one small commit, once per app)."""
+    from ..engine.namespace import Plan
+
+    if ctx.app is None:
+        return
+    ctx.ns.commit(
+        lambda rep: None if app_exists(rep, ctx.app) else Plan([{"op": "app.upsert", "name": ctx.app}]),
+        actor=ctx.app,
+    )

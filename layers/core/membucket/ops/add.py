@@ -1,0 +1,143 @@
+"""Add memories: verbatim text, with exact and near-duplicate detection among what the app can see."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..engine.log import encode_vector
+from ..engine.namespace import Plan
+from ..errors import InvalidInput, TooLarge
+from .access import app_exists, check_app
+from .context import Context, check_embedder, init_ops
+from .models import AddEvent, AddResult
+from .validate import clean_categories, clean_metadata, clean_text, text_hash
+
+__all__ = ["add", "add_batch", "NewMemory"]
+
+NO_LLM_NOTE = "infer requested but no LLM is configured: stored verbatim with duplicate detection"
+
+
+@dataclass
+class NewMemory:
+    """One memory for ``add_batch``; ``vector`` skips embedding (imports, benchmarks)."""
+
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    categories: list[str] = field(default_factory=list)
+    vector: np.ndarray | None = None
+    id: str | None = None
+
+
+def _app_ops(ctx: Context, rep) -> list[dict]:
+    if ctx.app is not None and not app_exists(rep, ctx.app):
+        return [{"op": "app.upsert", "name": ctx.app}]
+    return []
+
+
+def add(
+    ctx: Context,
+    text: str,
+    *,
+    metadata: dict[str, Any] | None = None,
+    categories: Sequence[str] | None = None,
+    infer: bool = False,
+    dedupe: bool = True,
+) -> AddResult:
+    """Store ``text`` as a memory of the calling app.
+
+    An exact duplicate (same normalized text) of a memory the app can see is a NOOP; a near
+    duplicate (cosine >= ``near_duplicate_threshold``) updates that memory instead of adding one.
+    """
+    s = ctx.settings
+    text = clean_text(text, s)
+    metadata = clean_metadata(metadata, s)
+    cats = clean_categories(categories, s)
+    vector = ctx.embed_one(text)
+    if not cats and ctx.categorizer is not None:
+        cats = clean_categories(ctx.categorizer(text, vector), s)
+    digest = text_hash(text)
+
+    def build(rep) -> Plan:
+        vis = check_app(rep, ctx.app, write=True)
+        check_embedder(ctx, rep)
+        ops = init_ops(ctx, rep) + _app_ops(ctx, rep)
+        if dedupe and rep.embedder is not None:
+            where, params = vis.sql()
+            row = rep.con.execute(
+                f"SELECT id, text FROM memories WHERE hash = ? AND state != 'deleted' AND {where} LIMIT 1",
+                [digest, *params],
+            ).fetchone()
+            if row is not None:
+                return Plan(ops, [AddEvent(row[0], "NOOP", row[1])])
+            near = _nearest(rep, vis, vector)
+            if near is not None and near[1] >= s.near_duplicate_threshold:
+                mid, _, old_text, old_meta, old_cats = near
+                op = {"op": "memory.update", "id": mid, "text": text, "hash": digest, "vector": encode_vector(vector)}
+                if metadata:
+                    op["metadata"] = {**old_meta, **metadata}
+                if cats:
+                    op["categories"] = list(dict.fromkeys([*old_cats, *cats]))
+                return Plan(ops + [op], [AddEvent(mid, "UPDATE", text, previous_text=old_text)])
+        mid = str(uuid.uuid4())
+        op = {
+            "op": "memory.add", "id": mid, "text": text, "hash": digest, "vector": encode_vector(vector),
+            "metadata": metadata, "categories": cats, "app": ctx.app,
+        }
+        return Plan(ops + [op], [AddEvent(mid, "ADD", text)])
+
+    events = ctx.ns.commit(build, actor=ctx.app)
+    return AddResult(events=events, note=NO_LLM_NOTE if infer else None)
+
+
+def _nearest(rep, vis, vector: np.ndarray):
+    """(id, score, text, metadata, categories) of the most similar active memory the app can see."""
+    if rep.index is None or rep.index.size == 0:
+        return None
+    allowed = None
+    if not vis.unrestricted:
+        where, params = vis.sql()
+        allowed = rep.con.execute(f"SELECT vid FROM memories WHERE state = 'active' AND {where}", params).fetchnumpy()["vid"]
+    scores, vids = rep.index.search(vector, 1, allowed)
+    if len(vids) == 0:
+        return None
+    row = rep.con.execute("SELECT id, text, metadata, categories FROM memories WHERE vid = ?", [int(vids[0])]).fetchone()
+    return row[0], float(scores[0]), row[1], json.loads(row[2]) if row[2] else {}, list(row[3] or [])
+
+
+def add_batch(ctx: Context, items: Sequence[NewMemory]) -> list[str]:
+    """Add many memories in ONE commit, verbatim (no duplicate detection); return their ids.
+
+    For imports and benchmarks. Items without a vector are embedded in one batch.
+    """
+    s = ctx.settings
+    if len(items) > s.max_batch:
+        raise TooLarge(f"{len(items)} items; the limit per batch is {s.max_batch}", limit=s.max_batch)
+    texts = [clean_text(it.text, s) for it in items]
+    missing = [i for i, it in enumerate(items) if it.vector is None]
+    vectors: list[np.ndarray | None] = [it.vector for it in items]
+    if missing:
+        embedded = ctx.embedder.embed([texts[i] for i in missing])
+        for j, i in enumerate(missing):
+            vectors[i] = embedded[j]
+    ops = []
+    for it, text, vec in zip(items, texts, vectors):
+        vec = np.asarray(vec, dtype=np.float32).reshape(-1)
+        if vec.shape[0] != ctx.embedder.dim:
+            raise InvalidInput(f"vector has {vec.shape[0]} dimensions; the namespace uses {ctx.embedder.dim}")
+        ops.append({
+            "op": "memory.add", "id": it.id or str(uuid.uuid4()), "text": text, "hash": text_hash(text),
+            "vector": encode_vector(vec), "metadata": clean_metadata(it.metadata, s),
+            "categories": clean_categories(it.categories, s), "app": ctx.app,
+        })
+
+    def build(rep) -> Plan:
+        check_app(rep, ctx.app, write=True)
+        check_embedder(ctx, rep)
+        return Plan(init_ops(ctx, rep) + _app_ops(ctx, rep) + ops, [op["id"] for op in ops])
+
+    return ctx.ns.commit(build, actor=ctx.app)

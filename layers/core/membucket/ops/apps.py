@@ -1,0 +1,107 @@
+"""Apps (one per client name) and their access rules; owner/admin operations."""
+
+from __future__ import annotations
+
+import uuid
+
+from ..engine.keys import validate_app_name, validate_memory_id
+from ..engine.namespace import Plan
+from ..errors import InvalidInput, NotFoundError
+from .context import Context
+from .models import App, Rule, iso
+from .validate import clean_categories
+
+__all__ = ["list_apps", "get_app", "set_app_paused", "list_rules", "add_rule", "delete_rule", "EFFECTS", "SCOPES"]
+
+EFFECTS = ("allow", "deny")
+SCOPES = ("all", "memory", "category")
+
+_APP_SQL = (
+    "SELECT a.name, a.paused, a.created_at, a.updated_at, "
+    "(SELECT count(*) FROM memories m WHERE m.app = a.name AND m.state != 'deleted') FROM apps a"
+)
+
+
+def list_apps(ctx: Context) -> list[App]:
+    with ctx.ns.read() as rep:
+        rows = rep.con.execute(_APP_SQL + " ORDER BY a.name").fetchall()
+    return [App(r[0], bool(r[1]), iso(r[2]), iso(r[3]), int(r[4])) for r in rows]
+
+
+def get_app(ctx: Context, name: str) -> App:
+    name = validate_app_name(name)
+    with ctx.ns.read() as rep:
+        r = rep.con.execute(_APP_SQL + " WHERE a.name = ?", [name]).fetchone()
+    if r is None:
+        raise NotFoundError(f"app {name!r} not found", app=name)
+    return App(r[0], bool(r[1]), iso(r[2]), iso(r[3]), int(r[4]))
+
+
+def set_app_paused(ctx: Context, name: str, paused: bool) -> App:
+    """Pause (or resume) an app: a paused app can neither read nor write. Creates the app if new."""
+    name = validate_app_name(name)
+
+    def build(rep) -> Plan | None:
+        row = rep.con.execute("SELECT paused FROM apps WHERE name = ?", [name]).fetchone()
+        if row is not None and bool(row[0]) == paused:
+            return None
+        return Plan([{"op": "app.state", "name": name, "paused": bool(paused)}])
+
+    ctx.ns.commit(build, actor=ctx.app)
+    return get_app(ctx, name)
+
+
+def list_rules(ctx: Context, app: str | None = None) -> list[Rule]:
+    with ctx.ns.read() as rep:
+        sql, params = "SELECT id, app, effect, scope, target, created_at FROM rules", []
+        if app is not None:
+            sql += " WHERE app = ? OR app = '*'"
+            params.append(app)
+        rows = rep.con.execute(sql + " ORDER BY created_at, id", params).fetchall()
+    return [Rule(r[0], r[1], r[2], r[3], r[4], iso(r[5])) for r in rows]
+
+
+def add_rule(ctx: Context, app: str, effect: str, scope: str = "all", target: str | None = None) -> Rule:
+    """Allow or deny ``app`` (or ``'*'``: every app) all memories, one memory, or one category."""
+    if app != "*":
+        app = validate_app_name(app)
+    if effect not in EFFECTS:
+        raise InvalidInput(f"effect must be one of {', '.join(EFFECTS)}")
+    if scope not in SCOPES:
+        raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}")
+    if scope == "all":
+        target = None
+    elif scope == "memory":
+        target = validate_memory_id(target)
+    else:
+        cats = clean_categories([target] if target else [], ctx.settings)
+        if not cats:
+            raise InvalidInput("a category rule needs a category name as target")
+        target = cats[0]
+    rule_id = str(uuid.uuid4())
+
+    def build(rep) -> Plan:
+        same = rep.con.execute(
+            "SELECT id FROM rules WHERE app = ? AND effect = ? AND scope = ? AND target IS NOT DISTINCT FROM ?",
+            [app, effect, scope, target],
+        ).fetchone()
+        if same is not None:
+            return Plan([], same[0])
+        ops = []
+        if app != "*" and rep.con.execute("SELECT 1 FROM apps WHERE name = ?", [app]).fetchone() is None:
+            ops.append({"op": "app.upsert", "name": app})
+        return Plan(ops + [{"op": "rule.add", "id": rule_id, "app": app, "effect": effect, "scope": scope, "target": target}], rule_id)
+
+    rid = ctx.ns.commit(build, actor=ctx.app)
+    return next(r for r in list_rules(ctx) if r.id == rid)
+
+
+def delete_rule(ctx: Context, rule_id: str) -> None:
+    rule_id = validate_memory_id(rule_id)
+
+    def build(rep) -> Plan:
+        if rep.con.execute("SELECT 1 FROM rules WHERE id = ?", [rule_id]).fetchone() is None:
+            raise NotFoundError(f"rule {rule_id} not found", id=rule_id)
+        return Plan([{"op": "rule.delete", "id": rule_id}])
+
+    ctx.ns.commit(build, actor=ctx.app)

@@ -1,0 +1,53 @@
+"""Who is asking, about which namespace: the one argument every operation takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..embed.base import Embedder
+from ..engine.namespace import Namespace
+from ..settings import Settings
+
+__all__ = ["Context", "Categorizer", "check_embedder", "init_ops"]
+
+# (text, vector) -> categories; the models issue plugs LLM or zero-shot categorizers in here.
+Categorizer = Callable[[str, np.ndarray], Sequence[str]]
+
+
+@dataclass
+class Context:
+    ns: Namespace
+    embedder: Embedder
+    settings: Settings
+    app: str | None = None  # None: the namespace owner (CLI admin, UI): no rules, no access log
+    categorizer: Categorizer | None = None
+
+    @property
+    def user(self) -> str:
+        return self.ns.user
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embedder.embed([text])[0]
+
+
+def check_embedder(ctx: Context, rep) -> None:
+    """Refuse to mix vectors of two models in one namespace."""
+    from ..errors import EmbedderMismatch
+
+    if rep.embedder is not None and (rep.embedder != ctx.embedder.id or rep.dim != ctx.embedder.dim):
+        raise EmbedderMismatch(
+            f"namespace {ctx.user!r} was written with embedder {rep.embedder} ({rep.dim}-d); "
+            f"this server uses {ctx.embedder.id} ({ctx.embedder.dim}-d). Run `membucket reindex` to switch.",
+            namespace_embedder=rep.embedder,
+            embedder=ctx.embedder.id,
+        )
+
+
+def init_ops(ctx: Context, rep) -> list[dict]:
+    """The first commit of a namespace records its embedder id and dimension."""
+    if rep.embedder is None:
+        return [{"op": "init", "embedder": ctx.embedder.id, "dim": ctx.embedder.dim}]
+    return []

@@ -1,0 +1,76 @@
+"""Exact filters shared by search, list and delete-all, compiled to one SQL predicate."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..engine.keys import validate_app_name
+from ..engine.log import parse_ts
+from ..errors import InvalidInput
+from .validate import clean_state
+
+__all__ = ["Filters", "parse_time"]
+
+_META_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def parse_time(value: Any, name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return parse_ts(value.isoformat())
+    try:
+        return parse_ts(str(value))
+    except ValueError:
+        raise InvalidInput(f"{name} is not an ISO-8601 time: {str(value)[:40]!r}") from None
+
+
+@dataclass
+class Filters:
+    apps: list[str] = field(default_factory=list)  # created by any of these apps
+    categories: list[str] = field(default_factory=list)  # has any of these categories
+    states: list[str] = field(default_factory=list)  # empty: every state but deleted
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # equality on top-level keys
+    text: str | None = None  # case-insensitive substring
+
+    def __post_init__(self) -> None:
+        self.apps = [validate_app_name(a) for a in self.apps]
+        self.categories = [c.strip().lower() for c in self.categories if c and c.strip()]
+        self.states = [clean_state(s) for s in self.states]
+        self.created_after = parse_time(self.created_after, "created_after")
+        self.created_before = parse_time(self.created_before, "created_before")
+        for key in self.metadata:
+            if not _META_KEY.match(str(key)):
+                raise InvalidInput(f"invalid metadata filter key {str(key)[:40]!r}")
+
+    @property
+    def empty(self) -> bool:
+        return not (self.apps or self.categories or self.created_after or self.created_before or self.metadata or self.text)
+
+    def sql(self, default_states: tuple[str, ...] = ("active", "paused", "archived")) -> tuple[str, list]:
+        parts, params = ["list_contains(?, state)"], [list(self.states or default_states)]
+        if self.apps:
+            parts.append("list_contains(?, app)")
+            params.append(self.apps)
+        if self.categories:
+            parts.append("list_has_any(categories, ?::VARCHAR[])")
+            params.append(self.categories)
+        if self.created_after:
+            parts.append("created_at >= ?")
+            params.append(self.created_after)
+        if self.created_before:
+            parts.append("created_at < ?")
+            params.append(self.created_before)
+        for key, value in self.metadata.items():
+            parts.append(f"json_extract(metadata, '$.\"{key}\"') = ?::JSON")
+            params.append(json.dumps(value))
+        if self.text:
+            parts.append("contains(lower(text), lower(?))")
+            params.append(self.text)
+        return " AND ".join(parts), params

@@ -1,0 +1,183 @@
+"""Read and edit single memories: list, get, update (re-embeds), history, related."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..engine.keys import validate_memory_id
+from ..engine.log import encode_vector, parse_ts
+from ..engine.namespace import Plan
+from ..errors import IllegalTransition, InvalidInput, NotFoundError
+from .access import Visibility, app_exists, check_app, ensure_app, record_access
+from .context import Context, check_embedder
+from .filters import Filters
+from .models import MEMORY_COLUMNS, HistoryEvent, Memory, Page, SearchHit, iso
+from .search import search_vector
+from .validate import clean_categories, clean_limit, clean_metadata, clean_text, text_hash
+
+__all__ = ["list_memories", "get", "update", "history", "related", "SORTS"]
+
+SORTS = {"created_at", "updated_at", "text", "app", "state"}
+APP_STATES = ("active",)  # apps only ever see active memories
+
+
+def _scope(ctx: Context, filters: Filters, vis: Visibility) -> tuple[str, list]:
+    """Filters plus what the caller may see: apps see active, visible memories only."""
+    if ctx.app is not None:
+        states = [s for s in (filters.states or APP_STATES) if s in APP_STATES]
+        filters = Filters(**{**filters.__dict__, "states": states or ["active"]})
+        if not states:
+            return "false", []
+    where, params = filters.sql()
+    vwhere, vparams = vis.sql()
+    return f"{where} AND {vwhere}", params + vparams
+
+
+def _encode_cursor(sort: str, value: Any, mid: str) -> str:
+    raw = json.dumps({"s": sort, "v": value if not hasattr(value, "isoformat") else value.isoformat(), "id": mid})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if doc["s"] != sort:
+            raise ValueError("cursor was made for another sort")
+        value = doc["v"]
+        if sort in ("created_at", "updated_at"):
+            value = parse_ts(value)
+        return value, str(doc["id"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"invalid cursor: {exc}") from None
+
+
+def list_memories(
+    ctx: Context,
+    *,
+    filters: Filters | None = None,
+    sort: str = "created_at",
+    order: str = "desc",
+    page: int = 1,
+    size: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """A page of memories with the total; ``cursor`` (from ``next_cursor``) pages stably by keyset."""
+    filters = filters or Filters()
+    if sort not in SORTS:
+        raise InvalidInput(f"unknown sort {sort!r}; expected one of {', '.join(sorted(SORTS))}")
+    if order not in ("asc", "desc"):
+        raise InvalidInput("order must be 'asc' or 'desc'")
+    size = clean_limit(size, ctx.settings.max_batch, "size")
+    page = clean_limit(page, 10**9, "page")
+    with ctx.ns.read() as rep:
+        vis = check_app(rep, ctx.app)
+        known = ctx.app is None or app_exists(rep, ctx.app)
+        where, params = _scope(ctx, filters, vis)
+        total = rep.con.execute(f"SELECT count(*) FROM memories WHERE {where}", params).fetchone()[0]
+        direction = "DESC" if order == "desc" else "ASC"
+        sql = f"SELECT {MEMORY_COLUMNS}, {sort} FROM memories WHERE {where}"
+        qparams = list(params)
+        if cursor:
+            value, mid = _decode_cursor(cursor, sort)
+            cmp = "<" if order == "desc" else ">"
+            sql += f" AND ({sort} {cmp} ? OR ({sort} = ? AND id {cmp} ?))"
+            qparams += [value, value, mid]
+            offset = 0
+        else:
+            offset = (page - 1) * size
+        sql += f" ORDER BY {sort} {direction} NULLS LAST, id {direction} LIMIT ? OFFSET ?"
+        rows = rep.con.execute(sql, qparams + [size + 1, offset]).fetchall()
+    more = len(rows) > size
+    rows = rows[:size]
+    items = [Memory.from_row(r) for r in rows]
+    next_cursor = _encode_cursor(sort, rows[-1][-1], rows[-1][0]) if more and rows else None
+    if not known:
+        ensure_app(ctx)
+    record_access(ctx, "list", None, [(m.id, None) for m in items])
+    return Page(items=items, total=int(total), page=page, size=size, next_cursor=next_cursor)
+
+
+def _load(ctx: Context, rep, memory_id: str, vis: Visibility) -> Memory:
+    row = rep.con.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", [memory_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"memory {memory_id} not found", id=memory_id)
+    mem = Memory.from_row(row)
+    if ctx.app is not None and (mem.state not in APP_STATES or not vis.allows(mem.id, mem.categories)):
+        raise NotFoundError(f"memory {memory_id} not found", id=memory_id)  # never confirm what an app may not see
+    return mem
+
+
+def get(ctx: Context, memory_id: str) -> Memory:
+    memory_id = validate_memory_id(memory_id)
+    with ctx.ns.read() as rep:
+        vis = check_app(rep, ctx.app)
+        mem = _load(ctx, rep, memory_id, vis)
+    record_access(ctx, "get", None, [(mem.id, None)])
+    return mem
+
+
+def update(
+    ctx: Context,
+    memory_id: str,
+    *,
+    text: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    categories: Sequence[str] | None = None,
+) -> Memory:
+    """Edit a memory; new text is re-embedded, so every surface searches the same thing."""
+    memory_id = validate_memory_id(memory_id)
+    s = ctx.settings
+    if text is None and metadata is None and categories is None:
+        raise InvalidInput("nothing to update: give text, metadata or categories")
+    op: dict[str, Any] = {"op": "memory.update", "id": memory_id}
+    if text is not None:
+        text = clean_text(text, s)
+        vector = ctx.embed_one(text)
+        op.update(text=text, hash=text_hash(text), vector=encode_vector(vector))
+        if categories is None and ctx.categorizer is not None:
+            op["categories"] = clean_categories(ctx.categorizer(text, vector), s)
+    if metadata is not None:
+        op["metadata"] = clean_metadata(metadata, s)
+    if categories is not None:
+        op["categories"] = clean_categories(categories, s)
+
+    def build(rep) -> Plan:
+        vis = check_app(rep, ctx.app, write=True)
+        check_embedder(ctx, rep)
+        mem = _load(ctx, rep, memory_id, vis)
+        if mem.state == "deleted":
+            raise IllegalTransition(f"memory {memory_id} is deleted and cannot be edited", id=memory_id)
+        return Plan([op], memory_id)
+
+    ctx.ns.commit(build, actor=ctx.app)
+    with ctx.ns.read() as rep:
+        return Memory.from_row(rep.con.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", [memory_id]).fetchone())
+
+
+def history(ctx: Context, memory_id: str) -> list[HistoryEvent]:
+    """Every add, edit and state change of a memory, oldest first, with actor and time."""
+    memory_id = validate_memory_id(memory_id)
+    with ctx.ns.read() as rep:
+        vis = check_app(rep, ctx.app)
+        _load(ctx, rep, memory_id, vis)
+        rows = rep.con.execute(
+            "SELECT memory_id, seq, event, old_state, new_state, old_text, new_text, actor, changed_at FROM history "
+            "WHERE memory_id = ? ORDER BY seq, changed_at",
+            [memory_id],
+        ).fetchall()
+    return [HistoryEvent(*r[:8], at=iso(r[8])) for r in rows]
+
+
+def related(ctx: Context, memory_id: str, *, limit: int = 5) -> list[SearchHit]:
+    """Memories most similar to this one (itself excluded), under the same access rules."""
+    memory_id = validate_memory_id(memory_id)
+    with ctx.ns.read() as rep:
+        vis = check_app(rep, ctx.app)
+        _load(ctx, rep, memory_id, vis)
+        row = rep.con.execute("SELECT vector FROM memories WHERE id = ?", [memory_id]).fetchone()
+    vector = np.frombuffer(row[0], dtype="<f4")
+    return search_vector(ctx, vector, limit=limit, exclude=memory_id, op="related")

@@ -1,0 +1,50 @@
+"""One settings object for every surface (CLI, server, Lambda), read from ``MEMBUCKET_*`` env vars.
+
+Limits are named here so error messages can cite them and operators can change them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_cache_dir"]
+
+
+def default_cache_dir() -> str:
+    """/tmp in Lambda (the only writable path), otherwise the user's cache directory."""
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return str(Path(tempfile.gettempdir()) / "membucket-cache")
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(base) / "membucket")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEMBUCKET_", env_file=None, extra="ignore")
+
+    store: str = Field("./.membucket", description="Bucket URL: file:///abs/path, a plain path, or s3://bucket/prefix")
+    endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, ...); AWS_ENDPOINT_URL also works")
+    region: str | None = None
+    profile: str | None = None
+    cache_dir: str = Field(default_factory=default_cache_dir, description="Local replica cache (checkpoints, working DBs)")
+    user: str = Field("default", description="Default user id for the CLI and for a server with auth off")
+    app: str = Field("cli", description="Default app (client) name for the CLI")
+    embedder: str = Field("minilm", description="minilm (offline all-MiniLM-L6-v2)")
+
+    # limits
+    max_text_chars: int = Field(16_000, description="Longest memory text accepted")
+    max_metadata_bytes: int = Field(16_384, description="Largest metadata JSON accepted")
+    max_batch: int = Field(1_000, description="Most ids or items in one bulk call")
+    max_search_limit: int = Field(100, description="Largest top-k for search")
+    max_categories: int = Field(20, description="Most categories on one memory")
+
+    # behaviour
+    near_duplicate_threshold: float = Field(0.95, description="Cosine at or above which an add updates the nearest memory")
+    compact_after: int = Field(500, description="Compact automatically when the log tail grows past this many entries")
+    retention_seconds: float = Field(24 * 3600, description="Keep superseded log entries and checkpoints this long")
+    commit_attempts: int = Field(200, description="Most attempts to claim a log number before answering 503")
+    commit_timeout_seconds: float = Field(30.0, description="Longest time a commit keeps retrying before answering 503")

@@ -1,0 +1,38 @@
+"""The object-store seam: ``ObjectStore`` and its backends (local directory, S3, memory).
+
+    from membucket.store import open_store, IF_ABSENT, PreconditionFailed
+
+    store = open_store("s3://my-bucket/membucket")      # or "./data", or "memory://test"
+    try:
+        store.put("ns/u1/log/00000000000000000001.json", b"{}", IF_ABSENT)
+    except PreconditionFailed:
+        ...  # another writer took that number
+"""
+
+from .base import IF_ABSENT, GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
+from .errors import ConflictInFlight, InvalidKey, NotFound, NotModified, PreconditionFailed, StoreError, Unavailable
+from .local import LocalStore
+from .memory import MemoryStore
+from .s3 import S3Store
+from .url import open_store
+
+__all__ = [
+    "ObjectStore",
+    "PutCondition",
+    "IF_ABSENT",
+    "ObjectInfo",
+    "GetResult",
+    "validate_key",
+    "validate_prefix",
+    "StoreError",
+    "NotFound",
+    "NotModified",
+    "PreconditionFailed",
+    "ConflictInFlight",
+    "Unavailable",
+    "InvalidKey",
+    "LocalStore",
+    "S3Store",
+    "MemoryStore",
+    "open_store",
+]

@@ -1,0 +1,374 @@
+"""A local directory used as a bucket: ``<root>/<key>`` holds the bytes of ``key``.
+
+Limitations — read this before using in production
+===================================================
+
+The directory backend serves ONE MACHINE. Any number of threads and processes on that machine
+may share a root; machines may not.
+
+SUPPORTED: a local POSIX filesystem with hard links, ``flock`` and atomic ``rename``
+(ext4, xfs, btrfs, zfs, tmpfs, APFS).
+
+NOT SUPPORTED:
+
+- NFS, SMB/CIFS, and FUSE mounts (sshfs, s3fs, goofys, rclone mount, gcsfuse, Dropbox/iCloud
+  style sync folders). Their ``rename``/``link`` are not reliably atomic or durable across
+  clients, ``flock`` is emulated or local to one client, and caches can serve stale data, so
+  write-if-absent and compare-and-swap can both "succeed" for two writers and lose a commit.
+- Windows (needs ``fcntl``).
+- Filesystems without hard links (FAT/exFAT): write-if-absent is built on ``link``.
+
+Also:
+
+- A key cannot be both an object and the "folder" of other keys (``a`` and ``a/b``): a put that
+  would need that raises InvalidKey. On a case-insensitive filesystem (macOS default), keys that
+  differ only in case collide.
+- Names starting with a dot are reserved: ``.tmp-*`` temp files, the top-level ``.locks``
+  directory, and whatever other tools drop into folders (``.DS_Store``, editor swap files).
+  A key with a segment starting with '.' raises InvalidKey, and listing never shows such names.
+  A crash mid-put can leave a ``.tmp-*`` file; it is invisible and harmless, and can be removed
+  when no put is running.
+- ETags are the MD5 of the content, computed on every read: ``head`` and ``list`` read each file
+  they report. Fine for logs and pointers, costly for listing many large files.
+- ``copy`` within a store hard-links when it can, so the copy keeps the source's mtime
+  (``last_modified``).
+- Files and directories are created private to the owner (0600/0700).
+
+How the guarantees are kept
+---------------------------
+
+1. Every put writes ``<dir>/.tmp-<uuid>`` next to the final name and fsyncs it.
+2. Unconditional put: ``os.replace(tmp, final)`` under the key's lock (atomic: readers see the
+   old file or the new one). If-None-Match: ``os.link(tmp, final)``, which fails with EEXIST when
+   the key exists, atomically across processes → PreconditionFailed; then the temp is removed.
+   If-Match: take the key's ``flock`` (``<root>/.locks/``), compare the current ETag (a missing
+   key fails, as on S3), ``os.replace``, release.
+3. The directory is fsynced after the rename or link, before the put returns.
+4. Delete takes the key's lock too, so an unconditional put or delete can never slip between a
+   compare-and-swap's check and its rename.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
+from .errors import InvalidKey, NotFound, NotModified, PreconditionFailed, StoreError
+
+__all__ = ["LocalStore"]
+
+_TMP_PREFIX = ".tmp-"
+_LOCK_DIR = ".locks"
+# Locks are striped over 16**3 = 4096 files by a hash of the key: per-key lock files could never
+# be deleted safely (a waiter may hold the old inode), so their number must stay bounded.
+# Two keys sharing a stripe only wait for each other briefly; there is no deadlock since an
+# operation holds one lock at a time.
+_LOCK_STRIPE_HEX = 3
+_CHUNK = 1 << 20
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NOT_AN_OBJECT = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+
+
+class LocalStore:
+    """A directory as a bucket. See the module docstring for its guarantees and limits."""
+
+    def __init__(self, root: Path | str) -> None:
+        root = Path(root).expanduser().resolve()
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.root = root
+        self.url = root.as_uri()
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, key: str, *, if_none_match: str | None = None) -> GetResult:
+        path = self._path(key)
+        try:
+            # One open file is one version: a concurrent rename swaps the name, not our inode.
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                body = f.read()
+        except _NOT_AN_OBJECT:
+            raise NotFound(key) from None
+        except OSError as exc:
+            raise StoreError(f"get {key}: {exc}") from exc
+        etag = hashlib.md5(body).hexdigest()
+        if if_none_match is not None and if_none_match == etag:
+            raise NotModified(key)
+        return GetResult(body=body, etag=etag, last_modified=st.st_mtime)
+
+    def head(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        info = self._info(path, key)
+        if info is None:
+            raise NotFound(key)
+        return info
+
+    def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[ObjectInfo]:
+        validate_prefix(prefix)
+        if limit is not None and limit <= 0:
+            return
+        # Walk only the directory that holds the prefix's last segment, never the whole root.
+        dir_part, _, name_prefix = prefix.rpartition("/")
+        directory = self.root.joinpath(*dir_part.split("/")) if dir_part else self.root
+        key_base = f"{dir_part}/" if dir_part else ""
+        count = 0
+        for info in self._walk(directory, key_base, name_prefix, start_after):
+            yield info
+            count += 1
+            if limit is not None and count >= limit:
+                return
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def put(self, key: str, body: bytes, condition: PutCondition | None = None) -> str:
+        path = self._path(key)
+        etag = hashlib.md5(body).hexdigest()
+        tmp: Path | None = self._write_temp(path.parent, key, body)
+        try:
+            if condition is not None and condition.if_none_match:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    if path.is_dir():
+                        raise _conflict(key) from None
+                    raise PreconditionFailed(f"{key}: exists") from None
+            else:
+                with self._key_lock(key):
+                    if condition is not None and condition.if_match is not None:
+                        current = self._etag(path)
+                        if current is None:
+                            raise PreconditionFailed(f"{key}: missing (If-Match)")
+                        if current != condition.if_match:
+                            raise PreconditionFailed(f"{key}: etag changed")
+                    os.replace(tmp, path)
+                    tmp = None
+        except IsADirectoryError:
+            raise _conflict(key) from None
+        except OSError as exc:
+            raise StoreError(f"put {key}: {exc}") from exc
+        finally:
+            if tmp is not None:
+                _unlink_quietly(tmp)
+        _fsync_dir(path.parent)
+        return etag
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        with self._key_lock(key):
+            if path.is_dir():
+                return  # a "folder" of other keys, not an object
+            try:
+                os.unlink(path)
+            except _NOT_AN_OBJECT:
+                return
+            except OSError as exc:
+                raise StoreError(f"delete {key}: {exc}") from exc
+        _fsync_dir(path.parent)
+        # Best effort: drop directories left empty, never the root. A put that races with this
+        # recreates its directory (see _write_temp); a directory holding a temp file is not empty.
+        directory = path.parent
+        while directory != self.root:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                break
+            directory = directory.parent
+
+    def copy(self, src_key: str, dst_key: str, *, dst: ObjectStore | None = None) -> None:
+        src = self._path(src_key)
+        if dst is not None and dst is not self:
+            validate_key(dst_key)
+            dst.put(dst_key, self.get(src_key).body)
+            return
+        dst_path = self._path(dst_key)
+        tmp: Path | None = self._link_temp(src, src_key, dst_path.parent, dst_key)
+        try:
+            with self._key_lock(dst_key):
+                os.replace(tmp, dst_path)
+                tmp = None
+        except IsADirectoryError:
+            raise _conflict(dst_key) from None
+        except OSError as exc:
+            raise StoreError(f"copy {src_key} -> {dst_key}: {exc}") from exc
+        finally:
+            if tmp is not None:
+                _unlink_quietly(tmp)
+        _fsync_dir(dst_path.parent)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        validate_key(key)
+        parts = key.split("/")
+        if any(p.startswith(".") for p in parts):
+            raise InvalidKey(f"invalid key for a directory store (names starting with '.' are reserved): {key!r}")
+        return self.root.joinpath(*parts)
+
+    def _info(self, path: Path, key: str) -> ObjectInfo | None:
+        """Size, MD5 and mtime of one version of the file, or None when it is not an object."""
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                digest = hashlib.md5()
+                while chunk := f.read(_CHUNK):
+                    digest.update(chunk)
+        except _NOT_AN_OBJECT:
+            return None
+        except OSError as exc:
+            raise StoreError(f"head {key}: {exc}") from exc
+        return ObjectInfo(key=key, size=st.st_size, etag=digest.hexdigest(), last_modified=st.st_mtime)
+
+    def _etag(self, path: Path) -> str | None:
+        info = self._info(path, "")
+        return None if info is None else info.etag
+
+    def _walk(self, directory: Path, key_base: str, name_prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
+        """Yield objects under ``directory`` in key order, lazily, one directory read at a time."""
+        entries: list[tuple[str, bool, str]] = []
+        try:
+            with os.scandir(directory) as it:
+                for entry in it:
+                    name = entry.name
+                    if not name.startswith(name_prefix) or name.startswith("."):
+                        continue  # temp files, .locks, .DS_Store: never objects
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            # Sort a folder as "name/": every key inside starts with it, so the
+                            # folder's keys stay contiguous and in place ("a-c" < "a/b").
+                            entries.append((f"{key_base}{name}/", True, entry.path))
+                        elif entry.is_file(follow_symlinks=False):
+                            entries.append((f"{key_base}{name}", False, entry.path))
+                    except OSError:
+                        continue
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        entries.sort()
+        for key, is_dir, path in entries:
+            if is_dir:
+                # Skip a folder whose every key is <= start_after.
+                if start_after is not None and start_after >= key and not start_after.startswith(key):
+                    continue
+                yield from self._walk(Path(path), key, "", start_after)
+            elif start_after is None or key > start_after:
+                info = self._info(Path(path), key)
+                if info is not None:  # deleted since the directory was read
+                    yield info
+
+    def _makedirs(self, directory: Path, key: str) -> None:
+        if directory.is_dir():
+            return
+        missing: list[Path] = []
+        d = directory
+        while not d.exists():
+            missing.append(d)
+            d = d.parent
+        for d in reversed(missing):
+            try:
+                os.mkdir(d, 0o700)
+            except FileExistsError:
+                pass
+            except NotADirectoryError:
+                raise _conflict(key) from None
+            _fsync_dir(d.parent)
+        if not directory.is_dir():
+            raise _conflict(key)
+
+    def _write_temp(self, directory: Path, key: str, body: bytes) -> Path:
+        """Write ``body`` to a fsynced temp file in ``directory`` (created if needed)."""
+        for _ in range(10):
+            tmp = directory / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+            try:
+                self._makedirs(directory, key)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
+            except FileNotFoundError:
+                continue  # a concurrent delete removed the (empty) directory: create it again
+            except NotADirectoryError:
+                raise _conflict(key) from None
+            except OSError as exc:
+                raise StoreError(f"put {key}: {exc}") from exc
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(body)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except BaseException as exc:
+                _unlink_quietly(tmp)
+                if isinstance(exc, OSError):
+                    raise StoreError(f"put {key}: {exc}") from exc
+                raise
+            return tmp
+        raise StoreError(f"put {key}: directory {directory} keeps disappearing")
+
+    def _link_temp(self, src: Path, src_key: str, directory: Path, dst_key: str) -> Path:
+        """A temp file in ``directory`` with the content of ``src``: a hard link, else a copy."""
+        if src.is_dir():
+            raise NotFound(src_key)
+        for _ in range(10):
+            tmp = directory / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+            try:
+                self._makedirs(directory, dst_key)
+                os.link(src, tmp)
+                return tmp
+            except (FileNotFoundError, NotADirectoryError):
+                if not src.is_file():
+                    raise NotFound(src_key) from None
+                continue  # our directory vanished under a concurrent delete
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise StoreError(f"copy {src_key} -> {dst_key}: {exc}") from exc
+                break  # no hard links here: copy the bytes instead
+        return self._write_temp(directory, dst_key, self.get(src_key).body)
+
+    @contextmanager
+    def _key_lock(self, key: str) -> Iterator[None]:
+        stripe = hashlib.sha256(key.encode("utf-8")).hexdigest()[:_LOCK_STRIPE_HEX]
+        lock_dir = self.root / _LOCK_DIR
+        try:
+            fd = os.open(lock_dir / stripe, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            lock_dir.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(lock_dir / stripe, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o600)
+        try:
+            # flock belongs to the open file description, so it excludes other threads of this
+            # process (each opens its own) as well as other processes.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _conflict(key: str) -> InvalidKey:
+    return InvalidKey(f"key {key!r} conflicts with an existing key: a directory store cannot hold both 'a' and 'a/...'")
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename/link/mkdir in ``directory`` durable."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some filesystems refuse fsync on directories
+        if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise StoreError(f"fsync {directory}: {exc}") from exc
+    finally:
+        os.close(fd)

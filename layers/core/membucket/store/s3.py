@@ -1,0 +1,272 @@
+"""S3, or any S3-compatible server (MinIO, ...), as an ObjectStore, through boto3.
+
+Conditional writes are S3's own: ``IfNoneMatch='*'`` to create a key only if it is absent,
+``IfMatch=<etag>`` to replace it only if unchanged. The server needs conditional-write support
+(AWS S3 since 2024; MinIO; moto in tests); ``membucket doctor`` checks for it.
+
+Every botocore failure is translated in one place, ``map_s3_errors``:
+
+    botocore                                                   ObjectStore error
+    ---------------------------------------------------------  ------------------
+    412 / PreconditionFailed                                   PreconditionFailed
+    409 / ConditionalRequestConflict                           ConflictInFlight
+    404 / NoSuchKey / NotFound (HEAD)                          NotFound
+      (404 on a put with If-Match: the key is missing)         PreconditionFailed
+    404 NoSuchBucket                                           StoreError (configuration, not "empty")
+    304 (conditional GET)                                      NotModified
+    429, 5xx, SlowDown / throttling codes, RequestTimeout,     Unavailable
+      EndpointConnectionError, Connect/ReadTimeoutError,
+      ConnectionClosedError and other connection errors
+    anything else (403 AccessDenied, ...)                      StoreError
+
+Unavailable is raised only after botocore's own retries (see ``client_config``).
+
+Limits: one object is sent in one PUT (5 GB at most, as is ``copy``'s server-side copy);
+ETags are returned by the server (the MD5 for a single-part upload without SSE-KMS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Iterator
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
+from .errors import ConflictInFlight, NotFound, NotModified, PreconditionFailed, StoreError, Unavailable
+
+__all__ = ["S3Store", "client_config", "map_s3_errors", "MAX_RETRIES"]
+
+CONNECT_TIMEOUT = 5  # seconds to open a connection
+READ_TIMEOUT = 30  # seconds without a byte from an open connection (not a total deadline)
+MAX_RETRIES = 10  # botocore's "max_attempts" counts retries after the first try: 11 attempts in all
+MAX_POOL_CONNECTIONS = 32  # parallel requests from threads sharing one client
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequests",
+        "TooManyRequestsException",
+        "ServiceUnavailable",
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
+
+
+def client_config() -> Config:
+    """The botocore config every S3Store client is built with.
+
+    Transport retries live here, in the SDK, and nowhere else: no hand-written retry loops
+    around S3 calls. botocore's "standard" mode retries throttling (503 SlowDown, 429),
+    500/502/503/504, RequestTimeout, connection errors and timeouts, with jittered exponential
+    backoff (capped at 20 s). It does NOT retry 412 or 409: those are outcomes of a conditional
+    write and go back to the caller, which decides (the engine's commit protocol).
+
+    10 retries instead of the default (in botocore's Config, ``max_attempts`` counts retries, so
+    a request is tried up to 11 times): when S3 scales a busy prefix it answers 503 SlowDown for
+    longer than a few quick tries last, and a commit that gives up early costs a client a 503.
+    The price: with backoff doubling to 20 s, a persistent outage surfaces as Unavailable only
+    after about a minute; a caller with a tighter deadline needs its own client config. The standard mode also keeps a per-client retry quota (500 tokens, 5 per retry, 10 per
+    timeout, refilled by successes): in a long outage it runs dry and later calls fail after
+    one attempt, which is what a request with a deadline wants.
+
+    Timeouts are per connect and per socket read, not a deadline for the whole call.
+    """
+    return Config(
+        retries={"mode": "standard", "max_attempts": MAX_RETRIES},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
+    )
+
+
+@contextlib.contextmanager
+def map_s3_errors(op: str, key: str) -> Iterator[None]:
+    """Translate botocore exceptions raised inside the block into ObjectStore errors (``from`` the original)."""
+    try:
+        yield
+    except ClientError as exc:
+        raise _from_client_error(exc, f"{op} {key}") from exc
+    except (BotocoreConnectionError, HTTPClientError, IncompleteReadError) as exc:
+        # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError,
+        # ResponseStreamingError (a body cut short), proxy errors.
+        raise Unavailable(f"{op} {key}: {exc}") from exc
+
+
+def _from_client_error(exc: ClientError, where: str) -> StoreError:
+    error = exc.response.get("Error", {}) or {}
+    code = str(error.get("Code", ""))
+    message = str(error.get("Message", "")) or code
+    status = (exc.response.get("ResponseMetadata", {}) or {}).get("HTTPStatusCode") or 0
+    if code == "NoSuchBucket":
+        return StoreError(f"{where}: bucket does not exist ({message})")
+    if status == 412 or code == "PreconditionFailed":
+        return PreconditionFailed(f"{where}: {message}")
+    if status == 409 or code == "ConditionalRequestConflict":
+        return ConflictInFlight(f"{where}: {message}")
+    if status == 404 or code in ("NoSuchKey", "NotFound", "404"):
+        return NotFound(where)
+    if status == 304 or code in ("304", "NotModified"):
+        return NotModified(where)
+    if status == 429 or status >= 500 or code in _TRANSIENT_CODES:
+        return Unavailable(f"{where}: {status} {message}")
+    return StoreError(f"{where}: {status} {code}: {message}")
+
+
+_SESSIONS: dict[tuple[str | None, str | None], boto3.session.Session] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _new_client(endpoint_url: str | None, region: str | None, profile: str | None) -> Any:
+    """An S3 client from a session cached per (profile, region).
+
+    A new boto3 session loads and parses the S3 service model again (~100 ms); a cached one makes
+    a client in ~10 ms. Sessions are not thread-safe, hence the lock. Like boto3's own default
+    session, a cached session keeps the credentials it first resolved (refreshable ones, such
+    as assumed roles, still refresh).
+    """
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get((profile, region))
+        if session is None:
+            session = _SESSIONS[(profile, region)] = boto3.session.Session(profile_name=profile, region_name=region)
+        return session.client("s3", endpoint_url=endpoint_url, config=client_config())
+
+
+def _strip(etag: str) -> str:
+    return etag.strip().strip('"')
+
+
+def _quote(etag: str) -> str:
+    return f'"{_strip(etag)}"'
+
+
+class S3Store:
+    """A bucket, or a prefix of one, as an ObjectStore. Thread-safe (one boto3 client, pooled).
+
+    ``endpoint_url`` points at an S3-compatible server; without it boto3 uses
+    ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` when set, else AWS. ``client`` replaces the
+    client this class would build (then ``endpoint_url``, ``region`` and ``profile`` are unused).
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        client: Any = None,
+    ) -> None:
+        if not bucket or "/" in bucket:
+            raise ValueError(f"S3Store: invalid bucket name {bucket!r}")
+        prefix = prefix.strip("/")
+        if prefix:
+            validate_key(prefix)
+        self.bucket = bucket
+        self.prefix = f"{prefix}/" if prefix else ""
+        self.url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+        self.client = client if client is not None else _new_client(endpoint_url, region, profile)
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.url!r}, endpoint={self.client.meta.endpoint_url!r})"
+
+    def _full(self, key: str) -> str:
+        return self.prefix + validate_key(key)
+
+    def get(self, key: str, *, if_none_match: str | None = None) -> GetResult:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._full(key)}
+        if if_none_match is not None:
+            params["IfNoneMatch"] = _quote(if_none_match)
+        with map_s3_errors("get", key):
+            resp = self.client.get_object(**params)
+            with contextlib.closing(resp["Body"]) as stream:
+                body = stream.read()
+        return GetResult(body=body, etag=_strip(resp["ETag"]), last_modified=resp["LastModified"].timestamp())
+
+    def head(self, key: str) -> ObjectInfo:
+        with map_s3_errors("head", key):
+            resp = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+        return ObjectInfo(
+            key=key,
+            size=int(resp["ContentLength"]),
+            etag=_strip(resp["ETag"]),
+            last_modified=resp["LastModified"].timestamp(),
+        )
+
+    def put(self, key: str, body: bytes, condition: PutCondition | None = None) -> str:
+        """See ``ObjectStore.put``.
+
+        A PreconditionFailed can also be this very put: when an attempt lands but its response
+        is lost, botocore retries and the retry meets the object the first attempt wrote. A
+        caller that must tell the two apart compares the stored content with its own.
+        """
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._full(key), "Body": bytes(body)}
+        if condition is not None and condition.if_none_match:
+            params["IfNoneMatch"] = "*"
+        elif condition is not None and condition.if_match is not None:
+            params["IfMatch"] = _quote(condition.if_match)
+        try:
+            with map_s3_errors("put", key):
+                resp = self.client.put_object(**params)
+        except NotFound:
+            if "IfMatch" in params:  # S3 answers 404 NoSuchKey to If-Match on a missing key
+                raise PreconditionFailed(f"put {key}: missing (If-Match)") from None
+            raise
+        return _strip(resp["ETag"])
+
+    def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> Iterator[ObjectInfo]:
+        validate_prefix(prefix)
+        if limit is not None and limit <= 0:
+            return
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix + prefix}
+        if start_after:
+            params["StartAfter"] = self.prefix + start_after
+        if limit is not None:
+            params["PaginationConfig"] = {"PageSize": min(limit, 1000)}
+        cut = len(self.prefix)
+        count = 0
+        with map_s3_errors("list", prefix):
+            for page in self.client.get_paginator("list_objects_v2").paginate(**params):
+                for obj in page.get("Contents", ()):
+                    yield ObjectInfo(
+                        key=obj["Key"][cut:],
+                        size=int(obj["Size"]),
+                        etag=_strip(obj["ETag"]),
+                        last_modified=obj["LastModified"].timestamp(),
+                    )
+                    count += 1
+                    if limit is not None and count >= limit:
+                        return
+
+    def delete(self, key: str) -> None:
+        with map_s3_errors("delete", key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._full(key))
+
+    def copy(self, src_key: str, dst_key: str, *, dst: ObjectStore | None = None) -> None:
+        target = self if dst is None else dst
+        validate_key(src_key)
+        validate_key(dst_key)
+        if isinstance(target, S3Store) and target.client.meta.endpoint_url == self.client.meta.endpoint_url:
+            # Server-side: the destination's client asks for a copy of our object, bytes never leave S3.
+            with map_s3_errors("copy", f"{src_key} -> {target.url}/{dst_key}"):
+                target.client.copy_object(
+                    Bucket=target.bucket,
+                    Key=target._full(dst_key),
+                    CopySource={"Bucket": self.bucket, "Key": self._full(src_key)},
+                )
+            return
+        target.put(dst_key, self.get(src_key).body)

@@ -1,0 +1,106 @@
+"""Replicas: cold replay equals warm state, checkpoints, GC gaps, index checks."""
+
+import json
+
+import pytest
+
+from membucket import ops
+from membucket.engine.checkpoint import read_pointer
+from tests.support.factories import make_mb
+from tests.support.state import dump
+
+
+@pytest.fixture
+def bucket(tmp_path):
+    return str(tmp_path / "bucket")
+
+
+def fill(ctx, n=20):
+    ids = [ops.add(ctx, f"fact {i}: the item number {i} is colour {i % 5}").events[0].id for i in range(n)]
+    ops.change_state(ctx, ids[:3], "paused")
+    ops.change_state(ctx, ids[3:5], "deleted")
+    ops.update(ctx, ids[6], text="fact six was rewritten entirely")
+    ops.add_rule(ctx, "cursor", "deny", "memory", ids[7])
+    ops.set_app_paused(ctx, "claude", True)
+    return ids
+
+
+def state_of(mb, user="alice"):
+    ns = mb.namespace(user)
+    with ns.read() as rep:
+        return dump(rep)
+
+
+def test_cold_replay_equals_warm_state(bucket, tmp_path):
+    writer = make_mb(bucket, tmp_path / "c1")
+    fill(writer.context("alice", app="cursor"))
+    warm = state_of(writer)
+    cold = state_of(make_mb(bucket, tmp_path / "c2"))
+    assert cold == warm and warm["seq"] > 20
+
+
+def test_checkpoint_then_tail_equals_full_replay(bucket, tmp_path):
+    writer = make_mb(bucket, tmp_path / "c1")
+    ctx = writer.context("alice", app="cursor")
+    fill(ctx)
+    res = writer.compact("alice", gc=False)
+    assert res.published
+    more = [ops.add(ctx, f"after the checkpoint {i}").events[0].id for i in range(5)]
+    ops.change_state(ctx, more[:1], "archived")
+    from_ckpt = make_mb(bucket, tmp_path / "c2")
+    ns = from_ckpt.namespace("alice")
+    with ns.read() as rep:
+        assert rep.checkpoint_seq == res.seq
+        got = dump(rep)
+    assert got == state_of(writer)
+
+
+def test_gc_gap_reloads_from_checkpoint(bucket, tmp_path):
+    writer = make_mb(bucket, tmp_path / "c1", retention_seconds=0)
+    reader = make_mb(bucket, tmp_path / "c2")
+    ctx = writer.context("alice")
+    ops.add(ctx, "first memory")
+    assert len(ops.list_memories(reader.context("alice")).items) == 1  # reader warm at an early seq
+    for i in range(10):
+        ops.add(ctx, f"memory number {i} with words {i}")
+    r = writer.compact("alice")
+    assert r.gc.log_deleted == r.seq  # every entry up to the checkpoint is gone
+    ops.add(ctx, "after gc")
+    assert state_of(reader) == state_of(writer)
+    assert ops.list_memories(reader.context("alice")).total == 12
+
+
+def test_index_disagreeing_with_duckdb_is_rebuilt(bucket, tmp_path):
+    writer = make_mb(bucket, tmp_path / "c1")
+    ctx = writer.context("alice")
+    ids = [ops.add(ctx, f"thing {i} and more {i}").events[0].id for i in range(5)]
+    ns = writer.namespace("alice")
+    with ns.read() as rep:
+        rep.index.remove([1, 2])  # corrupt the derived index before it is checkpointed
+    writer.compact("alice")
+    reader = make_mb(bucket, tmp_path / "c2")
+    with reader.namespace("alice").read() as rep:
+        assert rep.index.size == 5
+    assert {h.id for h in ops.search(reader.context("alice"), "thing", limit=10)} == set(ids)
+
+
+def test_corrupt_checkpoint_file_is_detected(bucket, tmp_path):
+    writer = make_mb(bucket, tmp_path / "c1")
+    ops.add(writer.context("alice"), "something to keep")
+    writer.compact("alice", gc=False)
+    p = read_pointer(writer.store, writer.namespace("alice").keys)
+    writer.store.put(p.dir + "db.duckdb", b"garbage")
+    reader = make_mb(bucket, tmp_path / "c2")
+    with pytest.raises(RuntimeError):
+        reader.namespace("alice").replica.sync()
+
+
+def test_compaction_is_automatic_past_the_threshold(bucket, tmp_path):
+    writer = make_mb(bucket, tmp_path / "c1", compact_after=5)
+    ctx = writer.context("alice")
+    for i in range(12):
+        ops.add(ctx, f"auto compaction {i} words {i * 3}")
+    p = read_pointer(writer.store, writer.namespace("alice").keys)
+    assert p is not None and p.seq >= 10
+    meta = json.loads(writer.store.get(p.dir + "meta.json").body)
+    assert meta["embedder"] == "test/hash-64" and meta["dim"] == 64 and meta["seq"] == p.seq

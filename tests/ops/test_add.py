@@ -1,0 +1,94 @@
+import pytest
+
+from membucket import errors, ops
+
+
+def seq(ctx):
+    with ctx.ns.read() as rep:
+        return rep.seq
+
+
+def test_add_then_exact_duplicate_is_noop(cursor_app):
+    first = ops.add(cursor_app, "Alice likes green tea").events[0]
+    assert first.event == "ADD"
+    again = ops.add(cursor_app, "  alice   LIKES green tea ").events[0]
+    assert again.event == "NOOP" and again.id == first.id
+    assert ops.list_memories(cursor_app).total == 1
+
+
+def test_near_duplicate_updates_instead_of_adding(mb):
+    ctx = mb.context("alice", app="cursor")
+    mb.settings.near_duplicate_threshold = 0.8
+    first = ops.add(ctx, "Alice works at the Berlin office of Acme", metadata={"a": 1}).events[0]
+    second = ops.add(ctx, "Alice works at the Berlin office of Acme now", metadata={"b": 2}).events[0]
+    assert second.event == "UPDATE" and second.id == first.id
+    assert second.previous_text == "Alice works at the Berlin office of Acme"
+    mem = ops.get(mb.context("alice"), first.id)
+    assert mem.text.endswith("now") and mem.metadata == {"a": 1, "b": 2}
+    assert [h.event for h in ops.history(mb.context("alice"), first.id)] == ["add", "update"]
+
+
+def test_no_dedupe_always_adds(owner):
+    ops.add(owner, "same text")
+    assert ops.add(owner, "same text", dedupe=False).events[0].event == "ADD"
+    assert ops.list_memories(owner).total == 2
+
+
+def test_infer_without_llm_is_verbatim_and_says_so(owner):
+    res = ops.add(owner, "Bob has a PhD in physics", infer=True)
+    assert res.events[0].event == "ADD" and "no LLM" in res.note
+    assert ops.get(owner, res.events[0].id).text == "Bob has a PhD in physics"
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"text": ""}, errors.EmptyText),
+        ({"text": "   \n "}, errors.EmptyText),
+        ({"text": "x" * 16_001}, errors.TooLarge),
+        ({"text": 42}, errors.InvalidInput),
+        ({"text": "ok", "metadata": "not json"}, errors.InvalidMetadata),
+        ({"text": "ok", "metadata": [1, 2]}, errors.InvalidMetadata),
+        ({"text": "ok", "metadata": {"big": "y" * 20_000}}, errors.TooLarge),
+        ({"text": "ok", "categories": ["bad\ncat"]}, errors.InvalidInput),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_written(owner, kwargs, error):
+    ops.add(owner, "baseline")
+    before = seq(owner)
+    with pytest.raises(error) as info:
+        ops.add(owner, **kwargs)
+    assert 400 <= info.value.status < 500 and info.value.code
+    assert seq(owner) == before
+
+
+def test_text_limit_is_a_setting(mb):
+    mb.settings.max_text_chars = 10
+    with pytest.raises(errors.TooLarge, match="MEMBUCKET_MAX_TEXT_CHARS"):
+        ops.add(mb.context("alice"), "eleven chars")
+
+
+def test_first_use_creates_the_app(cursor_app, owner):
+    ops.add(cursor_app, "hello")
+    assert [a.name for a in ops.list_apps(owner)] == ["cursor"]
+    assert ops.get_app(owner, "cursor").memories == 1
+
+
+def test_add_batch_is_one_commit(owner):
+    before = seq(owner)
+    ids = ops.add_batch(owner, [ops.NewMemory(text=f"fact number {i}") for i in range(50)])
+    assert len(set(ids)) == 50 and seq(owner) == before + 1
+    assert ops.list_memories(owner).total == 50
+
+
+def test_embedder_mismatch_is_refused(mb, tmp_path):
+    from tests.support.embedders import HashEmbedder
+    from tests.support.factories import make_mb
+
+    ops.add(mb.context("alice"), "written with the 64-d model")
+    other = make_mb(mb.settings.store, tmp_path / "cache2", embedder=HashEmbedder(dim=32, id="test/hash-32"))
+    with pytest.raises(errors.EmbedderMismatch) as info:
+        ops.add(other.context("alice"), "another model")
+    assert info.value.status == 409
+    with pytest.raises(errors.EmbedderMismatch):
+        ops.search(other.context("alice"), "model")

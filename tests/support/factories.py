@@ -1,0 +1,20 @@
+"""Build a Membucket over any store with a fresh replica registry (a separate 'process')."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from membucket import Membucket, Settings
+from membucket.engine.namespace import ReplicaRegistry
+
+from .embedders import HashEmbedder
+
+
+def make_mb(store_url: str, cache_dir: Path, *, embedder=None, store=None, **settings) -> Membucket:
+    """A Membucket with private replicas, as a separate process or Lambda container would have."""
+    return Membucket(
+        Settings(store=store_url, cache_dir=str(cache_dir), **settings),
+        store=store,
+        embedder=embedder or HashEmbedder(),
+        registry=ReplicaRegistry(),
+    )
