@@ -120,8 +120,7 @@ def add(rt: Runtime, text, metadata, categories, infer, no_dedupe):
     """
     from . import ops
 
-    meta = json.loads(metadata) if metadata else None
-    _emit(ops.add(rt.ctx(), text, metadata=meta, categories=list(categories) or None, infer=infer, dedupe=not no_dedupe))
+    _emit(ops.add(rt.ctx(), text, metadata=metadata, categories=list(categories) or None, infer=infer, dedupe=not no_dedupe))
 
 
 @cli.command()
@@ -194,8 +193,7 @@ def update(rt: Runtime, memory_id, text, metadata, categories):
     """
     from . import ops
 
-    meta = json.loads(metadata) if metadata else None
-    _emit(ops.update(rt.ctx(owner=True), memory_id, text=text, metadata=meta, categories=list(categories) or None))
+    _emit(ops.update(rt.ctx(owner=True), memory_id, text=text, metadata=metadata, categories=list(categories) or None))
 
 
 @cli.command()
