@@ -90,22 +90,27 @@ def _cached_object(store: ObjectStore, key: str, sha256: str, cache_dir: Path) -
     path = objects / sha256
     if path.exists():
         return path
-    body = store.get(key).body
-    if hashlib.sha256(body).hexdigest() != sha256:
-        raise CorruptCheckpoint(f"checksum mismatch for {key}")
     tmp = objects / f".tmp-{uuid.uuid4().hex}"
-    with open(tmp, "wb") as f:
-        f.write(body)
-    os.replace(tmp, path)
+    try:
+        download = getattr(store, "download", None)
+        if download is not None:  # streamed (S3) or hard-linked (directory): no copy in memory
+            download(key, tmp)
+        else:
+            tmp.write_bytes(store.get(key).body)
+        if _sha256_file(tmp) != sha256:
+            raise CorruptCheckpoint(f"checksum mismatch for {key}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
-def fetch_checkpoint(store: ObjectStore, keys: NamespaceKeys, pointer: Pointer, cache_dir: Path) -> tuple[CheckpointMeta, Path, bytes]:
-    """Return (meta, local path of db.duckdb, index bytes), verified against meta's checksums."""
+def fetch_checkpoint(store: ObjectStore, keys: NamespaceKeys, pointer: Pointer, cache_dir: Path) -> tuple[CheckpointMeta, Path, Path]:
+    """Return (meta, local path of db.duckdb, local path of index.faiss), verified by sha256."""
     meta = CheckpointMeta.from_json(store.get(pointer.dir + "meta.json").body)
     db_path = _cached_object(store, pointer.dir + "db.duckdb", meta.db_sha256, cache_dir)
     index_path = _cached_object(store, pointer.dir + "index.faiss", meta.index_sha256, cache_dir)
-    return meta, db_path, index_path.read_bytes()
+    return meta, db_path, index_path
 
 
 def publish_checkpoint(

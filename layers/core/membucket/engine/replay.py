@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from .log import LogEntry, decode_vector, parse_ts
+from .tables import in_list
 
 if TYPE_CHECKING:  # pragma: no cover
     from .replica import Replica
@@ -131,9 +132,10 @@ def _update_memory(rep: "Replica", op: dict, entry: LogEntry) -> None:
 
 def _change_state(rep: "Replica", op: dict, entry: LogEntry) -> None:
     new = op["state"]
-    rows = rep.con.execute(
-        "SELECT id, vid, state, vector FROM memories WHERE list_contains(?, id)", [list(op["ids"])]
-    ).fetchall()
+    ids = list(op["ids"])
+    if not ids:
+        return
+    rows = rep.con.execute(f"SELECT id, vid, state, vector FROM memories WHERE id IN {in_list(len(ids))}", ids).fetchall()
     changed = [r for r in rows if r[2] != new]
     if not changed:
         return
@@ -144,7 +146,7 @@ def _change_state(rep: "Replica", op: dict, entry: LogEntry) -> None:
     elif new == "deleted":
         extra = ", deleted_at = ?"
     params: list[Any] = [new, entry.ts] + ([entry.ts] if extra else [])
-    rep.con.execute(f"UPDATE memories SET state = ?, updated_at = ?{extra} WHERE list_contains(?, id)", [*params, ids])
+    rep.con.execute(f"UPDATE memories SET state = ?, updated_at = ?{extra} WHERE id IN {in_list(len(ids))}", [*params, *ids])
     rep.con.executemany(
         "INSERT INTO history VALUES (?, ?, 'state', ?, ?, NULL, NULL, ?, ?)",
         [[r[0], entry.seq, r[2], new, entry.actor, entry.ts] for r in changed],

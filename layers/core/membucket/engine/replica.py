@@ -148,7 +148,7 @@ class Replica:
             if pointer is None:
                 return
             try:
-                meta, db_path, index_bytes = fetch_checkpoint(self.store, self.keys, pointer, self.cache_dir)
+                meta, db_path, index_path = fetch_checkpoint(self.store, self.keys, pointer, self.cache_dir)
                 break
             except (NotFound, CorruptCheckpoint) as exc:
                 # the pointer moved and GC removed what we were reading, or a bad download: re-read
@@ -167,7 +167,7 @@ class Replica:
         self._load_kv()
         self.checkpoint_seq = self.seq
         if self.dim:
-            self.index = VectorIndex.deserialize(index_bytes, self.dim)
+            self.index = VectorIndex.read(index_path, self.dim)
             self._check_index()
         self.changed()
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from ..engine.replica import Replica
+from ..engine.tables import in_list
 from .access import Visibility, app_exists, check_app, ensure_app, record_access
 from .context import Context, check_embedder
 from .filters import Filters
@@ -69,8 +70,8 @@ def search_vector(
             if len(vids):
                 rows = rep.con.execute(
                     "SELECT vid, id, text, categories, created_at, updated_at, app, metadata FROM memories "
-                    "WHERE list_contains(?, vid)",
-                    [[int(v) for v in vids]],
+                    f"WHERE vid IN {in_list(len(vids))}",
+                    [int(v) for v in vids],
                 ).fetchall()
                 by_vid = {r[0]: r for r in rows}
                 for score, vid in zip(scores, vids):

@@ -28,6 +28,7 @@ ETags are returned by the server (the MD5 for a single-part upload without SSE-K
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from typing import Any, Iterator
 
@@ -196,6 +197,13 @@ class S3Store:
             with contextlib.closing(resp["Body"]) as stream:
                 body = stream.read()
         return GetResult(body=body, etag=_strip(resp["ETag"]), last_modified=resp["LastModified"].timestamp())
+
+    def download(self, key: str, path) -> None:
+        """Stream an object to a local file (parallel ranged GETs for large checkpoints)."""
+        tmp = f"{path}.part"
+        with map_s3_errors("get", key):
+            self.client.download_file(self.bucket, self._full(key), tmp)
+        os.replace(tmp, path)
 
     def head(self, key: str) -> ObjectInfo:
         with map_s3_errors("head", key):
