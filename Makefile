@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(VENV)/bin/membucket shell
+	$(VENV)/bin/membucket serve
 
 test: install
 	$(PY) -m pytest -q

@@ -483,6 +483,77 @@ def shell(rt: Runtime):
             click.echo(f"  error: {exc.code}: {exc.message}")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback needs --auth.")
+@click.option("--port", default=8765, show_default=True, help="Port to listen on.")
+@click.option("--auth/--no-auth", default=None, help="Require bearer tokens (default: off on loopback).")
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@pass_rt
+@translate_errors
+def serve(rt: Runtime, host, port, auth, log_level):
+    """Serve the REST API and the MCP endpoint (what `make run` starts).
+
+    Example: membucket serve --port 8765
+    """
+    from .server import ServeRefused, run
+
+    try:
+        run(rt.mb, host=host, port=port, auth=auth, log_level=log_level)
+    except ServeRefused as exc:
+        raise CliError("auth_required", str(exc), rt.as_json) from exc
+
+
+@cli.group()
+def token():
+    """Create, list and revoke bearer tokens (only their hashes are stored)."""
+
+
+@token.command("create")
+@click.option("--user", "token_user", help="User the token reaches. Default: --user / MEMBUCKET_USER.")
+@click.option("--app", "token_app", help="App (client) the token acts as; omit for an owner token.")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(["read", "write", "admin"]), help="Scope (repeatable). Default: write.")
+@click.option("--description", default="", help="A note to recognise the token by.")
+@pass_rt
+@translate_errors
+def token_create(rt: Runtime, token_user, token_app, scopes, description):
+    """Create a token and print it once (it cannot be shown again).
+
+    Example: membucket token create --user alice --app cursor --scope write
+    """
+    from .auth import TokenStore
+
+    plain, info = TokenStore(rt.mb.store).create(token_user or rt.settings.user, token_app, list(scopes) or ["write"], description)
+    _emit({"token": plain, **info.public()})
+
+
+@token.command("list")
+@click.option("--user", "token_user", help="Only this user's tokens.")
+@pass_rt
+@translate_errors
+def token_list(rt: Runtime, token_user):
+    """List tokens (ids, users, apps, scopes; never the secrets).
+
+    Example: membucket token list --user alice
+    """
+    from .auth import TokenStore
+
+    _emit([t.public() for t in TokenStore(rt.mb.store).list(token_user)])
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@pass_rt
+@translate_errors
+def token_revoke(rt: Runtime, token_id):
+    """Revoke a token by id.
+
+    Example: membucket token revoke 3f2a9c0d11e4b5a6
+    """
+    from .auth import TokenStore
+
+    _emit(TokenStore(rt.mb.store).revoke(token_id).public())
+
+
 @cli.group()
 def bench():
     """Benchmarks that print figures and write JSON."""

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     app: str = Field("cli", description="Default app (client) name for the CLI")
     embedder: str = Field("minilm", description="minilm (offline all-MiniLM-L6-v2)")
 
+    # server
+    auth: bool | None = Field(None, description="Require bearer tokens; default off on loopback, and required elsewhere")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Host headers served (e.g. memory.example.com); loopback is always added on loopback")
+    allowed_origins: list[str] = Field(default_factory=list, description="Browser origins allowed to call the API besides the app's own")
+    max_body_bytes: int = Field(1_048_576, description="Largest HTTP request body accepted")
+    token_cache_seconds: float = Field(10.0, description="How long a process trusts a token lookup (revocations elsewhere take this long)")
+
     # limits
     max_text_chars: int = Field(16_000, description="Longest memory text accepted")
     max_metadata_bytes: int = Field(16_384, description="Largest metadata JSON accepted")

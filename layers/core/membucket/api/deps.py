@@ -1,0 +1,57 @@
+"""Per-request plumbing shared by REST and MCP: the server's state, the caller's identity, a Context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from ..auth import Identity, InvalidToken, TokenStore
+from ..client import Membucket
+from ..ops import Context
+
+__all__ = ["ServerState", "get_state", "identify", "get_identity", "context_for", "bearer_token"]
+
+
+@dataclass
+class ServerState:
+    mb: Membucket
+    tokens: TokenStore
+    auth_required: bool = True
+    default_user: str = "default"
+    allowed_hosts: list[str] = field(default_factory=list)
+    allowed_origins: list[str] = field(default_factory=list)
+    max_body_bytes: int = 1_048_576
+
+
+def get_state(request: Request) -> ServerState:
+    return request.app.state.membucket
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise InvalidToken("the Authorization header must be 'Bearer <token>'")
+    return value.strip()
+
+
+def identify(state: ServerState, authorization: str | None) -> Identity:
+    """A bearer token wins; without one, auth off (loopback only) means the default user as owner."""
+    token = bearer_token(authorization)
+    if token is not None:
+        return state.tokens.verify(token)
+    if state.auth_required:
+        raise InvalidToken("authentication required: send 'Authorization: Bearer <token>'")
+    return Identity(user=state.default_user, app=None, scopes=frozenset({"admin"}))
+
+
+def get_identity(request: Request) -> Identity:
+    """FastAPI dependency: the caller, or 401."""
+    return identify(get_state(request), request.headers.get("authorization"))
+
+
+def context_for(state: ServerState, identity: Identity, app: str | None = None) -> Context:
+    """The Context an identity acts in: its user, and its app (a token's app wins over ``app``)."""
+    return state.mb.context(identity.user, identity.app if identity.app is not None else app)

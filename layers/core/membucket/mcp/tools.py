@@ -1,0 +1,172 @@
+"""MCP tools: each parses its arguments, makes one ``ops`` call, and raises MCP errors on failure.
+
+The caller (user, app, scopes) comes from ``CALLER``, set per HTTP request by the endpoint in
+``server.py``; tools never take identity from their arguments.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Annotated, Any, Literal
+
+import anyio
+from pydantic import BaseModel, Field
+
+from .. import ops
+from ..api.deps import ServerState, context_for
+from ..auth import Identity
+from ..errors import Conflict, Forbidden, InvalidInput, MembucketError, NotFoundError, ServiceUnavailable
+from ..store import StoreError
+
+__all__ = ["CALLER", "register_tools", "to_mcp_error"]
+
+# (state, identity, app from the URL) of the HTTP request being served
+CALLER: contextvars.ContextVar[tuple[ServerState, Identity, str | None]] = contextvars.ContextVar("membucket_caller")
+
+# JSON-RPC codes: -32602 is "invalid params"; the -320xx range is ours.
+_CODES = [(InvalidInput, -32602), (NotFoundError, -32002), (Forbidden, -32003), (Conflict, -32009), (ServiceUnavailable, -32000)]
+
+
+def to_mcp_error(exc: MembucketError):
+    from mcp.shared.exceptions import MCPError
+
+    code = next((c for cls, c in _CODES if isinstance(exc, cls)), -32603)
+    return MCPError(code, f"{exc.code}: {exc.message}", {"code": exc.code, "status": exc.status, **({"details": exc.details} if exc.details else {})})
+
+
+async def _call(scope: str, fn):
+    """Run ``fn(ctx)`` (one ops call) for the current caller in a worker thread; errors become MCP errors."""
+    from mcp.shared.exceptions import MCPError
+
+    state, identity, url_app = CALLER.get()
+    try:
+        identity.require(scope)
+        ctx = context_for(state, identity, url_app)
+        return await anyio.to_thread.run_sync(lambda: fn(ctx))
+    except MembucketError as exc:
+        raise to_mcp_error(exc) from exc
+    except StoreError as exc:
+        raise MCPError(-32000, "store_unavailable: the store is unavailable; retry later", {"code": "store_unavailable", "status": 503}) from exc
+
+
+class MemoryEvent(BaseModel):
+    id: str
+    event: Literal["ADD", "UPDATE", "DELETE", "NOOP"]
+    text: str
+    previous_text: str | None = None
+
+
+class AddResult(BaseModel):
+    results: list[MemoryEvent]
+    note: str | None = None
+
+
+class Hit(BaseModel):
+    id: str
+    text: str
+    score: float
+    categories: list[str]
+    created_at: str
+    app: str | None = None
+
+
+class SearchResult(BaseModel):
+    results: list[Hit]
+
+
+class MemoryItem(BaseModel):
+    id: str
+    text: str
+    state: str
+    app: str | None
+    categories: list[str]
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class ListResult(BaseModel):
+    items: list[MemoryItem]
+    total: int
+    next_cursor: str | None = None
+
+
+class DeleteResult(BaseModel):
+    deleted: list[str]
+    already_deleted: list[str] = []
+
+
+def _item(m) -> MemoryItem:
+    return MemoryItem(**{k: v for k, v in m.to_dict().items() if k in MemoryItem.model_fields})
+
+
+def register_tools(server) -> None:
+    @server.tool(
+        description=(
+            "Remember something about the user for later conversations. Store one self-contained fact or "
+            "preference per call, phrased with its subject (e.g. 'Alice is allergic to peanuts'). An equal or "
+            "near-equal memory is updated instead of duplicated. Returns the id and event (ADD, UPDATE, NOOP) "
+            "of each memory touched."
+        )
+    )
+    async def add_memories(
+        text: Annotated[str, Field(min_length=1, max_length=16000, description="What to remember, in plain language.")],
+        infer: Annotated[bool, Field(description="Extract facts with the server's LLM; stored verbatim when none is configured.")] = False,
+        metadata: Annotated[dict[str, Any] | None, Field(description="Optional JSON object stored with the memory.")] = None,
+    ) -> AddResult:
+        res = await _call("write", lambda ctx: ops.add(ctx, text, metadata=metadata, infer=infer))
+        return AddResult(results=[MemoryEvent(**e.to_dict()) for e in res.events], note=res.note)
+
+    @server.tool(
+        description=(
+            "Search the user's memories by meaning. Call this before answering anything that may depend on "
+            "what the user told you before (preferences, facts, people, projects). Returns the most relevant "
+            "active memories with a similarity score (higher is closer)."
+        )
+    )
+    async def search_memory(
+        query: Annotated[str, Field(min_length=1, max_length=16000, description="What to look for.")],
+        limit: Annotated[int, Field(ge=1, le=100, description="Most results to return.")] = 10,
+        categories: Annotated[list[str] | None, Field(description="Only memories with any of these categories.")] = None,
+        app: Annotated[str | None, Field(description="Only memories created by this app (client name).")] = None,
+    ) -> SearchResult:
+        hits = await _call(
+            "read",
+            lambda ctx: ops.search(ctx, query, limit=limit, filters=ops.Filters(categories=categories or [], apps=[app] if app else [])),
+        )
+        return SearchResult(results=[Hit(**{k: v for k, v in h.to_dict().items() if k in Hit.model_fields}) for h in hits])
+
+    @server.tool(description="List the user's memories, newest first, a page at a time (pass next_cursor back as cursor).")
+    async def list_memories(
+        limit: Annotated[int, Field(ge=1, le=1000, description="Most memories per page.")] = 50,
+        cursor: Annotated[str | None, Field(max_length=1000, description="next_cursor from the previous page.")] = None,
+        state: Annotated[Literal["active", "paused", "archived", "deleted"] | None, Field(description="Only memories in this state (apps see active memories only).")] = None,
+    ) -> ListResult:
+        page = await _call(
+            "read", lambda ctx: ops.list_memories(ctx, filters=ops.Filters(states=[state] if state else []), size=limit, cursor=cursor)
+        )
+        return ListResult(items=[_item(m) for m in page.items], total=page.total, next_cursor=page.next_cursor)
+
+    @server.tool(description="Get one memory by id.")
+    async def get_memory(memory_id: Annotated[str, Field(max_length=64, description="The memory's id (a UUID).")]) -> MemoryItem:
+        return _item(await _call("read", lambda ctx: ops.get(ctx, memory_id)))
+
+    @server.tool(description="Replace a memory's text (it is re-embedded) and optionally its metadata.")
+    async def update_memory(
+        memory_id: Annotated[str, Field(max_length=64, description="The memory's id (a UUID).")],
+        text: Annotated[str, Field(min_length=1, max_length=16000, description="The new text.")],
+        metadata: Annotated[dict[str, Any] | None, Field(description="New metadata (replaces the old).")] = None,
+    ) -> MemoryItem:
+        return _item(await _call("write", lambda ctx: ops.update(ctx, memory_id, text=text, metadata=metadata)))
+
+    @server.tool(description="Delete memories by id. All or nothing: an unknown id refuses the whole call.")
+    async def delete_memories(
+        memory_ids: Annotated[list[str], Field(min_length=1, max_length=1000, description="Ids of the memories to delete.")],
+    ) -> DeleteResult:
+        res = await _call("write", lambda ctx: ops.delete(ctx, memory_ids))
+        return DeleteResult(deleted=res.changed, already_deleted=res.unchanged)
+
+    @server.tool(description="Delete every memory this app can see. Cannot be undone from MCP.")
+    async def delete_all_memories() -> DeleteResult:
+        res = await _call("write", ops.delete_all)
+        return DeleteResult(deleted=res.changed)

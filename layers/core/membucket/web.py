@@ -1,0 +1,87 @@
+"""The one ASGI app: REST under /api/v1, MCP under /mcp, served by uvicorn locally and Mangum in Lambda.
+
+Guards applied before any route: request body limit (413), Host allow-list (421, the
+DNS-rebinding defence on loopback, configured with real hostnames behind a proxy), and a
+browser-Origin allow-list (403), all answering in the API's JSON error shape.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import __version__
+from .api import ServerState, install_error_handlers, router
+from .api.errors import error_response
+
+__all__ = ["create_app", "LOOPBACK_HOSTS"]
+
+LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
+
+
+class GuardMiddleware:
+    """Body size, Host and Origin checks, as plain ASGI so they also cover the MCP endpoint."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        host = headers.get("host", "")
+        if self.state.allowed_hosts and not any(fnmatch.fnmatch(host.lower(), p.lower()) for p in self.state.allowed_hosts):
+            return await error_response(421, "misdirected_request", f"host {host!r} is not served here")(scope, receive, send)
+        origin = headers.get("origin")
+        if origin and not self._origin_ok(origin, host):
+            return await error_response(403, "origin_not_allowed", f"origin {origin!r} is not allowed")(scope, receive, send)
+        limit = self.state.max_body_bytes
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await error_response(413, "too_large", f"request body above {limit} bytes")(scope, receive, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await error_response(413, "too_large", f"request body above {limit} bytes")(scope, receive, send)
+
+    def _origin_ok(self, origin: str, host: str) -> bool:
+        if origin.split("://", 1)[-1].lower() == host.lower():
+            return True  # same origin: the UI served by this app
+        return any(fnmatch.fnmatch(origin.lower(), p.lower()) for p in self.state.allowed_origins)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(state: ServerState) -> FastAPI:
+    app = FastAPI(
+        title="membucket",
+        version=__version__,
+        description="One memory for every LLM client, kept in a bucket you control.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.membucket = state
+    install_error_handlers(app)
+    app.include_router(router)
+    from .mcp.server import mount_mcp
+
+    mount_mcp(app, state)
+    app.add_middleware(GuardMiddleware, state=state)
+    return app
