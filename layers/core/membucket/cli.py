@@ -576,6 +576,23 @@ def bench_engine(sizes, backends, out, queries, writers):
     run([int(x) for x in sizes.split(",") if x], backends=[b for b in backends.split(",") if b], out=out, queries=queries, writers=writers)
 
 
+@bench.command("http")
+@click.option("--n", default=10_000, show_default=True, help="Memories in the namespace.")
+@click.option("--queries", default=200, show_default=True, help="Sequential searches measured.")
+@click.option("--clients", default=8, show_default=True, help="Concurrent clients.")
+@click.option("--seconds", default=15.0, show_default=True, help="Duration of the concurrent run.")
+@click.option("--out", default="bench/results/http.json", show_default=True, help="Where to write the JSON results.")
+@translate_errors
+def bench_http(n, queries, clients, seconds, out):
+    """MCP search_memory and REST search end to end over loopback HTTP (offline embedder).
+
+    Example: membucket bench http --n 10000 --clients 8
+    """
+    from .bench.http import run
+
+    run(n=n, queries=queries, clients=clients, seconds=seconds, out=out)
+
+
 def main() -> None:
     cli(prog_name="membucket")
 

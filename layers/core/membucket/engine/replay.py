@@ -19,7 +19,7 @@ from .tables import in_list
 if TYPE_CHECKING:  # pragma: no cover
     from .replica import Replica
 
-__all__ = ["apply_entry", "STATES", "OP_TYPES"]
+__all__ = ["apply_entries", "STATES", "OP_TYPES"]
 
 STATES = ("active", "paused", "archived", "deleted")
 
@@ -29,55 +29,67 @@ def _ts(op: dict, key: str, default: datetime | None) -> datetime | None:
     return parse_ts(value) if value else default
 
 
-def _add_memories(rep: "Replica", ops: list[dict], entry: LogEntry) -> None:
-    """Insert a run of memory.add ops in one statement (bulk imports stay fast)."""
-    n = len(ops)
+def _add_memories(rep: "Replica", pairs: list[tuple[dict, LogEntry]]) -> None:
+    """Insert a run of memory.add ops (possibly from several entries) in one statement per table."""
+    n = len(pairs)
     vids = np.arange(rep.next_vid, rep.next_vid + n, dtype=np.int64)
     rep.next_vid += n
-    vectors = np.stack([decode_vector(op["vector"]) for op in ops]).astype(np.float32)
+    vectors = np.stack([decode_vector(op["vector"]) for op, _ in pairs]).astype(np.float32)
     if vectors.shape[1] != rep.dim:
         raise ValueError(f"vector dimension {vectors.shape[1]} != namespace dimension {rep.dim}")
-    created = [_ts(op, "created_at", entry.ts) for op in ops]
-    states = [op.get("state", "active") for op in ops]
+    created = [_ts(op, "created_at", e.ts) for op, e in pairs]
+    states = [op.get("state", "active") for op, _ in pairs]
     rows = [
         [
             op["id"], int(vid), op["text"], op["hash"], json.dumps(op.get("metadata") or {}),
             list(op.get("categories") or []), op.get("app"), state, c, _ts(op, "updated_at", c),
             _ts(op, "archived_at", None), _ts(op, "deleted_at", None), v.tobytes(),
         ]
-        for op, vid, state, c, v in zip(ops, vids, states, created, vectors)
+        for (op, _), vid, state, c, v in zip(pairs, vids, states, created, vectors)
     ]
-    con = rep.con
-    if n <= 8:
+    history = [
+        [op["id"], e.seq, "add", None, state, None, op["text"], op.get("app") or e.actor, c]
+        for (op, e), state, c in zip(pairs, states, created)
+    ]
+    if n <= 16:
         # A few rows: one multi-row VALUES statement (registering a relation costs more).
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * n)
-        con.execute(f"INSERT INTO memories VALUES {values}", [x for r in rows for x in r])
-        hvalues = ", ".join(["(?, ?, 'add', NULL, ?, NULL, ?, ?, ?)"] * n)
-        con.execute(
-            f"INSERT INTO history VALUES {hvalues}",
-            [x for op, s, c in zip(ops, states, created) for x in (op["id"], entry.seq, s, op["text"], op.get("app") or entry.actor, c)],
-        )
+        _insert_values(rep.con, "memories", rows)
+        _insert_values(rep.con, "history", history)
     else:
-        _bulk_insert(con, rows, entry)
+        _bulk_insert(rep.con, rows, history)
     active = np.array([s == "active" for s in states])
     rep.index.add(vids[active], vectors[active])
 
 
-def _bulk_insert(con, rows: list[list], entry: LogEntry) -> None:
-    """Many rows: register numpy columns and INSERT ... SELECT (executemany is ~600 rows/s)."""
-    names = ["id", "vid", "text", "hash", "metadata", "categories", "app", "state", "created_at", "updated_at", "archived_at", "deleted_at", "vector"]
-    columns = {}
+def _insert_values(con, table: str, rows: list[list]) -> None:
+    row = "(" + ", ".join("?" * len(rows[0])) + ")"
+    con.execute(f"INSERT INTO {table} VALUES {', '.join([row] * len(rows))}", [x for r in rows for x in r])
+
+
+MEMORY_COLUMNS = ["id", "vid", "text", "hash", "metadata", "categories", "app", "state", "created_at", "updated_at", "archived_at", "deleted_at", "vector"]
+HISTORY_COLUMNS = ["memory_id", "seq", "event", "old_state", "new_state", "old_text", "new_text", "actor", "changed_at"]
+
+
+def _columns(names: list[str], rows: list[list]) -> dict[str, np.ndarray]:
+    """Rows as numpy columns DuckDB can scan (times and lists as text, cast back in SQL)."""
+    out = {}
     for i, name in enumerate(names):
         col = [r[i] for r in rows]
-        if name == "vid":
-            columns[name] = np.array(col, dtype=np.int64)
+        if name in ("vid", "seq"):
+            out[name] = np.array(col, dtype=np.int64)
         elif name == "categories":
-            columns[name] = np.array([json.dumps(x) for x in col], dtype=object)
-        elif isinstance(col[0], datetime) or name in ("archived_at", "deleted_at"):
-            columns[name] = np.array([None if x is None else x.isoformat() for x in col], dtype=object)
+            out[name] = np.array([json.dumps(x) for x in col], dtype=object)
+        elif name.endswith("_at"):
+            out[name] = np.array([None if x is None else x.isoformat() for x in col], dtype=object)
         else:
-            columns[name] = np.array(col, dtype=object)
-    con.register("_new_memories", columns)
+            out[name] = np.array(col, dtype=object)
+    return out
+
+
+def _bulk_insert(con, rows: list[list], history: list[list]) -> None:
+    """Many rows: register numpy columns and INSERT ... SELECT (executemany is ~600 rows/s)."""
+    con.register("_new_memories", _columns(MEMORY_COLUMNS, rows))
+    con.register("_new_history", _columns(HISTORY_COLUMNS, history))
     try:
         con.execute(
             """
@@ -91,12 +103,14 @@ def _bulk_insert(con, rows: list[list], entry: LogEntry) -> None:
         con.execute(
             """
             INSERT INTO history
-            SELECT id, ?, 'add', NULL, state, NULL, text, coalesce(app, ?), created_at::TIMESTAMP FROM _new_memories
-            """,
-            [entry.seq, entry.actor],
+            SELECT memory_id, seq, event, old_state::VARCHAR, new_state, old_text::VARCHAR, new_text, actor::VARCHAR,
+                   changed_at::TIMESTAMP
+            FROM _new_history
+            """
         )
     finally:
         con.unregister("_new_memories")
+        con.unregister("_new_history")
 
 
 def _update_memory(rep: "Replica", op: dict, entry: LogEntry) -> None:
@@ -198,25 +212,25 @@ HANDLERS: dict[str, Callable[["Replica", dict, LogEntry], None]] = {
 OP_TYPES = frozenset(HANDLERS) | {"memory.add"}
 
 
-def apply_entry(rep: "Replica", entry: LogEntry) -> None:
-    """Apply every op of ``entry`` inside one DuckDB transaction, then advance ``rep.seq``."""
-    con = rep.con
-    con.execute("BEGIN")
-    try:
-        run: list[dict] = []
+def apply_entries(rep: "Replica", entries: list[LogEntry]) -> None:
+    """Apply entries in order, then advance ``rep.seq`` to the last one.
+
+    Runs of memory.add ops are inserted together, across entries: a replica catching up on
+    several writers' commits pays two statements, not two per entry. No DuckDB transaction: a
+    failure part-way makes the caller drop the whole replica (a cache of the bucket), so a
+    half-applied entry is never queried.
+    """
+    run: list[tuple[dict, LogEntry]] = []
+    for entry in entries:
         for op in entry.ops:
             if op["op"] == "memory.add":
-                run.append(op)
+                run.append((op, entry))
                 continue
             if run:
-                _add_memories(rep, run, entry)
+                _add_memories(rep, run)
                 run = []
             HANDLERS[op["op"]](rep, op, entry)
-        if run:
-            _add_memories(rep, run, entry)
-        rep.seq = entry.seq
-        rep.save_kv()
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    if run:
+        _add_memories(rep, run)
+    if entries:
+        rep.seq = entries[-1].seq

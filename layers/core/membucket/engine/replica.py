@@ -29,7 +29,7 @@ from .checkpoint import CorruptCheckpoint, Pointer, fetch_checkpoint, read_point
 from .index import VectorIndex
 from .keys import NamespaceKeys
 from .log import LogEntry
-from .replay import apply_entry
+from .replay import apply_entries
 from .tables import create_schema
 
 __all__ = ["Replica"]
@@ -99,11 +99,13 @@ class Replica:
         applied = 0
         for _ in range(3):  # at most a couple of checkpoint reloads per sync
             gap = False
+            batch: list[LogEntry] = []
+            expected = self.seq + 1
             for info in self.store.list(self.keys.log_prefix, start_after=self.keys.log(self.seq)):
                 seq = self.keys.seq_of_log(info.key)
                 if seq is None:
                     continue
-                if seq != self.seq + 1:
+                if seq != expected:
                     gap = True
                     break
                 try:
@@ -111,8 +113,15 @@ class Replica:
                 except NotFound:  # removed by GC between LIST and GET
                     gap = True
                     break
-                self.apply(LogEntry.decode(body, seq))
-                applied += 1
+                batch.append(LogEntry.decode(body, seq))
+                expected += 1
+                if len(batch) >= 256:
+                    self.apply(batch)
+                    applied += len(batch)
+                    batch = []
+            if batch:
+                self.apply(batch)
+                applied += len(batch)
             if not gap:
                 return applied
             pointer = read_pointer(self.store, self.keys)
@@ -122,15 +131,17 @@ class Replica:
             self._load_from_checkpoint(pointer)
         return applied
 
-    def apply(self, entry: LogEntry) -> None:
+    def apply(self, entries: "LogEntry | list[LogEntry]") -> None:
+        """Apply committed entries in order; on any failure the replica is dropped and reloads."""
+        entries = [entries] if isinstance(entries, LogEntry) else entries
         try:
-            apply_entry(self, entry)
+            apply_entries(self, entries)
         except Exception:
-            log.exception("replay of seq %s failed in %s; dropping the replica", entry.seq, self.keys.root)
+            log.exception("replay up to seq %s failed in %s; dropping the replica", entries[-1].seq, self.keys.root)
             self._reset()
             raise
-        self.recent_txids.append(entry.txid)
-        self.changed(acl=any(op["op"].startswith(("app.", "rule.")) for op in entry.ops))
+        self.recent_txids.extend(e.txid for e in entries)
+        self.changed(acl=any(op["op"].startswith(("app.", "rule.")) for e in entries for op in e.ops))
 
     def changed(self, acl: bool = True) -> None:
         """Drop cached query results; app/rule caches survive entries that touch no app or rule."""
@@ -195,6 +206,7 @@ class Replica:
 
     def snapshot(self, db_file: Path) -> bytes:
         """Write the replica's DuckDB to ``db_file`` and return the serialized index."""
+        self.save_kv()
         if db_file.exists():
             db_file.unlink()
         self.con.execute(f"ATTACH '{db_file}' AS snap")
