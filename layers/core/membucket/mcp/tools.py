@@ -147,7 +147,7 @@ def register_tools(server) -> None:
         )
         return ListResult(items=[_item(m) for m in page.items], total=page.total, next_cursor=page.next_cursor)
 
-    @server.tool(description="Get one memory by id.")
+    @server.tool(description="Get one memory by id, with its categories, metadata, app and timestamps.")
     async def get_memory(memory_id: Annotated[str, Field(max_length=64, description="The memory's id (a UUID).")]) -> MemoryItem:
         return _item(await _call("read", lambda ctx: ops.get(ctx, memory_id)))
 
