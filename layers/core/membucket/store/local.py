@@ -136,6 +136,9 @@ class LocalStore:
 
     def put(self, key: str, body: bytes, condition: PutCondition | None = None) -> str:
         path = self._path(key)
+        if condition is not None and condition.if_none_match and os.path.isfile(path):
+            # Cheap early answer for the common lost race; the link below is the atomic check.
+            raise PreconditionFailed(f"{key}: exists")
         tmp: Path | None = self._write_temp(path.parent, key, body)
         etag = _stat_etag(os.stat(tmp))  # rename and link keep the inode and mtime
         try:
