@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     # limits
     max_text_chars: int = Field(16_000, description="Longest memory text accepted")
     max_metadata_bytes: int = Field(16_384, description="Largest metadata JSON accepted")
+    max_metadata_depth: int = Field(16, description="Deepest nesting of objects and arrays accepted in metadata")
     max_batch: int = Field(1_000, description="Most ids or items in one bulk call")
     max_search_limit: int = Field(100, description="Largest top-k for search")
     max_categories: int = Field(20, description="Most categories on one memory")

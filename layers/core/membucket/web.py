@@ -40,32 +40,38 @@ class GuardMiddleware:
             return await error_response(403, "origin_not_allowed", f"origin {origin!r} is not allowed")(scope, receive, send)
         limit = self.state.max_body_bytes
         length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return await error_response(413, "too_large", f"request body above {limit} bytes")(scope, receive, send)
-        received = 0
-
-        async def limited_receive():
-            nonlocal received
+        if length is not None:
+            if not length.isdigit() or int(length) > limit:
+                return await error_response(413, "too_large", f"request body above {limit} bytes")(scope, receive, send)
+            return await self.app(scope, receive, send)
+        # No Content-Length (chunked): read up to the limit here, so an oversized body is a 413
+        # from us rather than a parse error deep inside FastAPI or the MCP transport.
+        chunks, received = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _BodyTooLarge()
-            return message
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            if received > limit:
+                return await error_response(413, "too_large", f"request body above {limit} bytes")(scope, receive, send)
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await error_response(413, "too_large", f"request body above {limit} bytes")(scope, receive, send)
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     def _origin_ok(self, origin: str, host: str) -> bool:
         if origin.split("://", 1)[-1].lower() == host.lower():
             return True  # same origin: the UI served by this app
         return any(fnmatch.fnmatch(origin.lower(), p.lower()) for p in self.state.allowed_origins)
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 def create_app(state: ServerState) -> FastAPI:

@@ -113,14 +113,19 @@ class TokenStore:
                 out.append(info)
         return sorted(out, key=lambda t: t.created_at)
 
-    def revoke(self, token_id: str, user: str | None = None) -> TokenInfo:
-        if not re.fullmatch(r"[0-9a-f]{16}", token_id or ""):
+    def get(self, token_id: str, user: str | None = None) -> TokenInfo:
+        """A token's stored info, read fresh; NotFoundError unless it exists (and belongs to ``user``)."""
+        if not isinstance(token_id, str) or not re.fullmatch(r"[0-9a-f]{16}", token_id):
             raise InvalidInput("invalid token id")
         with self._lock:
             self._cache.pop(token_id, None)
         info = self._load(token_id)
         if info is None or (user is not None and info.user != user):
             raise NotFoundError(f"token {token_id} not found")
+        return info
+
+    def revoke(self, token_id: str, user: str | None = None) -> TokenInfo:
+        info = self.get(token_id, user)
         if not info.revoked_at:
             info.revoked_at = format_ts(utcnow())
             self.store.put(PREFIX + token_id + ".json", json.dumps(asdict(info)).encode())

@@ -21,7 +21,6 @@ import logging
 import threading
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
 from ..store import NotFound, ObjectStore
@@ -30,7 +29,7 @@ from .index import VectorIndex
 from .keys import NamespaceKeys
 from .log import LogEntry
 from .replay import apply_entries
-from .tables import create_schema
+from .tables import connect, create_schema
 
 __all__ = ["Replica"]
 
@@ -49,8 +48,7 @@ class Replica:
 
     # -- state -----------------------------------------------------------------------------
     def _reset(self, schema: bool = True) -> None:
-        self.con = duckdb.connect(":memory:")
-        self.con.execute("SET enable_progress_bar = false")
+        self.con = connect()
         if schema:
             create_schema(self.con)
         self.seq = 0

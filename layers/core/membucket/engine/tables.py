@@ -9,7 +9,57 @@ from __future__ import annotations
 
 import duckdb
 
-__all__ = ["create_schema", "SCHEMA_VERSION", "in_list"]
+__all__ = ["create_schema", "SCHEMA_VERSION", "in_list", "Connection", "connect"]
+
+
+class _Result:
+    """A query result that is always read to the end.
+
+    DuckDB 2 refuses new work on a connection whose last result is unfinished (a streaming
+    result read with ``fetchone()``), so every fetch here drains the result.
+    """
+
+    __slots__ = ("_result",)
+
+    def __init__(self, result) -> None:
+        self._result = result
+
+    def fetchone(self):
+        rows = self._result.fetchall()
+        return rows[0] if rows else None
+
+    def fetchall(self):
+        return self._result.fetchall()
+
+    def fetchnumpy(self):
+        return self._result.fetchnumpy()
+
+
+class Connection:
+    """The replica's DuckDB connection, with results that cannot be left half-read."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: duckdb.DuckDBPyConnection) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, params=None) -> _Result:
+        return _Result(self.raw.execute(sql, params) if params is not None else self.raw.execute(sql))
+
+    def executemany(self, sql: str, params) -> None:
+        self.raw.executemany(sql, params)
+
+    def register(self, name: str, data) -> None:
+        self.raw.register(name, data)
+
+    def unregister(self, name: str) -> None:
+        self.raw.unregister(name)
+
+
+def connect() -> Connection:
+    con = Connection(duckdb.connect(":memory:"))
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def in_list(n: int) -> str:
@@ -75,8 +125,7 @@ CREATE TABLE IF NOT EXISTS access_log (
 """
 
 
-def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("SET enable_progress_bar = false")
+def create_schema(con: Connection) -> None:
     con.execute(DDL)
     if con.execute("SELECT count(*) FROM kv").fetchone()[0] == 0:
         con.execute("INSERT INTO kv VALUES (0, NULL, NULL, 1, '')")

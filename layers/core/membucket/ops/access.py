@@ -23,7 +23,7 @@ from ..engine.replica import Replica
 from ..errors import AccessDenied, AppPaused
 from .context import Context
 
-__all__ = ["Visibility", "visibility", "check_app", "app_exists", "record_access", "ingest_access_log"]
+__all__ = ["Visibility", "visibility", "check_app", "check_caller", "app_exists", "record_access", "ingest_access_log"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,18 @@ def check_app(rep: Replica, app: str | None, *, write: bool = False) -> Visibili
     if write and vis.deny_all:
         raise AccessDenied(f"app {app!r} is denied access to all memories", app=app)
     return vis
+
+
+def check_caller(ctx: Context, *, write: bool = False) -> None:
+    """Refuse a paused app (and, for ``write``, a deny-all app) before work outside the namespace.
+
+    For surfaces whose operation does not read the namespace itself (token management, the
+    server's config): a paused app gets AppPaused there too. The owner always passes.
+    """
+    if ctx.app is None:
+        return
+    with ctx.ns.read() as rep:
+        check_app(rep, ctx.app, write=write)
 
 
 def record_access(ctx: Context, op: str, query: str | None, hits: list[tuple[str, float | None]]) -> None:

@@ -1,4 +1,8 @@
-"""Apps (one per client name) and their access rules; owner/admin operations."""
+"""Apps (one per client name) and their access rules; owner/admin operations.
+
+Called as an app (an app-bound admin token), these still refuse a paused app (AppPaused) and,
+for changes, a deny-all app (AccessDenied): fail closed, even for management.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import uuid
 from ..engine.keys import validate_app_name, validate_memory_id
 from ..engine.namespace import Plan
 from ..errors import InvalidInput, NotFoundError
+from .access import check_app
 from .context import Context
 from .models import App, Rule, iso
 from .validate import clean_categories
@@ -24,13 +29,19 @@ _APP_SQL = (
 
 def list_apps(ctx: Context) -> list[App]:
     with ctx.ns.read() as rep:
+        check_app(rep, ctx.app)
         rows = rep.con.execute(_APP_SQL + " ORDER BY a.name").fetchall()
     return [App(r[0], bool(r[1]), iso(r[2]), iso(r[3]), int(r[4])) for r in rows]
 
 
 def get_app(ctx: Context, name: str) -> App:
-    name = validate_app_name(name)
+    return _get_app(ctx, validate_app_name(name), check=True)
+
+
+def _get_app(ctx: Context, name: str, *, check: bool) -> App:
     with ctx.ns.read() as rep:
+        if check:
+            check_app(rep, ctx.app)
         r = rep.con.execute(_APP_SQL + " WHERE a.name = ?", [name]).fetchone()
     if r is None:
         raise NotFoundError(f"app {name!r} not found", app=name)
@@ -42,17 +53,21 @@ def set_app_paused(ctx: Context, name: str, paused: bool) -> App:
     name = validate_app_name(name)
 
     def build(rep) -> Plan | None:
+        check_app(rep, ctx.app, write=True)
         row = rep.con.execute("SELECT paused FROM apps WHERE name = ?", [name]).fetchone()
         if row is not None and bool(row[0]) == paused:
             return None
         return Plan([{"op": "app.state", "name": name, "paused": bool(paused)}])
 
     ctx.ns.commit(build, actor=ctx.app)
-    return get_app(ctx, name)
+    return _get_app(ctx, name, check=False)  # an app that just paused itself still gets its answer
 
 
 def list_rules(ctx: Context, app: str | None = None) -> list[Rule]:
+    if app is not None and app != "*":
+        app = validate_app_name(app)
     with ctx.ns.read() as rep:
+        check_app(rep, ctx.app)
         sql, params = "SELECT id, app, effect, scope, target, created_at FROM rules", []
         if app is not None:
             sql += " WHERE app = ? OR app = '*'"
@@ -81,6 +96,7 @@ def add_rule(ctx: Context, app: str, effect: str, scope: str = "all", target: st
     rule_id = str(uuid.uuid4())
 
     def build(rep) -> Plan:
+        check_app(rep, ctx.app, write=True)
         same = rep.con.execute(
             "SELECT id FROM rules WHERE app = ? AND effect = ? AND scope = ? AND target IS NOT DISTINCT FROM ?",
             [app, effect, scope, target],
@@ -100,6 +116,7 @@ def delete_rule(ctx: Context, rule_id: str) -> None:
     rule_id = validate_memory_id(rule_id)
 
     def build(rep) -> Plan:
+        check_app(rep, ctx.app, write=True)
         if rep.con.execute("SELECT 1 FROM rules WHERE id = ?", [rule_id]).fetchone() is None:
             raise NotFoundError(f"rule {rule_id} not found", id=rule_id)
         return Plan([{"op": "rule.delete", "id": rule_id}])

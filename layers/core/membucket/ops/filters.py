@@ -21,11 +21,9 @@ _META_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 def parse_time(value: Any, name: str) -> datetime | None:
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        return parse_ts(value.isoformat())
     try:
-        return parse_ts(str(value))
-    except ValueError:
+        return parse_ts(value.isoformat() if isinstance(value, datetime) else str(value))
+    except (ValueError, OverflowError):  # OverflowError: a zone offset pushing a time past year 9999
         raise InvalidInput(f"{name} is not an ISO-8601 time: {str(value)[:40]!r}") from None
 
 

@@ -22,6 +22,7 @@ from .validate import clean_categories, clean_limit, clean_metadata, clean_text,
 __all__ = ["list_memories", "get", "update", "history", "related", "SORTS"]
 
 SORTS = {"created_at", "updated_at", "text", "app", "state"}
+NULLABLE_SORTS = {"app"}  # owner-written memories have no app
 APP_STATES = ("active",)  # apps only ever see active memories
 
 
@@ -43,16 +44,30 @@ def _encode_cursor(sort: str, value: Any, mid: str) -> str:
 
 
 def _decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
+    """The (sort value, id) a cursor points after; InvalidInput for anything we did not issue."""
     try:
         doc = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if doc["s"] != sort:
+        if not isinstance(doc, dict) or doc.get("s") != sort:
             raise ValueError("cursor was made for another sort")
-        value = doc["v"]
+        value, mid = doc["v"], validate_memory_id(doc["id"])
         if sort in ("created_at", "updated_at"):
+            if not isinstance(value, str):
+                raise ValueError("bad time")
             value = parse_ts(value)
-        return value, str(doc["id"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidInput(f"invalid cursor: {exc}") from None
+        elif not (isinstance(value, str) or (value is None and sort in NULLABLE_SORTS)):
+            raise ValueError("bad value")
+        return value, mid
+    except (ValueError, KeyError, TypeError, OverflowError, InvalidInput) as exc:
+        raise InvalidInput(f"invalid cursor: {str(exc)[:80]}") from None
+
+
+def _after(sort: str, order: str, value: Any, mid: str) -> tuple[str, list]:
+    """Keyset predicate for the rows after (value, id) in ``ORDER BY sort <order> NULLS LAST, id <order>``."""
+    cmp = "<" if order == "desc" else ">"
+    if value is None:  # already among the NULLs, which come last either way
+        return f" AND ({sort} IS NULL AND id {cmp} ?)", [mid]
+    tail = f" OR {sort} IS NULL" if sort in NULLABLE_SORTS else ""
+    return f" AND ({sort} {cmp} ? OR ({sort} = ? AND id {cmp} ?){tail})", [value, value, mid]
 
 
 def list_memories(
@@ -82,10 +97,9 @@ def list_memories(
         sql = f"SELECT {MEMORY_COLUMNS}, {sort} FROM memories WHERE {where}"
         qparams = list(params)
         if cursor:
-            value, mid = _decode_cursor(cursor, sort)
-            cmp = "<" if order == "desc" else ">"
-            sql += f" AND ({sort} {cmp} ? OR ({sort} = ? AND id {cmp} ?))"
-            qparams += [value, value, mid]
+            after, aparams = _after(sort, order, *_decode_cursor(cursor, sort))
+            sql += after
+            qparams += aparams
             offset = 0
         else:
             offset = (page - 1) * size

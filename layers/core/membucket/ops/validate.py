@@ -51,6 +51,12 @@ def clean_metadata(metadata: Any, settings: Settings) -> dict[str, Any]:
             raise InvalidMetadata(f"metadata is not valid JSON: {exc}") from None
     if not isinstance(metadata, dict):
         raise InvalidMetadata("metadata must be a JSON object")
+    if _depth(metadata) > settings.max_metadata_depth:
+        # Deep nesting passes a size limit but breaks serializers downstream (a 500 on every later read).
+        raise InvalidMetadata(
+            f"metadata nests deeper than {settings.max_metadata_depth} levels (MEMBUCKET_MAX_METADATA_DEPTH)",
+            limit=settings.max_metadata_depth,
+        )
     try:
         size = len(json.dumps(metadata, allow_nan=False))
     except (TypeError, ValueError) as exc:
@@ -58,6 +64,19 @@ def clean_metadata(metadata: Any, settings: Settings) -> dict[str, Any]:
     if size > settings.max_metadata_bytes:
         raise TooLarge(f"metadata is {size} bytes; the limit is {settings.max_metadata_bytes}", limit=settings.max_metadata_bytes)
     return metadata
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value (a scalar is 0, ``{}`` is 1), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, (list, tuple)) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def clean_categories(categories: Iterable[Any] | None, settings: Settings) -> list[str]:

@@ -1,0 +1,91 @@
+"""``/api/v1/apps`` and ``/api/v1/rules``: apps (pause/resume, their memories, what they read) and access rules.
+
+All of it is management: the ``admin`` scope. An app-bound admin token is still refused while
+its app is paused.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from .. import ops
+from ..auth import Identity
+from .deps import get_identity
+from .schemas import (
+    AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, AppOut, AppsOut, MemoryListQuery, PageOut, RuleIn, RuleOut, RulesOut, acting,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(responses=ERROR_RESPONSES, dependencies=AUTHENTICATED)
+
+Caller = Annotated[Identity, Depends(get_identity)]
+AppPath = Annotated[str, Path(min_length=1, max_length=64, description="App (client) name")]
+
+
+@router.get("/apps", response_model=AppsOut, tags=["apps"], summary="List apps")
+def list_apps(request: Request, identity: Caller):
+    ctx = acting(request, identity, "admin")
+    return {"items": [a.to_dict() for a in ops.list_apps(ctx)]}
+
+
+@router.get("/apps/{name}", response_model=AppOut, tags=["apps"], summary="Get an app")
+def get_app(request: Request, name: AppPath, identity: Caller):
+    ctx = acting(request, identity, "admin")
+    return ops.get_app(ctx, name).to_dict()
+
+
+@router.post("/apps/{name}/pause", response_model=AppOut, tags=["apps"], summary="Pause an app")
+def pause_app(request: Request, name: AppPath, identity: Caller):
+    """A paused app can neither read nor write. Pausing an unknown name creates the app, paused."""
+    ctx = acting(request, identity, "admin")
+    return ops.set_app_paused(ctx, name, True).to_dict()
+
+
+@router.post("/apps/{name}/resume", response_model=AppOut, tags=["apps"], summary="Resume an app")
+def resume_app(request: Request, name: AppPath, identity: Caller):
+    ctx = acting(request, identity, "admin")
+    return ops.set_app_paused(ctx, name, False).to_dict()
+
+
+@router.get("/apps/{name}/memories", response_model=PageOut, tags=["apps"], summary="Memories an app created")
+def app_memories(request: Request, name: AppPath, query: Annotated[MemoryListQuery, Query()], identity: Caller):
+    ctx = acting(request, identity, "admin")
+    return ops.list_memories(ctx, filters=query.filters([name]), **query.paging()).to_dict()
+
+
+@router.get("/apps/{name}/access", response_model=AccessOut, tags=["apps"], summary="What an app read")
+def app_access(
+    request: Request, name: AppPath, identity: Caller, limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 100,
+):
+    """The app's access-log records (search, list, get, related), newest first."""
+    ctx = acting(request, identity, "admin")
+    return {"items": [r.to_dict() for r in ops.access_log(ctx, app=name, limit=limit)]}
+
+
+@router.get("/rules", response_model=RulesOut, tags=["rules"], summary="List access rules")
+def list_rules(
+    request: Request, identity: Caller,
+    app: Annotated[str | None, Query(min_length=1, max_length=64, description="Rules that apply to this app (its own and '*')")] = None,
+):
+    ctx = acting(request, identity, "admin")
+    return {"items": [r.to_dict() for r in ops.list_rules(ctx, app=app)]}
+
+
+@router.post("/rules", status_code=201, response_model=RuleOut, tags=["rules"], summary="Add an access rule")
+def add_rule(request: Request, body: RuleIn, identity: Caller):
+    """Allow or deny an app (or '*') all memories, one memory, or one category. Deny wins; an app
+    with any allow rule sees only what its allow rules match. Adding an existing rule returns it."""
+    ctx = acting(request, identity, "admin")
+    return ops.add_rule(ctx, body.app, body.effect, body.scope, body.target).to_dict()
+
+
+@router.delete("/rules/{rule_id}", status_code=204, response_class=Response, tags=["rules"], summary="Delete an access rule")
+def delete_rule(
+    request: Request,
+    rule_id: Annotated[str, Path(min_length=1, max_length=64, json_schema_extra={"format": "uuid"})],
+    identity: Caller,
+):
+    ctx = acting(request, identity, "admin")
+    ops.delete_rule(ctx, rule_id)
+    return Response(status_code=204)
