@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, description="Largest HTTP request body accepted")
     token_cache_seconds: float = Field(10.0, description="How long a process trusts a token lookup (revocations elsewhere take this long)")
 
+    access_log_async: bool = Field(
+        default_factory=lambda: not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+        description="Write access-log records on a background thread (off in Lambda, where threads freeze between calls)",
+    )
+
     # limits
     max_text_chars: int = Field(16_000, description="Longest memory text accepted")
     max_metadata_bytes: int = Field(16_384, description="Largest metadata JSON accepted")

@@ -14,8 +14,14 @@ Visibility is applied as an exact SQL predicate, never by over-fetching and filt
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
+import queue
+import threading
+import time
 import uuid
+from datetime import datetime, timedelta
 from dataclasses import dataclass
 
 from ..engine.log import format_ts, parse_ts, utcnow
@@ -24,6 +30,9 @@ from ..errors import AccessDenied, AppPaused
 from .context import Context
 
 __all__ = ["Visibility", "visibility", "check_app", "check_caller", "app_exists", "record_access", "ingest_access_log"]
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,49 @@ def check_caller(ctx: Context, *, write: bool = False) -> None:
         check_app(rep, ctx.app, write=write)
 
 
+class AccessLogWriter:
+    """Writes access-log objects on a background thread, so a read does not wait for a PUT.
+
+    Records are lost only if the process dies with some still queued (see the data loss window
+    in docs/how-it-works.md); ``flush()`` runs at exit and before this process reads the log.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, store, key: str, body: bytes) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="membucket-access-log", daemon=True)
+                self._thread.start()
+        self._queue.put((store, key, body))
+
+    def _run(self) -> None:
+        while True:
+            store, key, body = self._queue.get()
+            try:
+                for attempt in range(3):
+                    try:
+                        store.put(key, body)
+                        break
+                    except Exception:  # a lost record must never break a read
+                        if attempt == 2:
+                            log.warning("dropped access-log record %s", key, exc_info=True)
+                        time.sleep(0.05 * (attempt + 1))
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        self._queue.join()
+
+
+ACCESS_WRITER = AccessLogWriter()
+atexit.register(ACCESS_WRITER.flush)
+_LATE_WINDOW = timedelta(minutes=5)  # how late an access record may land and still be ingested
+
+
 def record_access(ctx: Context, op: str, query: str | None, hits: list[tuple[str, float | None]]) -> None:
     """Append one access-log object (its own key: it never contends with commits)."""
     if ctx.app is None or not hits:
@@ -128,18 +180,38 @@ def record_access(ctx: Context, op: str, query: str | None, hits: list[tuple[str
     now = utcnow()
     key = f"{ctx.ns.keys.access_prefix}{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:12]}.json"
     doc = {"app": ctx.app, "op": op, "query": query, "at": format_ts(now), "hits": [{"id": i, "score": s} for i, s in hits]}
-    ctx.ns.store.put(key, json.dumps(doc).encode())
+    body = json.dumps(doc).encode()
+    if ctx.settings.access_log_async:
+        ACCESS_WRITER.submit(ctx.ns.store, key, body)
+    else:
+        ctx.ns.store.put(key, body)
 
 
 def ingest_access_log(ctx: Context, rep: Replica) -> None:
-    """Load access-log objects newer than the replica has seen into its access_log table."""
+    """Load access-log objects into the replica's access_log table.
+
+    Keys sort by time, but a record can land late (another process, the background writer), so
+    listing restarts a few minutes before the newest key seen and skips keys already loaded.
+    """
+    ACCESS_WRITER.flush()
+    prefix = ctx.ns.keys.access_prefix
+    start = None
+    if rep.access_after:
+        stamp = rep.access_after[len(prefix):].split("-", 1)[0]
+        try:
+            start = prefix + (datetime.strptime(stamp, "%Y%m%dT%H%M%S%f") - _LATE_WINDOW).strftime("%Y%m%dT%H%M%S%f")
+        except ValueError:
+            start = rep.access_after
+    seen = {r[0] for r in rep.con.execute("SELECT DISTINCT key FROM access_log WHERE key > ?", [start or ""]).fetchall()}
     rows = []
     newest = rep.access_after
-    for info in ctx.ns.store.list(ctx.ns.keys.access_prefix, start_after=rep.access_after or None):
+    for info in ctx.ns.store.list(prefix, start_after=start):
+        if info.key in seen:
+            continue
         doc = json.loads(ctx.ns.store.get(info.key).body)
         at = parse_ts(doc["at"])
         rows += [[info.key, doc.get("app"), doc.get("op"), doc.get("query"), h["id"], h.get("score"), at] for h in doc["hits"]]
-        newest = info.key
+        newest = max(newest, info.key)
     if rows:
         rep.con.executemany("INSERT INTO access_log VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     if newest != rep.access_after:
