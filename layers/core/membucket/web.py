@@ -8,6 +8,8 @@ browser-Origin allow-list (403), all answering in the API's JSON error shape.
 from __future__ import annotations
 
 import fnmatch
+import threading
+import time
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -21,12 +23,39 @@ __all__ = ["create_app", "LOOPBACK_HOSTS"]
 LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
 
 
+class RateLimiter:
+    """Token bucket per caller (bearer token, else client address): ``per_minute`` requests with
+    bursts of the same size. In-process: each server process (or Lambda container) counts alone;
+    API Gateway throttling is the fleet-wide limit in the cloud."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, caller: str) -> float:
+        """0 if the request may go ahead (and is counted), else seconds until it may."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(caller, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[caller] = (tokens - 1, now)
+                return 0.0
+            self._buckets[caller] = (tokens, now)
+            if len(self._buckets) > 10_000:  # forget idle callers
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
+            return (1 - tokens) / self.rate
+
+
 class GuardMiddleware:
-    """Body size, Host and Origin checks, as plain ASGI so they also cover the MCP endpoint."""
+    """Body size, Host, Origin and rate checks, as plain ASGI so they also cover the MCP endpoint."""
 
     def __init__(self, app: ASGIApp, state: ServerState) -> None:
         self.app = app
         self.state = state
+        self.limiter = RateLimiter(state.rate_limit_per_minute) if state.rate_limit_per_minute else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,6 +67,13 @@ class GuardMiddleware:
         origin = headers.get("origin")
         if origin and not self._origin_ok(origin, host):
             return await error_response(403, "origin_not_allowed", f"origin {origin!r} is not allowed")(scope, receive, send)
+        if self.limiter is not None:
+            client = scope.get("client") or ("?", 0)
+            wait = self.limiter.retry_after(headers.get("authorization") or client[0])
+            if wait:
+                return await error_response(
+                    429, "rate_limited", "too many requests; slow down", headers={"Retry-After": str(max(1, round(wait)))}
+                )(scope, receive, send)
         limit = self.state.max_body_bytes
         length = headers.get("content-length")
         if length is not None:

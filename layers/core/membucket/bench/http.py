@@ -92,7 +92,7 @@ def run(n: int = 10_000, queries: int = 200, clients: int = 8, seconds: float = 
         from ..server import is_loopback  # noqa: F401  (import check before spawning)
 
         port = _free_port()
-        env = {**os.environ, "MEMBUCKET_STORE": store, "MEMBUCKET_CACHE_DIR": cache, "MEMBUCKET_USER": "bench"}
+        env = {**os.environ, "MEMBUCKET_STORE": store, "MEMBUCKET_CACHE_DIR": cache, "MEMBUCKET_USER": "bench", "MEMBUCKET_RATE_LIMIT_PER_MINUTE": "0"}
         proc = subprocess.Popen(
             [sys.executable, "-m", "membucket", "serve", "--port", str(port), "--log-level", "warning"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
