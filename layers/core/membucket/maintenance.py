@@ -1,0 +1,182 @@
+"""Scheduled upkeep over every namespace: compaction, garbage collection and a bucket backup.
+
+``compact_all``: for each user, when log entries exist past the checkpoint, write a new
+checkpoint (immutable objects first, then ``CHECKPOINT`` by If-Match, as ``Namespace.compact``
+does); then delete superseded log entries and checkpoints older than ``retention_seconds``.
+Each namespace is loaded in its own temporary cache and dropped afterwards, so one run over
+many users holds one replica at a time. A namespace with nothing new is not loaded at all.
+
+``backup``: copy the bucket's state (``tokens/`` and ``ns/``) to another store, so that the
+copy is always restorable:
+
+1. Immutable objects (log entries, checkpoint files, access records) are copied once: a key
+   already in the destination with the same size is skipped.
+2. Each ``CHECKPOINT`` is copied last, after the files of the checkpoint it names, so the
+   destination never holds a pointer to a checkpoint it lacks.
+3. Nothing is deleted in the destination: what GC removes from the source stays in the backup
+   (versioning and Object Lock on the backup bucket keep overwritten pointers too).
+
+Both stop starting new work when ``time_left()`` (a Lambda's remaining time) falls under
+``reserve_seconds`` and report what they did not reach; the next run picks it up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .client import Membucket
+from .engine.checkpoint import collect_garbage, read_pointer
+from .engine.keys import NamespaceKeys
+from .engine.namespace import Namespace, ReplicaRegistry
+from .store import NotFound, ObjectStore
+
+__all__ = ["CompactReport", "BackupReport", "compact_all", "backup", "run", "TASKS"]
+
+log = logging.getLogger(__name__)
+
+TASKS = ("compact", "backup")
+
+
+@dataclass
+class CompactReport:
+    namespaces: int = 0
+    compacted: int = 0
+    log_deleted: int = 0
+    checkpoints_deleted: int = 0
+    failed: list[str] = field(default_factory=list)
+    not_reached: int = 0
+
+
+@dataclass
+class BackupReport:
+    copied: int = 0
+    skipped: int = 0
+    pointers: int = 0
+    vanished: int = 0  # removed from the source (GC) between listing and copying
+    not_reached: int = 0
+
+
+def _tail_length(store: ObjectStore, keys: NamespaceKeys, after: int, limit: int) -> int:
+    return sum(1 for _ in store.list(keys.log_prefix, start_after=keys.log(after), limit=limit))
+
+
+def compact_all(
+    mb: Membucket,
+    *,
+    gc: bool = True,
+    min_tail: int = 1,
+    time_left: Callable[[], float] | None = None,
+    reserve_seconds: float = 60.0,
+) -> CompactReport:
+    """Compact (when ``min_tail`` entries follow the checkpoint) and collect garbage in every namespace."""
+    s = mb.settings
+    report = CompactReport()
+    work_dir = Path(s.cache_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    users = mb.users()
+    for i, user in enumerate(users):
+        if time_left is not None and time_left() < reserve_seconds:
+            report.not_reached = len(users) - i
+            break
+        report.namespaces += 1
+        try:
+            keys = NamespaceKeys(user)
+            pointer = read_pointer(mb.store, keys)
+            if _tail_length(mb.store, keys, pointer.seq if pointer else 0, min_tail) >= min_tail:
+                with tempfile.TemporaryDirectory(prefix="compact-", dir=work_dir) as tmp:
+                    ns = Namespace(
+                        mb.store, user, tmp, compact_after=0, retention_seconds=s.retention_seconds,
+                        registry=ReplicaRegistry(max_replicas=1),
+                    )
+                    report.compacted += int(ns.compact(gc=False).published)
+            if gc:
+                result = collect_garbage(mb.store, keys, s.retention_seconds)
+                report.log_deleted += result.log_deleted
+                report.checkpoints_deleted += result.checkpoints_deleted
+        except Exception:  # one broken namespace must not stop the others
+            log.exception("maintenance of namespace %s failed", user)
+            report.failed.append(user)
+    return report
+
+
+def _copy(src: ObjectStore, dst: ObjectStore, info, have: dict[str, int], report: BackupReport) -> None:
+    try:
+        src.copy(info.key, info.key, dst=dst)
+        have[info.key] = info.size
+        report.copied += 1
+    except NotFound:
+        report.vanished += 1
+
+
+def backup(
+    src: ObjectStore,
+    dst: ObjectStore,
+    *,
+    time_left: Callable[[], float] | None = None,
+    reserve_seconds: float = 60.0,
+) -> BackupReport:
+    """Mirror ``tokens/`` and ``ns/`` from ``src`` into ``dst`` without deleting anything (see module doc)."""
+    report = BackupReport()
+    have = {info.key: info.size for prefix in ("tokens/", "ns/") for info in dst.list(prefix)}
+    for info in src.list("tokens/"):
+        _copy(src, dst, info, have, report)  # small and mutable (revocation): always copied
+    pointers: list[str] = []
+    for info in src.list("ns/"):
+        if time_left is not None and time_left() < reserve_seconds:
+            report.not_reached += 1
+            continue
+        if info.key.endswith("/CHECKPOINT"):
+            pointers.append(info.key)
+        elif have.get(info.key) == info.size:
+            report.skipped += 1
+        else:
+            _copy(src, dst, info, have, report)
+    for key in pointers:
+        try:
+            body = src.get(key).body
+        except NotFound:
+            report.vanished += 1
+            continue
+        ckpt_dir = json.loads(body)["dir"]
+        for info in src.list(ckpt_dir):  # the pointer may have moved since the listing above
+            if have.get(info.key) != info.size:
+                _copy(src, dst, info, have, report)
+        dst.put(key, body)
+        report.pointers += 1
+    return report
+
+
+def run(
+    mb: Membucket,
+    tasks: tuple[str, ...] | list[str] = TASKS,
+    *,
+    backup_store: ObjectStore | None = None,
+    time_left: Callable[[], float] | None = None,
+    reserve_seconds: float = 60.0,
+) -> dict:
+    """Run the named tasks in order; return a JSON-able report per task (with its seconds).
+
+    With ``time_left``, work stops ``reserve_seconds`` (at most a quarter of the time there is at
+    the start) before the deadline.
+    """
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise ValueError(f"unknown maintenance task(s) {unknown}; known: {', '.join(TASKS)}")
+    reserve = min(reserve_seconds, time_left() / 4) if time_left is not None else reserve_seconds
+    out: dict = {}
+    for task in tasks:
+        start = time.perf_counter()
+        if task == "compact":
+            out[task] = asdict(compact_all(mb, time_left=time_left, reserve_seconds=reserve))
+        elif backup_store is None:
+            out[task] = {"skipped": "no backup store configured (MEMBUCKET_BACKUP_STORE)"}
+        else:
+            out[task] = asdict(backup(mb.store, backup_store, time_left=time_left, reserve_seconds=reserve))
+        out[task]["seconds"] = round(time.perf_counter() - start, 3)
+    return out

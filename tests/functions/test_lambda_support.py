@@ -1,0 +1,101 @@
+"""What functions share: the model fetched from the bucket, JWT claims, the remote model's secret."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+import pytest
+
+from membucket import lambda_support
+from membucket.auth import InvalidToken
+from membucket.errors import InvalidUserId
+from membucket.embed.minilm import locate_model_dir
+from membucket.store import open_store
+
+from .conftest import PREFIX, call
+
+
+@pytest.fixture
+def model_url(bucket):
+    url = f"s3://{bucket}/{PREFIX}/models/all-MiniLM-L6-v2"
+    lambda_support.publish_model(locate_model_dir(), open_store(url))
+    return url
+
+
+def test_model_is_fetched_from_the_bucket_on_first_embed(bucket, tokens, load, model_url, tmp_path):
+    token, _ = tokens.create("alice", None, ["admin"])
+    add = load("add", MEMBUCKET_MODEL_URL=model_url)
+    model_dir = tmp_path / "tmp-a" / "membucket-cache" / "model"
+    assert not model_dir.exists()  # cold start: nothing fetched until something needs embedding
+    assert call(add, "POST", "/api/v1/memories", {"text": "Alice keeps bees"}, token)[0] == 201
+    assert (model_dir / "model.safetensors").stat().st_size > 80_000_000
+    mtime = (model_dir / "model.safetensors").stat().st_mtime_ns
+    assert call(add, "POST", "/api/v1/memories", {"text": "Alice sells honey"}, token)[0] == 201
+    assert (model_dir / "model.safetensors").stat().st_mtime_ns == mtime  # warm: no second download
+    embedder = add.APP.app.state.membucket.mb.embedder
+    assert isinstance(embedder, lambda_support.S3ModelEmbedder) and embedder.fetch_seconds is not None
+
+
+def test_a_corrupt_model_is_refused(bucket, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in lambda_support.MODEL_FILES:
+        (src / name).write_bytes(name.encode() * 10)
+    store = open_store(f"s3://{bucket}/{PREFIX}/models/tiny")
+    lambda_support.publish_model(src, store)
+    assert lambda_support.fetch_model(store, tmp_path / "ok") == tmp_path / "ok"
+    store.put("config.json", b"{}")
+    with pytest.raises(RuntimeError, match="does not match its manifest"):
+        lambda_support.fetch_model(store, tmp_path / "model")
+
+
+def test_missing_model_says_how_to_publish(bucket, tmp_path):
+    with pytest.raises(RuntimeError, match="publish_model"):
+        lambda_support.fetch_model(open_store(f"s3://{bucket}/nothing"), tmp_path / "model")
+
+
+def _jwt_event_claims(claims):
+    return {"requestContext": {"authorizer": {"jwt": {"claims": claims, "scopes": None}}}}
+
+
+def test_jwt_mode_takes_the_caller_from_verified_claims(bucket, load):
+    add = load("add", MEMBUCKET_LAMBDA_AUTH="jwt")
+    search = load("search", MEMBUCKET_LAMBDA_AUTH="jwt")
+    claims = {"sub": "3f1c9b2e-0d4a-4c1e-9a57-1b2c3d4e5f60", "scope": "openid membucket/write", "iss": "https://issuer"}
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+
+    def gw(fn, method, path, body):
+        from tests.support.events import FakeContext, http_event, response_json
+
+        event = http_event(method, path, body, {"authorization": f"Bearer {jwt}"})
+        event["requestContext"].update(_jwt_event_claims(claims)["requestContext"])
+        resp = fn.lambda_handler(event, FakeContext())
+        return resp["statusCode"], response_json(resp)
+
+    assert gw(add, "POST", "/api/v1/memories", {"text": "Sam runs marathons"})[0] == 201
+    status, body = gw(search, "POST", "/api/v1/memories/search", {"query": "running"})
+    assert status == 200 and body["items"][0]["text"] == "Sam runs marathons"
+    assert [i.key.split("/")[1] for i in open_store(f"s3://{bucket}/{PREFIX}").list("ns/")][0] == claims["sub"]
+    # no verified claims on the request (not through the JWT authorizer): refused
+    assert call(add, "POST", "/api/v1/memories", {"text": "x"}, jwt)[0] == 401
+
+
+def test_identity_from_claims():
+    ident = lambda_support.identity_from_claims({"sub": "alice", "scope": "membucket/read openid"})
+    assert ident.user == "alice" and ident.scopes == frozenset({"read"}) and ident.app is None
+    assert lambda_support.identity_from_claims({"email": "a@b.c", "scp": ["membucket:admin"]}, "email").can("admin")
+    assert lambda_support.identity_from_claims({"sub": "alice"}).scopes == frozenset({"write"})
+    with pytest.raises(InvalidToken):
+        lambda_support.identity_from_claims({"email": "a@b.c"})
+    with pytest.raises(InvalidUserId):
+        lambda_support.identity_from_claims({"sub": "../etc"})
+
+
+def test_remote_model_key_comes_from_secrets_manager(bucket, monkeypatch):
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="membucket/openai", SecretString='{"api_key": "sk-test"}')
+    monkeypatch.setenv("MEMBUCKET_OPENAI_SECRET_NAME", "membucket/openai")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    lambda_support.make_membucket()
+    assert os.environ["OPENAI_API_KEY"] == "sk-test"
+    monkeypatch.delenv("OPENAI_API_KEY")

@@ -1,0 +1,211 @@
+"""template.yaml against the code: handlers import, routes reach their function, IAM is least privilege."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import re
+import tomllib
+import uuid
+
+import pytest
+from starlette.routing import Match
+
+from membucket.engine.keys import NamespaceKeys
+from tests.functions.conftest import FUNCTIONS, call
+
+from .conftest import ROOT
+
+
+def resources(template, kind):
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def functions(template):
+    return resources(template, "AWS::Serverless::Function")
+
+
+def route_function(template, route) -> str:
+    target = route["Properties"]["Target"]["Fn::Sub"]
+    integration = template["Resources"][re.fullmatch(r"integrations/\$\{(\w+)\}", target).group(1)]
+    return integration["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+
+
+def test_every_function_directory_is_in_the_template(template):
+    in_template = {r["Properties"]["CodeUri"] for r in functions(template).values()}
+    on_disk = {f"functions/{p.parent.name}" for p in FUNCTIONS.glob("*/app.py")}
+    assert in_template == on_disk == {f"functions/{n}" for n in ("add", "search", "state", "export", "mcp", "api", "maintenance")}
+
+
+def test_every_handler_is_an_importable_callable(template, bucket, load):
+    for name, fn in functions(template).items():
+        props = fn["Properties"]
+        module_name, attr = props["Handler"].rsplit(".", 1)
+        path = ROOT / props["CodeUri"] / f"{module_name}.py"
+        assert path.is_file(), f"{name}: {path} missing"
+        module = load(path.parent.name, container=name)
+        assert callable(getattr(module, attr)), f"{name}: {props['Handler']} is not callable"
+
+
+def concrete(path: str) -> str:
+    return path.replace("{memory_id}", str(uuid.uuid4())).replace("{proxy+}", "claude/http/alice")
+
+
+def test_every_route_reaches_its_function(template, bucket, tokens, load):
+    token, _ = tokens.create("alice", None, ["admin"])
+    routes = resources(template, "AWS::ApiGatewayV2::Route")
+    assert len(routes) >= 10
+    loaded = {}
+    for name, route in routes.items():
+        fn_name = route_function(template, route)
+        code = template["Resources"][fn_name]["Properties"]["CodeUri"].split("/")[-1]
+        fn = loaded.setdefault(code, load(code, container=code))
+        key = route["Properties"]["RouteKey"]
+        method, path = ("GET", "/api/v1/stats") if key == "$default" else key.split(" ", 1)
+        method = {"ANY": "POST" if path.startswith("/mcp") else "GET"}.get(method, method)
+        path = concrete(path)
+        if code == "export" and fn.APP is None:  # not built yet: the function says so
+            status, body = call(fn, method, path, None, token)
+            assert status == 501 and body["error"]["code"] == "not_implemented"
+            continue
+        scope = {"type": "http", "path": path, "method": method, "root_path": ""}
+        matched = [r for r in fn.APP.app.routes if r.matches(scope)[0] == Match.FULL]
+        assert matched, f"{name}: {method} {path} is not a route of the app in {code}"
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"} if path.startswith("/mcp") else None
+        status, _ = call(fn, method, path, body, token, {"mcp-protocol-version": "2025-06-18"})
+        assert status not in (404, 405) or "memory" in str(_).lower(), f"{name}: {status} {_}"
+
+
+def test_routes_are_unique_and_mcp_is_an_output(template):
+    keys = [r["Properties"]["RouteKey"] for r in resources(template, "AWS::ApiGatewayV2::Route").values()]
+    assert len(keys) == len(set(keys))
+    assert template["Outputs"]["McpUrl"]["Value"]["Fn::Sub"].endswith("/mcp")
+
+
+# -- IAM ----------------------------------------------------------------------------------------
+def statements(template, fn_name):
+    out = []
+    for item in template["Resources"][fn_name]["Properties"]["Policies"]:
+        ref = item.get("Ref") if isinstance(item, dict) else None
+        if ref is None and isinstance(item, dict) and "Fn::If" in item:
+            ref = item["Fn::If"][1].get("Ref") if isinstance(item["Fn::If"][1], dict) else None
+        if ref is None or ref not in template["Resources"]:
+            continue
+        out += template["Resources"][ref]["Properties"]["PolicyDocument"]["Statement"]
+    return out
+
+
+def grants(template, fn_name, action):
+    """(resource pattern, condition) pairs for an action, with ${...} made into '*'."""
+    out = []
+    for st in statements(template, fn_name):
+        if isinstance(st, dict) and "Fn::If" in st:
+            continue
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if action in actions or "s3:*" in actions:
+            res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            for r in res:
+                text = r["Fn::Sub"] if isinstance(r, dict) and "Fn::Sub" in r else str(r)
+                out.append((re.sub(r"\$\{[^}]+\}", "*", text), st.get("Condition")))
+    return out
+
+
+def test_search_cannot_delete_or_write_checkpoints(template):
+    assert grants(template, "SearchFunction", "s3:DeleteObject") == []
+    puts = [r for r, _ in grants(template, "SearchFunction", "s3:PutObject")]
+    assert puts and all(r.endswith(("/log/*", "/access/*")) for r in puts), puts
+    env = template["Resources"]["SearchFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["MEMBUCKET_COMPACT_AFTER"] == "0"  # else a search could try to compact
+
+
+def test_export_writes_only_to_the_backup_bucket(template):
+    assert grants(template, "ExportFunction", "s3:DeleteObject") == []
+    puts = [r for r, _ in grants(template, "ExportFunction", "s3:PutObject")]
+    assert puts == ["arn:*:s3:::*/exports/*"]
+    doc = next(iter(template["Resources"]["ExportWritePolicy"]["Properties"]["PolicyDocument"]["Statement"]))
+    assert "BackupBucketName" in doc["Resource"]["Fn::Sub"]
+
+
+def test_nothing_can_overwrite_a_log_entry_or_checkpoint(template):
+    for fn in functions(template):
+        for resource, condition in grants(template, fn, "s3:PutObject"):
+            if resource.endswith(("/log/*", "/checkpoints/*")):
+                assert condition == {"Null": {"s3:if-none-match": "false"}}, (fn, resource)
+            if resource.endswith("/CHECKPOINT"):
+                assert condition in ({"Null": {"s3:if-none-match": "false"}}, {"Null": {"s3:if-match": "false"}})
+
+
+def test_maintenance_never_deletes_backups_and_no_wildcards(template):
+    for resource, _ in grants(template, "MaintenanceFunction", "s3:DeleteObject"):
+        assert "/ns/*/" in resource
+    for fn in functions(template):
+        for st in statements(template, fn):
+            if isinstance(st, dict) and "Action" in st:
+                assert st["Action"] != "s3:*" and st.get("Resource") != "*", (fn, st)
+
+
+def test_policy_keys_match_the_engine_key_layout(template):
+    keys = NamespaceKeys("alice")
+    paths = {
+        "log": keys.log(7), "pointer": keys.pointer, "checkpoint": keys.checkpoint_dir(7, "abcd1234") + "db.duckdb",
+        "access": keys.access_prefix + "20261125T120000000000-abc.json",
+    }
+    writer = [r for r, _ in grants(template, "AddFunction", "s3:PutObject")]
+    for what, key in paths.items():
+        assert any(fnmatch.fnmatch(f"arn:aws:s3:::bucket/membucket/{key}", r) for r in writer), (what, key, writer)
+    search = [r for r, _ in grants(template, "SearchFunction", "s3:PutObject")]
+    assert not any(fnmatch.fnmatch(f"arn:aws:s3:::bucket/membucket/{paths['pointer']}", r) for r in search)
+
+
+# -- consistency with the engine and the dependency pins ----------------------------------------
+def test_version_expiry_outlasts_the_engine_retention(template):
+    params = template["Parameters"]
+    assert params["NoncurrentVersionDays"]["Default"] * 86400 > params["RetentionSeconds"]["Default"]
+
+
+def test_every_function_has_error_and_throttle_alarms(template):
+    alarms = resources(template, "AWS::CloudWatch::Alarm").values()
+    watched = {(a["Properties"]["MetricName"], a["Properties"]["Dimensions"][0]["Value"].get("Ref")) for a in alarms
+               if a["Properties"]["Namespace"] == "AWS/Lambda"}
+    for fn in functions(template):
+        assert ("Errors", fn) in watched and ("Throttles", fn) in watched, fn
+
+
+def test_layers_are_built_for_python312(template):
+    core = template["Resources"]["CoreLayer"]
+    assert core["Properties"]["ContentUri"] == "layers/core" and core["Metadata"]["BuildMethod"] == "python3.12"
+    deps = template["Resources"]["DepsLayer"]
+    assert deps["Properties"]["ContentUri"] == "layers/deps" and (ROOT / "layers/deps/Makefile").read_text().count("build-DepsLayer:") == 1
+    assert template["Globals"]["Function"]["Runtime"] == "python3.12"
+
+
+def _pins(lines):
+    out = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            out[re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()] = version.strip()
+    return out
+
+
+def test_layer_pins_match_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    wanted = _pins(project)
+    layer = _pins((ROOT / "layers/deps/requirements.txt").read_text().splitlines())
+    runtime_or_local_only = {"boto3", "botocore", "uvicorn", "click", "rich", "openai"}
+    for name, version in wanted.items():
+        if name in runtime_or_local_only:
+            assert name not in layer, f"{name} should stay out of the layer (see layers/deps/requirements.txt)"
+        else:
+            assert layer.get(name) == version, f"{name}: layer pins {layer.get(name)}, pyproject {version}"
+
+
+def test_handlers_are_thin():
+    for path in FUNCTIONS.glob("*/app.py"):
+        assert len(path.read_text().splitlines()) <= 40, path
+
+
+@pytest.mark.parametrize("name", ["cfn", "bundle_size"])
+def test_infra_scripts_import(infra, name):
+    assert importlib.util.find_spec("yaml") and infra(name)
