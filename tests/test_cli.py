@@ -138,3 +138,18 @@ def test_every_command_has_help_with_an_example():
 
     for name, cmd in walk(cli_module.cli):
         assert cmd.help and "Example: membucket" in cmd.help, name
+
+
+def test_cli_against_an_s3_endpoint(env, s3_http_bucket):
+    endpoint, bucket = s3_http_bucket
+    store = f"s3://{bucket}/team"
+    out = json.loads(env("--store", store, "--endpoint-url", endpoint, "add", "Stored in a real S3 endpoint").stdout)
+    mid = out["results"][0]["id"]
+    hits = json.loads(env("--store", store, "--endpoint-url", endpoint, "search", "real S3 endpoint").stdout)
+    assert hits[0]["id"] == mid
+    report = json.loads(env("--store", store, "--endpoint-url", endpoint, "doctor").stdout)
+    assert report["ok"] and report["config"]["endpoint_url"] == endpoint
+    import boto3
+
+    keys = [o["Key"] for o in boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys and all(k.startswith("team/") for k in keys)
