@@ -49,6 +49,9 @@ def test_add_search_list_get(env):
     hits = json.loads(env("search", "allergic to peanuts", "--limit", "3").stdout)
     assert hits[0]["id"] == event["id"] and set(hits[0]) == {"id", "text", "score", "categories", "created_at"}
     assert json.loads(env("search", "peanuts", "--category", "work").stdout) == []
+    for mode in ("dense", "lexical", "hybrid"):
+        assert json.loads(env("search", "peanuts", "--mode", mode).stdout)[0]["id"] == event["id"]
+    assert env("search", "peanuts", "--mode", "sparse", ok=False).exit_code == 2
     page = json.loads(env("list", "--size", "10").stdout)
     assert page["total"] == 1 and page["items"][0]["id"] == event["id"]
     assert json.loads(env("get", event["id"]).stdout)["text"] == "Alice is allergic to peanuts"

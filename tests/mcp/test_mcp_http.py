@@ -52,6 +52,10 @@ def test_full_tool_cycle(open_server, mode, mb):
             await call(c, "add_memories", {"text": "Alice's sister lives in Porto", "metadata": {"source": "chat"}})
             found = await call(c, "search_memory", {"query": "window seats flights", "limit": 5})
             assert found["results"][0]["id"] == mid and found["results"][0]["app"] == "cursor"
+            for search_mode in ("dense", "lexical", "hybrid"):
+                by_mode = await call(c, "search_memory", {"query": "window seats", "mode": search_mode})
+                assert by_mode["results"][0]["id"] == mid, search_mode
+            assert tools["search_memory"].input_schema["properties"]["mode"]["description"]
             listed = await call(c, "list_memories", {"limit": 10})
             assert listed["total"] == 2
             assert (await call(c, "get_memory", {"memory_id": mid}))["text"].startswith("Alice prefers")

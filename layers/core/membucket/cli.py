@@ -129,16 +129,17 @@ def add(rt: Runtime, text, metadata, categories, infer, no_dedupe):
 @click.option("--threshold", type=float, help="Lowest score returned.")
 @click.option("--app", "apps", multiple=True, help="Only memories created by this app (repeatable).")
 @click.option("--category", "categories", multiple=True, help="Only memories with this category (repeatable).")
+@click.option("--mode", type=click.Choice(["dense", "lexical", "hybrid"]), default=None, help="Ranking: embeddings, words (BM25) or both. Default: hybrid.")
 @pass_rt
 @translate_errors
-def search(rt: Runtime, query, limit, threshold, apps, categories):
-    """Semantic search; prints [{id, text, score, categories, created_at}].
+def search(rt: Runtime, query, limit, threshold, apps, categories, mode):
+    """Search (hybrid: meaning + words, by default); prints [{id, text, score, categories, created_at}].
 
     Example: membucket search "what is Alice allergic to" --limit 3
     """
     from . import ops
 
-    hits = ops.search(rt.ctx(), query, limit=limit, threshold=threshold, filters=ops.Filters(apps=list(apps), categories=list(categories)))
+    hits = ops.search(rt.ctx(), query, limit=limit, threshold=threshold, filters=ops.Filters(apps=list(apps), categories=list(categories)), mode=mode)
     _emit([{"id": h.id, "text": h.text, "score": h.score, "categories": h.categories, "created_at": h.created_at} for h in hits])
 
 
@@ -591,6 +592,26 @@ def bench_http(n, queries, clients, seconds, out):
     from .bench.http import run
 
     run(n=n, queries=queries, clients=clients, seconds=seconds, out=out)
+
+
+@bench.command("locomo")
+@click.option("--data", "data_path", default="../shared/data/locomo/locomo_dev.json", show_default=True, help="LoCoMo JSON file (read in place, never copied).")
+@click.option("--mode", "modes", default="hybrid", show_default=True, help="Search mode(s): dense, lexical, hybrid; comma-separated to compare.")
+@click.option("--conversations", type=int, help="Only the first N conversations.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--out", help="Also write the JSON results here (e.g. bench/results/locomo.json).")
+@translate_errors
+def bench_locomo(data_path, modes, conversations, as_json, out):
+    """Retrieval quality (recall@1/5/10, MRR) on LoCoMo through the real add and search operations.
+
+    Example: membucket bench locomo --data ../shared/data/locomo/locomo_dev.json --mode dense,lexical,hybrid
+    """
+    from .bench.locomo import run
+
+    try:
+        run(data_path, [m for m in modes.split(",") if m], as_json=as_json, conversations=conversations, out=out)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def main() -> None:

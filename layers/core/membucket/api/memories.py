@@ -39,12 +39,13 @@ def list_memories(request: Request, query: Annotated[MemoryListQueryWithApp, Que
     return ops.list_memories(ctx, filters=query.filters(list(query.app)), **query.paging()).to_dict()
 
 
-@router.post("/search", response_model=HitsOut, summary="Semantic search")
+@router.post("/search", response_model=HitsOut, summary="Search")
 def search_memories(request: Request, body: SearchIn, identity: Caller):
-    """Active memories most similar to ``query`` (at least ``threshold``), under exact filters."""
+    """Active memories best matching ``query`` (cosine at least ``threshold``) under exact filters;
+    ``mode`` ranks by embeddings (dense), words (lexical, BM25) or both (hybrid, the default)."""
     ctx = acting(request, identity, "read")
     filters = body.filters.to_filters() if body.filters is not None else None
-    hits = ops.search(ctx, body.query, limit=body.limit, threshold=body.threshold, filters=filters)
+    hits = ops.search(ctx, body.query, limit=body.limit, threshold=body.threshold, filters=filters, mode=body.mode)
     return {"items": [h.to_dict() for h in hits]}
 
 

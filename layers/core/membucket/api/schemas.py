@@ -216,6 +216,9 @@ class SearchIn(BaseModel):
     limit: int = Field(10, ge=1, le=LIMIT_MAX, description="Top-k (at most MEMBUCKET_MAX_SEARCH_LIMIT)")
     threshold: float | None = Field(None, ge=-1.0, le=1.0, allow_inf_nan=False, description="Minimum cosine similarity")
     filters: SearchFilters | None = None
+    mode: Literal["dense", "lexical", "hybrid"] | None = Field(
+        None, description="Ranking: embeddings (dense), words (BM25, lexical) or both fused (hybrid, the default)"
+    )
 
 
 class HitOut(BaseModel):

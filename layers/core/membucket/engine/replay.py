@@ -59,6 +59,8 @@ def _add_memories(rep: "Replica", pairs: list[tuple[dict, LogEntry]]) -> None:
         _bulk_insert(rep.con, rows, history)
     active = np.array([s == "active" for s in states])
     rep.index.add(vids[active], vectors[active])
+    if rep.lexical is not None:
+        rep.lexical.add(vids[active], [op["text"] for (op, _), a in zip(pairs, active) if a])
 
 
 def _insert_values(con, table: str, rows: list[list]) -> None:
@@ -142,6 +144,8 @@ def _update_memory(rep: "Replica", op: dict, entry: LogEntry) -> None:
     if vector is not None and state == "active":
         rep.index.remove([vid])
         rep.index.add(np.array([vid]), vector.reshape(1, -1))
+    if "text" in op and state == "active" and rep.lexical is not None:
+        rep.lexical.add([vid], [op["text"]])
 
 
 def _change_state(rep: "Replica", op: dict, entry: LogEntry) -> None:
@@ -149,7 +153,7 @@ def _change_state(rep: "Replica", op: dict, entry: LogEntry) -> None:
     ids = list(op["ids"])
     if not ids:
         return
-    rows = rep.con.execute(f"SELECT id, vid, state, vector FROM memories WHERE id IN {in_list(len(ids))}", ids).fetchall()
+    rows = rep.con.execute(f"SELECT id, vid, state, vector, text FROM memories WHERE id IN {in_list(len(ids))}", ids).fetchall()
     changed = [r for r in rows if r[2] != new]
     if not changed:
         return
@@ -167,11 +171,15 @@ def _change_state(rep: "Replica", op: dict, entry: LogEntry) -> None:
     )
     leaving = [r[1] for r in changed if r[2] == "active"]
     rep.index.remove(leaving)
+    if rep.lexical is not None:
+        rep.lexical.remove(leaving)
     if new == "active":
         rep.index.add(
             np.array([r[1] for r in changed], dtype=np.int64),
             np.stack([np.frombuffer(r[3], dtype="<f4") for r in changed]),
         )
+        if rep.lexical is not None:
+            rep.lexical.add([r[1] for r in changed], [r[4] for r in changed])
 
 
 def _init(rep: "Replica", op: dict, entry: LogEntry) -> None:

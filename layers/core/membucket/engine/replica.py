@@ -26,6 +26,7 @@ import numpy as np
 from ..store import NotFound, ObjectStore
 from .checkpoint import CorruptCheckpoint, Pointer, fetch_checkpoint, read_pointer
 from .index import VectorIndex
+from .lexical import LexicalIndex
 from .keys import NamespaceKeys
 from .log import LogEntry
 from .replay import apply_entries
@@ -57,6 +58,7 @@ class Replica:
         self.dim: int | None = None
         self.next_vid = 1
         self.index: VectorIndex | None = None
+        self.lexical: LexicalIndex | None = None  # built on first use, then kept in step by replay
         self.loaded = False
         self.access_after = ""  # newest access-log key ingested into the access_log table
         self.version = 0  # bumps on every change; ``memo`` is cleared with it
@@ -187,6 +189,15 @@ class Replica:
         if len(want) != len(have) or not np.array_equal(np.asarray(want, dtype=np.int64), have):
             log.warning("index of %s disagrees with DuckDB (%d vs %d); rebuilding", self.keys.root, len(have), len(want))
             self.rebuild_index()
+
+    def lexical_index(self) -> LexicalIndex:
+        """The BM25 index of the active memories: built from DuckDB on first use, then incremental."""
+        if self.lexical is None:
+            res = self.con.execute("SELECT vid, text FROM memories WHERE state = 'active' ORDER BY vid").fetchnumpy()
+            lex = LexicalIndex()
+            lex.add(res["vid"], res["text"])
+            self.lexical = lex
+        return self.lexical
 
     def rebuild_index(self) -> None:
         vids, vectors = self.vectors("state = 'active'")

@@ -129,10 +129,16 @@ def register_tools(server) -> None:
         limit: Annotated[int, Field(ge=1, le=100, description="Most results to return.")] = 10,
         categories: Annotated[list[str] | None, Field(description="Only memories with any of these categories.")] = None,
         app: Annotated[str | None, Field(description="Only memories created by this app (client name).")] = None,
+        mode: Annotated[
+            Literal["dense", "lexical", "hybrid"] | None,
+            Field(description="Ranking: meaning (dense), exact words (lexical) or both (hybrid, the default)."),
+        ] = None,
     ) -> SearchResult:
         hits = await _call(
             "read",
-            lambda ctx: ops.search(ctx, query, limit=limit, filters=ops.Filters(categories=categories or [], apps=[app] if app else [])),
+            lambda ctx: ops.search(
+                ctx, query, limit=limit, filters=ops.Filters(categories=categories or [], apps=[app] if app else []), mode=mode
+            ),
         )
         return SearchResult(results=[Hit(**{k: v for k, v in h.to_dict().items() if k in Hit.model_fields}) for h in hits])
 
