@@ -22,6 +22,16 @@ def clean_environ(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("MEMBUCKET_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(autouse=True)
+def flush_access_log():
+    """Background access-log writes finish inside the test that made them (while its store,
+    e.g. an in-process moto mock, still exists): nothing leaks into the next test or the network."""
+    yield
+    from membucket.ops.access import ACCESS_WRITER
+
+    ACCESS_WRITER.flush()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

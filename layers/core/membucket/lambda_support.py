@@ -49,7 +49,7 @@ from .settings import Settings
 from .store import NotFound, ObjectStore, open_store
 
 __all__ = [
-    "logger", "metrics", "tracer", "configure_logging", "make_membucket", "http_app", "serve_http",
+    "logger", "metrics", "tracer", "configure_logging", "make_membucket", "http_app", "http_handler", "serve_http",
     "invocation_metrics", "json_response", "GatewayTokenStore", "identity_from_claims",
     "publish_model", "fetch_model", "S3ModelEmbedder", "MODEL_FILES",
 ]
@@ -111,6 +111,24 @@ def serve_http(app, event: dict, context: Any, function: str, latency_metric: st
         "latency_ms": round(done["ms"], 2), "function": function,
     })
     return response
+
+
+def http_handler(function: str, latency_metric: str = "Latency"):
+    """The Lambda handler of an HTTP function: the shared app under Mangum, built once per
+    container, with Powertools' correlation id, tracing (responses not captured) and EMF metrics.
+    The app is ``handler.app``, for tests that check routes."""
+    from aws_lambda_powertools.logging import correlation_paths
+
+    app = http_app()
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def lambda_handler(event, context):
+        return serve_http(app, event, context, function=function, latency_metric=latency_metric)
+
+    lambda_handler.app = app
+    return lambda_handler
 
 
 def json_response(status: int, body: dict) -> dict:
