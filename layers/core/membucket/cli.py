@@ -599,7 +599,7 @@ def bench_http(n, queries, clients, seconds, out):
 @click.option("--mode", "modes", default="hybrid", show_default=True, help="Search mode(s): dense, lexical, hybrid; comma-separated to compare.")
 @click.option("--conversations", type=int, help="Only the first N conversations.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--out", help="Also write the JSON results here (e.g. bench/results/locomo.json).")
+@click.option("--out", help="Also write the JSON results here (e.g. bench/results/retrieval-quality.json).")
 @translate_errors
 def bench_locomo(data_path, modes, conversations, as_json, out):
     """Retrieval quality (recall@1/5/10, MRR) on LoCoMo through the real add and search operations.
