@@ -19,7 +19,7 @@ def env(tmp_path, monkeypatch):
     """A CLI whose Membucket uses the small test embedder (the real one is tested in tests/embed)."""
     store = str(tmp_path / "bucket")
     monkeypatch.setenv("MEMBUCKET_STORE", store)
-    monkeypatch.setattr("membucket.client.load_embedder", lambda name: HashEmbedder())
+    monkeypatch.setattr("membucket.client.load_embedder", lambda name, settings=None: HashEmbedder())
     REGISTRY.clear()
     runner = CliRunner()
 

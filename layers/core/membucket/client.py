@@ -14,12 +14,24 @@ from .store import ObjectStore, open_store
 __all__ = ["Membucket", "load_embedder"]
 
 
-def load_embedder(name: str) -> Embedder:
+def load_embedder(name: str, settings: Settings | None = None) -> Embedder:
     if name in ("minilm", "local/all-MiniLM-L6-v2"):
         from .embed.minilm import MiniLMEmbedder
 
         return MiniLMEmbedder()
-    raise ValueError(f"unknown embedder {name!r}; available: minilm")
+    if name == "openai":
+        from .embed.openai_compat import OpenAIEmbedder
+
+        s = settings or Settings()
+        return OpenAIEmbedder(
+            s.openai_embedding_model,
+            base_url=s.openai_base_url,
+            api_key=s.openai_api_key.get_secret_value() if s.openai_api_key else None,
+            dimensions=s.openai_embedding_dimensions,
+            timeout=s.openai_timeout_seconds,
+            max_retries=s.openai_max_retries,
+        )
+    raise ValueError(f"unknown embedder {name!r}; available: minilm, openai")
 
 
 class Membucket:
@@ -43,7 +55,7 @@ class Membucket:
     def embedder(self) -> Embedder:
         """Loaded on first use, so commands that never embed (list, state, compact) start fast."""
         if self._embedder is None:
-            self._embedder = load_embedder(self.settings.embedder)
+            self._embedder = load_embedder(self.settings.embedder, self.settings)
         return self._embedder
 
     def namespace(self, user: str) -> Namespace:

@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "default_cache_dir"]
@@ -33,7 +33,13 @@ class Settings(BaseSettings):
     cache_dir: str = Field(default_factory=default_cache_dir, description="Local replica cache (checkpoints, working DBs)")
     user: str = Field("default", description="Default user id for the CLI and for a server with auth off")
     app: str = Field("cli", description="Default app (client) name for the CLI")
-    embedder: str = Field("minilm", description="minilm (offline all-MiniLM-L6-v2)")
+    embedder: str = Field("minilm", description="minilm (offline all-MiniLM-L6-v2) or openai (any OpenAI-compatible endpoint)")
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://localhost:11434/v1 (Ollama)")
+    openai_api_key: SecretStr | None = Field(None, description="API key for the endpoint (never stored in the bucket or logged)")
+    openai_embedding_model: str = Field("text-embedding-3-small", description="Embedding model name at the endpoint")
+    openai_embedding_dimensions: int | None = Field(None, description="Requested embedding size (models that support it)")
+    openai_timeout_seconds: float = Field(30.0, description="Per-request timeout for the endpoint")
+    openai_max_retries: int = Field(3, description="Client retries (with backoff) for the endpoint")
 
     # server
     auth: bool | None = Field(None, description="Require bearer tokens; default off on loopback, and required elsewhere")
