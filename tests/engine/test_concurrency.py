@@ -27,7 +27,8 @@ def _writer(store_url, endpoint, cache_dir, worker, barrier, results):
     from tests.support.factories import make_mb
     from tests.support.state import dump
 
-    mb = make_mb(store_url, cache_dir, endpoint_url=endpoint, compact_after=0)
+    # Correctness under contention, not latency: a writer may lose many rounds on a slow endpoint.
+    mb = make_mb(store_url, cache_dir, endpoint_url=endpoint, compact_after=0, commit_timeout_seconds=240, commit_attempts=2000)
     ctx = mb.context("shared", app=f"writer-{worker}")
     ids = []
     try:

@@ -70,7 +70,7 @@ class CompactResult:
     gc: GcResult = field(default_factory=GcResult)
 
 
-def _backoff(attempt: int, base: float = 0.002, cap: float = 0.05) -> None:
+def _backoff(attempt: int, base: float = 0.002, cap: float = 0.25) -> None:
     """Full jitter: without it, writers that all got 412 retry in lockstep and collide again."""
     time.sleep(random.uniform(0, min(cap, base * (2 ** min(attempt, 10)))))
 
