@@ -1,8 +1,9 @@
 """Re-embed a namespace with another embedder, resumably, while reads keep using the old vectors.
 
 Phase 1 (``prepare``) reads the replica at sequence S, then, without holding it, embeds every
-distinct memory text (all states: deleted memories keep a vector, so a restored one is searchable
-in the new space) in batches. Each batch is stored as a content-addressed part under
+distinct memory text in batches: all states, deleted included, so every row's vector is in the
+namespace's dimension (a paused or archived memory made active again goes straight back into
+the index, and nothing reading vectors ever meets two sizes). Each batch is stored as a content-addressed part under
 ``reindex/<target>/parts/``: a crashed or interrupted run, started again, loads the parts and
 embeds only the texts they lack. The vectors as of S are then written as one pack.
 
@@ -121,6 +122,11 @@ def _load_parts(ns: Namespace, target_dir: str, dim: int) -> tuple[dict[bytes, n
 
 
 def _put_content(ns: Namespace, key: str, body: bytes) -> None:
+    try:
+        ns.store.head(key)
+        return  # content-addressed: a resumed run does not upload the same pack again
+    except NotFound:
+        pass
     try:
         ns.store.put(key, body, IF_ABSENT)
     except PreconditionFailed:  # content-addressed: already there, with this very content
