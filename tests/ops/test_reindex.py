@@ -335,3 +335,17 @@ def test_reindex_on_moto_http_server(s3_http_bucket, tmp_path):
     assert hit.id == ids[7] and hit.score > 0.99
     with fresh.namespace("alice").read() as rep:
         assert rep.checkpoint_seq == result.seq and rep.dim == 32
+
+
+def test_switching_back_and_forth_after_gc(store_url, tmp_path):
+    mb = process(store_url, tmp_path, "a", OLD)
+    ids = seed(mb)
+    ns = mb.namespace("alice")
+    keys = ns.keys
+    for round_, target in enumerate((new32(), HashEmbedder(64, id="test/hash-64"), new32())):
+        assert reindex(ns, target, batch=9).status == "switched"
+        collect_garbage(mb.store, keys, 0, now=10**10)
+        fresh = process(store_url, tmp_path, f"round{round_}", target)
+        hit = ops.search(fresh.context("alice"), TEXTS[20], limit=1, mode="dense")[0]
+        assert hit.id == ids[20] and hit.score > 0.99
+    assert not list(mb.store.list(keys.reindex_prefix))

@@ -124,7 +124,7 @@ def _load_parts(ns: Namespace, target_dir: str, dim: int) -> tuple[dict[bytes, n
 def _put_content(ns: Namespace, key: str, body: bytes) -> None:
     try:
         ns.store.head(key)
-        return  # content-addressed: a resumed run does not upload the same pack again
+        return  # content-addressed: a resumed run does not upload the same part again
     except NotFound:
         pass
     try:
@@ -172,7 +172,9 @@ def prepare(ns: Namespace, embedder: Embedder, *, batch: int = 64, progress: Pro
     body = pack(digests, np.stack([table[d] for d in digests]) if digests else np.empty((0, dim), np.float32))
     sha = hashlib.sha256(body).hexdigest()
     key = ns.keys.reindex_vectors(target_dir, sha)
-    _put_content(ns, key, body)
+    # Always written, even when present: a fresh mtime keeps GC off a pack that an earlier,
+    # finished run of the same target produced and that this switch is about to reference.
+    ns.store.put(key, body)
     return Prepared(
         target_dir=target_dir, seq=seq, vectors_key=key, sha256=sha,
         table={d: table[d] for d in digests}, memories=len(texts), parts_found=parts_found, embedded=len(missing),
