@@ -35,7 +35,7 @@ from .keys import NamespaceKeys
 if TYPE_CHECKING:  # pragma: no cover
     from .replica import Replica
 
-__all__ = ["SWITCH_OP", "text_digest", "pack", "unpack", "apply_switch", "collect_reindex_garbage"]
+__all__ = ["SWITCH_OP", "text_digest", "pack", "unpack", "apply_switch", "collect_reindex_garbage", "iter_pack_keys"]
 
 SWITCH_OP = "embedder.switch"
 _MAGIC = b"MBV1"
@@ -142,7 +142,7 @@ def collect_reindex_garbage(store: ObjectStore, keys: NamespaceKeys, pointer_seq
     return deleted
 
 
-def iter_pack_keys(store: ObjectStore, keys: NamespaceKeys, target_dir: str) -> Iterable[tuple[str, str]]:
+def iter_pack_keys(store: ObjectStore, target_dir: str) -> Iterable[tuple[str, str]]:
     """(key, sha256) of every part written for a target so far."""
     for info in store.list(f"{target_dir}parts/"):
         name = info.key.rsplit("/", 1)[-1]

@@ -112,7 +112,7 @@ def _load_parts(ns: Namespace, target_dir: str, dim: int) -> tuple[dict[bytes, n
     table: dict[bytes, np.ndarray] = {}
     found = 0
     with ThreadPoolExecutor(8) as pool:
-        for loaded in pool.map(load, list(iter_pack_keys(ns.store, ns.keys, target_dir))):
+        for loaded in pool.map(load, list(iter_pack_keys(ns.store, target_dir))):
             if loaded is None:
                 continue
             found += 1
@@ -240,7 +240,7 @@ def reindex(
         _mark_switched(ns, target_dir, None)
     elif dry_run:
         result.status = "dry_run"
-        result.parts_found = sum(1 for _ in iter_pack_keys(ns.store, ns.keys, target_dir))
+        result.parts_found = sum(1 for _ in iter_pack_keys(ns.store, target_dir))
     else:
         prepared = prepare(ns, embedder, batch=batch, progress=progress)
         result.parts_found, result.embedded = prepared.parts_found, prepared.embedded
