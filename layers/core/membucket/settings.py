@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = Field(30.0, description="Per-request timeout for the endpoint")
     openai_max_retries: int = Field(3, description="Client retries (with backoff) for the endpoint")
 
+    categorizer: str = Field("auto", description="auto (LLM when configured, else offline zero-shot), llm, zeroshot or off")
+
     # server
     auth: bool | None = Field(None, description="Require bearer tokens; default off on loopback, and required elsewhere")
     allowed_hosts: list[str] = Field(default_factory=list, description="Host headers served (e.g. memory.example.com); loopback is always added on loopback")
