@@ -114,11 +114,11 @@ def recategorize(
     A memory edited, deleted or hidden from the caller since it was read is skipped. ``progress``
     is called with (done, total) after each batch.
     """
-    if ctx.categorizer is None:
-        raise InvalidInput("no categorizer is configured (MEMBUCKET_CATEGORIZER=off)")
     if ids is not None:
         ids = clean_ids(list(ids) if not isinstance(ids, str) else ids, ctx.settings)
-    rows, custom = _targets(ctx, ids, only_missing)
+    rows, custom = _targets(ctx, ids, only_missing)  # access checks come first: a paused app learns nothing
+    if ctx.categorizer is None:
+        raise InvalidInput("no categorizer is configured (MEMBUCKET_CATEGORIZER=off)")
     result = RecategorizeResult()
     total = len(rows)
     if progress:
