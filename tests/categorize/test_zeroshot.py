@@ -14,9 +14,9 @@ from membucket.categorize.zeroshot import CategoryDef, ZeroShotCategorizer, _CAC
 from tests.support.embedders import HashEmbedder
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "categories_labelled.jsonl"
-# Measured holdout micro-F1 with all-MiniLM-L6-v2 is 0.642 (bench/results/categories.json);
+# Measured holdout micro-F1 with all-MiniLM-L6-v2 is 0.677 (bench/results/categories.json);
 # the floor sits a little below so a model or prototype regression fails here.
-HOLDOUT_F1_FLOOR = 0.60
+HOLDOUT_F1_FLOOR = 0.64
 
 
 def test_taxonomy_is_the_agreed_twenty_and_every_one_has_prototypes():

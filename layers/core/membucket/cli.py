@@ -308,6 +308,7 @@ def recategorize(rt: Runtime, memory_ids, all_, missing):
 
     Example: membucket recategorize --missing
     """
+    from rich.console import Console
     from rich.progress import Progress
 
     from . import ops
@@ -316,19 +317,14 @@ def recategorize(rt: Runtime, memory_ids, all_, missing):
         raise click.UsageError("give memory ids, --all or --missing")
     if all_ and missing:
         raise click.UsageError("give --all or --missing, not both")
-    with Progress(console=_stderr_console(), transient=True) as bar:
+    console = Console(stderr=True)
+    ctx, ids = rt.ctx(owner=True), list(memory_ids) or None
+    if not console.is_terminal:  # piped or captured: no bar, stderr stays clean for errors
+        return _emit(ops.recategorize(ctx, ids, only_missing=missing))
+    with Progress(console=console, transient=True) as bar:
         task = bar.add_task("categorizing", total=None)
-        result = ops.recategorize(
-            rt.ctx(owner=True), list(memory_ids) or None, only_missing=missing,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+        result = ops.recategorize(ctx, ids, only_missing=missing, progress=lambda done, total: bar.update(task, completed=done, total=total))
     _emit(result)
-
-
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 @cli.group()

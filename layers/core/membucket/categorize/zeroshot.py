@@ -24,9 +24,9 @@ from .prototypes import PROTOTYPES
 __all__ = ["ZeroShotCategorizer", "CategoryDef", "THRESHOLD", "MARGIN", "TOP_K"]
 
 # Tuned on the tune half of the labelled set with all-MiniLM-L6-v2 (bench/results/categories.json).
-THRESHOLD = 0.22
-MARGIN = 0.06
-TOP_K = 3
+THRESHOLD = 0.18
+MARGIN = 0.08
+TOP_K = 2
 
 
 @dataclass(frozen=True)
