@@ -6,6 +6,7 @@ import sys
 import types
 
 import pytest
+from pydantic import ValidationError
 
 from membucket import Membucket, Settings, ops
 from membucket.categorize.factory import load_categorizer
@@ -24,8 +25,8 @@ def fake_llm_module(llm):
 def test_off_and_zeroshot(tmp_path):
     assert load_categorizer(Settings(categorizer="off"), HashEmbedder()) is None
     assert isinstance(load_categorizer(Settings(categorizer="zeroshot"), HashEmbedder()), ZeroShotCategorizer)
-    with pytest.raises(ValueError, match="unknown categorizer"):
-        load_categorizer(Settings(categorizer="magic"), HashEmbedder())
+    with pytest.raises(ValidationError, match="categorizer"):  # a typo stops the process at start
+        Settings(categorizer="magic")
 
 
 def test_auto_without_the_llm_package_is_zeroshot(monkeypatch):
@@ -65,3 +66,11 @@ def test_loading_the_default_categorizer_does_not_load_the_model(tmp_path):
     mb = _mb(tmp_path, embedder=emb)
     ops.list_memories(mb.context("u"))
     assert emb.calls == 0
+
+
+def test_llm_mode_without_an_llm_still_stores_memories(tmp_path, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "membucket.llm", fake_llm_module(None))
+    mb = _mb(tmp_path, settings={"categorizer": "llm"})
+    mid = ops.add(mb.context("u"), "stored anyway").events[0].id
+    assert ops.get(mb.context("u"), mid).categories == []
+    assert "categorizer could not be loaded" in caplog.text

@@ -129,7 +129,7 @@ class _LazyCategorizer:
 
     @property
     def off(self) -> bool:
-        return (self._owner.settings.categorizer or "").strip().lower() == "off"
+        return self._owner.settings.categorizer == "off"
 
     def resolve(self) -> Categorizer | None:
         if self._loaded is None:

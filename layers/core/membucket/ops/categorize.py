@@ -58,10 +58,17 @@ def auto_categories(ctx: Context, text: str, vector: np.ndarray) -> list[str] | 
     """What the categorizer says about newly written text (None when there is none or it fails)."""
     if ctx.categorizer is None:
         return None
-    with ctx.ns.read() as rep:
-        custom = custom_defs(rep)
     try:
-        got = categorize_vectors(ctx.categorizer, [text], np.asarray(vector).reshape(1, -1), custom)[0]
+        cat = _resolve(ctx.categorizer)
+    except Exception:  # a misconfigured categorizer must not refuse the memory either
+        log.warning("categorizer could not be loaded; storing the memory without new categories", exc_info=True)
+        return None
+    custom: tuple = ()
+    if getattr(cat, "supports_custom", False):  # only then is reading the definitions worth a sync
+        with ctx.ns.read() as rep:
+            custom = custom_defs(rep)
+    try:
+        got = categorize_vectors(cat, [text], np.asarray(vector).reshape(1, -1), custom)[0]
     except Exception:  # a categorizer outage must not refuse the memory
         log.warning("categorizer failed; storing the memory without new categories", exc_info=True)
         return None
