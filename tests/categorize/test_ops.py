@@ -179,3 +179,29 @@ def test_app_recategorizes_only_what_it_sees(mb, rec):
         with pytest.raises(errors.NotFoundError):
             ops.recategorize(app, [invisible])
     assert ops.get(owner, hidden).categories == ["secret"]
+
+
+def test_definitions_replay_and_survive_a_checkpoint(tmp_path, rec):
+    url = str(tmp_path / "b")
+    ctx = make_mb(url, tmp_path / "c1", categorizer=rec).context("alice")
+    ops.define_category(ctx, "boats", "sailing, dinghies, harbours")
+    ops.define_category(ctx, "boats", "sailing, dinghies, harbours and moorings")  # replaces the description
+    ops.define_category(ctx, "kites", "kite flying")
+    ops.delete_category(ctx, "kites")
+    fresh = make_mb(url, tmp_path / "c2").context("alice")  # replays the log
+    assert [(d.name, d.description) for d in ops.list_category_defs(fresh)] == [("boats", "sailing, dinghies, harbours and moorings")]
+    make_mb(url, tmp_path / "c3").compact("alice")
+    after = make_mb(url, tmp_path / "c4").context("alice")  # loads the checkpoint
+    assert ops.stats(after)["log"]["checkpoint_seq"] > 0
+    assert [d.name for d in ops.list_category_defs(after)] == ["boats"]
+
+
+def test_definitions_are_capped(mb, monkeypatch):
+    monkeypatch.setattr("membucket.ops.category_defs.MAX_DEFINED", 2)
+    ctx = mb.context("alice")
+    ops.define_category(ctx, "a", "first")
+    ops.define_category(ctx, "b", "second")
+    with pytest.raises(errors.TooLarge):
+        ops.define_category(ctx, "c", "third")
+    ops.define_category(ctx, "a", "first, redescribed")  # replacing one is not adding one
+    assert [d.description for d in ops.list_category_defs(ctx)] == ["first, redescribed", "second"]
