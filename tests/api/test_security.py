@@ -19,6 +19,7 @@ ROUTES = [
     ("POST", "/memories", {"text": "a new memory written by the attacker"}, "write"),
     ("GET", "/memories", None, "read"),
     ("POST", "/memories/search", {"query": "Alice takes insulin", "limit": 50}, "read"),
+    ("POST", "/memories/recategorize", {"ids": ["{mid}"]}, "write"),
     ("POST", "/memories/delete", {"ids": ["{mid}"]}, "write"),
     ("POST", "/memories/state", {"ids": ["{mid}"], "action": "pause"}, "write"),
     ("GET", "/memories/{mid}", None, "read"),
@@ -43,6 +44,9 @@ ROUTES = [
     ("GET", "/tokens", None, "admin"),
     ("POST", "/tokens", {"scopes": ["admin"]}, "admin"),
     ("DELETE", "/tokens/{token}", None, "admin"),
+    ("GET", "/category-definitions", None, "read"),
+    ("PUT", "/category-definitions", {"name": "attack", "description": "anything the attacker wants"}, "admin"),
+    ("DELETE", "/category-definitions?name=attack", None, "admin"),
 ]
 PUBLIC = {("GET", "/health"), ("GET", "/ready")}
 
@@ -72,6 +76,7 @@ def every_route(client, **ids):
 @pytest.fixture
 def alice(api, owner, seeded):
     """Alice's namespace with memories, an app that read them, a rule, and a spare token."""
+    api.mb.categorizer = lambda text, vector: ["recategorized"]  # so /memories/recategorize really writes
     cursor = api.as_("alice", app="cursor", scopes=("write",))
     cursor.post("/memories/search", json={"query": "Alice takes insulin"})
     rule = owner.post("/rules", json={"app": "claude", "effect": "deny", "scope": "category", "target": "hobby"}).json()
@@ -95,7 +100,7 @@ def snapshot(api, user="alice"):
 def test_routes_table_covers_the_schema(api):
     spec = httpx.get(api.url + "/openapi.json").json()
     published = {(m.upper(), p.removeprefix("/api/v1")) for p, item in spec["paths"].items() for m in item}
-    listed = {(m, p.replace("{mid}", "{memory_id}").replace("{app}", "{name}").replace("{rule}", "{rule_id}").replace("{token}", "{token_id}"))
+    listed = {(m, p.replace("{mid}", "{memory_id}").replace("{app}", "{name}").replace("{rule}", "{rule_id}").replace("{token}", "{token_id}").split("?")[0])
               for m, p, _, _ in ROUTES}
     assert published == listed | PUBLIC
 

@@ -10,11 +10,16 @@ from membucket.engine.namespace import ReplicaRegistry
 from .embedders import HashEmbedder
 
 
-def make_mb(store_url: str, cache_dir: Path, *, embedder=None, store=None, **settings) -> Membucket:
-    """A Membucket with private replicas, as a separate process or Lambda container would have."""
+def make_mb(store_url: str, cache_dir: Path, *, embedder=None, store=None, categorizer=None, **settings) -> Membucket:
+    """A Membucket with private replicas, as a separate process or Lambda container would have.
+
+    No categorizer unless given (``membucket.client.DEFAULT`` picks the settings' one), so tests
+    that look at categories see only the ones they wrote.
+    """
     return Membucket(
         Settings(store=store_url, cache_dir=str(cache_dir), **settings),
         store=store,
         embedder=embedder or HashEmbedder(),
+        categorizer=categorizer,
         registry=ReplicaRegistry(),
     )

@@ -297,6 +297,84 @@ def categories(rt: Runtime):
     _emit(ops.list_categories(rt.ctx(owner=True)))
 
 
+@cli.command()
+@click.argument("memory_ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every memory you can see (replaces existing categories).")
+@click.option("--missing", is_flag=True, help="Only memories without categories.")
+@pass_rt
+@translate_errors
+def recategorize(rt: Runtime, memory_ids, all_, missing):
+    """Re-run the categorizer over memories, one commit per batch; prints counts.
+
+    Example: membucket recategorize --missing
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from . import ops
+
+    if not (memory_ids or all_ or missing):
+        raise click.UsageError("give memory ids, --all or --missing")
+    if all_ and missing:
+        raise click.UsageError("give --all or --missing, not both")
+    console = Console(stderr=True)
+    ctx, ids = rt.ctx(owner=True), list(memory_ids) or None
+    if not console.is_terminal:  # piped or captured: no bar, stderr stays clean for errors
+        return _emit(ops.recategorize(ctx, ids, only_missing=missing))
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("categorizing", total=None)
+        result = ops.recategorize(ctx, ids, only_missing=missing, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    _emit(result)
+
+
+@cli.group()
+def category():
+    """User-defined categories (a name and a description) the categorizer may assign."""
+
+
+@category.command("define")
+@click.argument("name")
+@click.argument("description")
+@pass_rt
+@translate_errors
+def category_define(rt: Runtime, name, description):
+    """Define NAME (or replace its description); new writes and recategorize may assign it.
+
+    Example: membucket category define gardening "Plants, vegetable beds, compost and garden tools"
+    """
+    from . import ops
+
+    _emit(ops.define_category(rt.ctx(owner=True), name, description))
+
+
+@category.command("delete")
+@click.argument("name")
+@pass_rt
+@translate_errors
+def category_delete(rt: Runtime, name):
+    """Forget a definition (memories keep the category).
+
+    Example: membucket category delete gardening
+    """
+    from . import ops
+
+    ops.delete_category(rt.ctx(owner=True), name)
+    _emit({"deleted": name})
+
+
+@category.command("list")
+@pass_rt
+@translate_errors
+def category_list(rt: Runtime):
+    """User-defined categories with their descriptions.
+
+    Example: membucket category list
+    """
+    from . import ops
+
+    _emit(ops.list_category_defs(rt.ctx(owner=True)))
+
+
 @cli.command("access-log")
 @click.option("--memory", "memory_id", help="Only reads of this memory.")
 @click.option("--for-app", "for_app", help="Only reads by this app.")
@@ -651,6 +729,21 @@ def bench_locomo(data_path, modes, conversations, as_json, out):
         run(data_path, [m for m in modes.split(",") if m], as_json=as_json, conversations=conversations, out=out)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@bench.command("categories")
+@click.option("--data", "data_path", default="tests/data/categories_labelled.jsonl", show_default=True, help="Labelled JSONL (text, categories, split).")
+@click.option("--out", default="bench/results/categories.json", show_default=True, help="Where to write the JSON results.")
+@translate_errors
+def bench_categories(data_path, out):
+    """Offline categorizer quality: tune threshold/margin on the tune half, micro P/R/F1 on the holdout half.
+
+    Example: membucket bench categories
+    """
+    from .bench.categories import run
+
+    result = run(data_path, out=out)
+    click.echo(json.dumps({k: v for k, v in result.items() if k != "holdout_per_category"}, indent=2))
 
 
 def main() -> None:

@@ -11,7 +11,9 @@ from .ops.context import Categorizer, Context
 from .settings import Settings
 from .store import ObjectStore, open_store
 
-__all__ = ["Membucket", "load_embedder"]
+__all__ = ["Membucket", "load_embedder", "DEFAULT"]
+
+DEFAULT = object()  # "not given": pick the categorizer from settings
 
 
 def load_embedder(name: str, settings: Settings | None = None) -> Embedder:
@@ -41,14 +43,15 @@ class Membucket:
         *,
         store: ObjectStore | None = None,
         embedder: Embedder | None = None,
-        categorizer: Categorizer | None = None,
+        categorizer: Categorizer | None | object = DEFAULT,
         registry: ReplicaRegistry | None = None,
     ) -> None:
         self.settings = settings or Settings()
         s = self.settings
         self.store = store or open_store(s.store, endpoint_url=s.endpoint_url, region=s.region, profile=s.profile)
         self._embedder = embedder
-        self.categorizer = categorizer
+        # Not given: MEMBUCKET_CATEGORIZER decides (offline zero-shot unless an LLM is configured).
+        self.categorizer: Categorizer | None = _LazyCategorizer(self) if categorizer is DEFAULT else categorizer
         self.registry = registry or REGISTRY  # tests pass their own to act as separate processes
 
     @property
@@ -79,7 +82,7 @@ class Membucket:
             embedder=_LazyEmbedder(self),
             settings=self.settings,
             app=app,
-            categorizer=self.categorizer,
+            categorizer=None if _off(self.categorizer) else self.categorizer,
         )
 
     def users(self) -> list[str]:
@@ -111,3 +114,30 @@ class _LazyEmbedder:
 
     def embed(self, texts):
         return self._owner.embedder.embed(texts)
+
+
+def _off(categorizer) -> bool:
+    return isinstance(categorizer, _LazyCategorizer) and categorizer.off
+
+
+class _LazyCategorizer:
+    """The settings' categorizer, built on first use (an LLM client or prototype vectors cost time)."""
+
+    def __init__(self, owner: Membucket) -> None:
+        self._owner = owner
+        self._loaded: Categorizer | None = None
+
+    @property
+    def off(self) -> bool:
+        return self._owner.settings.categorizer == "off"
+
+    def resolve(self) -> Categorizer | None:
+        if self._loaded is None:
+            from .categorize.factory import load_categorizer
+
+            self._loaded = load_categorizer(self._owner.settings, _LazyEmbedder(self._owner))
+        return self._loaded
+
+    def __call__(self, text, vector, **kwargs):
+        cat = self.resolve()
+        return [] if cat is None else cat(text, vector, **kwargs)

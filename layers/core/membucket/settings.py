@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,8 @@ class Settings(BaseSettings):
     openai_embedding_dimensions: int | None = Field(None, description="Requested embedding size (models that support it)")
     openai_timeout_seconds: float = Field(30.0, description="Per-request timeout for the endpoint")
     openai_max_retries: int = Field(3, description="Client retries (with backoff) for the endpoint")
+
+    categorizer: Literal["auto", "llm", "zeroshot", "off"] = Field("auto", description="auto (LLM when configured, else offline zero-shot), llm, zeroshot or off")
 
     # server
     auth: bool | None = Field(None, description="Require bearer tokens; default off on loopback, and required elsewhere")

@@ -209,6 +209,20 @@ def _rule_delete(rep: "Replica", op: dict, entry: LogEntry) -> None:
     rep.con.execute("DELETE FROM rules WHERE id = ?", [op["id"]])
 
 
+def _category_define(rep: "Replica", op: dict, entry: LogEntry) -> None:
+    """User-defined category (name + description): insert, or replace the description."""
+    updated = rep.con.execute(
+        "UPDATE category_defs SET description = ?, updated_at = ? WHERE name = ? RETURNING name",
+        [op["description"], entry.ts, op["name"]],
+    ).fetchall()
+    if not updated:
+        rep.con.execute("INSERT INTO category_defs VALUES (?, ?, ?, ?)", [op["name"], op["description"], entry.ts, entry.ts])
+
+
+def _category_delete(rep: "Replica", op: dict, entry: LogEntry) -> None:
+    rep.con.execute("DELETE FROM category_defs WHERE name = ?", [op["name"]])
+
+
 HANDLERS: dict[str, Callable[["Replica", dict, LogEntry], None]] = {
     "init": _init,
     "memory.update": _update_memory,
@@ -218,6 +232,8 @@ HANDLERS: dict[str, Callable[["Replica", dict, LogEntry], None]] = {
     "rule.add": _rule_add,
     "rule.delete": _rule_delete,
     SWITCH_OP: apply_switch,  # re-embedded vectors, a new embedder id/dimension (engine/reindex.py)
+    "category.define": _category_define,
+    "category.delete": _category_delete,
 }
 OP_TYPES = frozenset(HANDLERS) | {"memory.add"}
 

@@ -102,6 +102,12 @@ CREATE TABLE IF NOT EXISTS rules (
     target VARCHAR,
     created_at TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS category_defs (
+    name VARCHAR NOT NULL,
+    description VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS history (
     memory_id VARCHAR NOT NULL,
     seq BIGINT NOT NULL,

@@ -3,6 +3,8 @@
 from .access import check_caller, ensure_app
 from .add import NewMemory, add, add_batch
 from .apps import add_rule, delete_rule, get_app, list_apps, list_rules, set_app_paused
+from .categorize import recategorize
+from .category_defs import define_category, delete_category, list_category_defs
 from .context import Context
 from .filters import Filters
 from .memories import get, history, list_memories, related, update
@@ -18,4 +20,5 @@ __all__ = [
     "list_apps", "get_app", "set_app_paused", "list_rules", "add_rule", "delete_rule",
     "stats", "list_categories", "access_log", "ensure_app", "check_caller",
     "readiness", "public_config",
+    "recategorize", "define_category", "delete_category", "list_category_defs",
 ]

@@ -13,6 +13,7 @@ from ..engine.log import encode_vector
 from ..engine.namespace import Plan
 from ..errors import InvalidInput, TooLarge
 from .access import app_exists, check_app
+from .categorize import auto_categories
 from .context import Context, check_embedder, init_ops
 from .models import AddEvent, AddResult
 from .validate import clean_categories, clean_metadata, clean_text, text_hash
@@ -58,8 +59,8 @@ def add(
     metadata = clean_metadata(metadata, s)
     cats = clean_categories(categories, s)
     vector = ctx.embed_one(text)
-    if not cats and ctx.categorizer is not None:
-        cats = clean_categories(ctx.categorizer(text, vector), s)
+    if not cats:  # caller-given categories win
+        cats = auto_categories(ctx, text, vector) or []
     digest = text_hash(text)
 
     def build(rep) -> Plan:

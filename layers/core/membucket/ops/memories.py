@@ -13,6 +13,7 @@ from ..engine.log import encode_vector, parse_ts
 from ..engine.namespace import Plan
 from ..errors import IllegalTransition, InvalidInput, NotFoundError
 from .access import Visibility, app_exists, check_app, ensure_app, record_access
+from .categorize import auto_categories
 from .context import Context, check_embedder
 from .filters import Filters
 from .models import MEMORY_COLUMNS, HistoryEvent, Memory, Page, SearchHit, iso
@@ -152,8 +153,9 @@ def update(
         text = clean_text(text, s)
         vector = ctx.embed_one(text)
         op.update(text=text, hash=text_hash(text), vector=encode_vector(vector))
-        if categories is None and ctx.categorizer is not None:
-            op["categories"] = clean_categories(ctx.categorizer(text, vector), s)
+        auto_cats = auto_categories(ctx, text, vector) if categories is None else None  # caller-given ones win
+        if auto_cats is not None:
+            op["categories"] = auto_cats
     if metadata is not None:
         op["metadata"] = clean_metadata(metadata, s)
     if categories is not None:
@@ -165,6 +167,9 @@ def update(
         mem = _load(ctx, rep, memory_id, vis)
         if mem.state == "deleted":
             raise IllegalTransition(f"memory {memory_id} is deleted and cannot be edited", id=memory_id)
+        same_text = "hash" in op and rep.con.execute("SELECT hash FROM memories WHERE id = ?", [memory_id]).fetchone()[0] == op["hash"]
+        if same_text and categories is None:  # text not changed: the categories stay as they are
+            return Plan([{k: v for k, v in op.items() if k != "categories"}], memory_id)
         return Plan([op], memory_id)
 
     ctx.ns.commit(build, actor=ctx.app)
