@@ -43,12 +43,15 @@ class Membucket:
         embedder: Embedder | None = None,
         categorizer: Categorizer | None = None,
         registry: ReplicaRegistry | None = None,
+        llm=None,
     ) -> None:
         self.settings = settings or Settings()
         s = self.settings
         self.store = store or open_store(s.store, endpoint_url=s.endpoint_url, region=s.region, profile=s.profile)
         self._embedder = embedder
         self.categorizer = categorizer
+        self._llm = llm
+        self._llm_loaded = llm is not None
         self.registry = registry or REGISTRY  # tests pass their own to act as separate processes
 
     @property
@@ -57,6 +60,16 @@ class Membucket:
         if self._embedder is None:
             self._embedder = load_embedder(self.settings.embedder, self.settings)
         return self._embedder
+
+    @property
+    def llm(self):
+        """The operator's chat model (``membucket.llm.load_llm``), or None; built once, on first use."""
+        if not self._llm_loaded:
+            from .llm import load_llm
+
+            self._llm = load_llm(self.settings)
+            self._llm_loaded = True
+        return self._llm
 
     def namespace(self, user: str) -> Namespace:
         s = self.settings
@@ -80,6 +93,7 @@ class Membucket:
             settings=self.settings,
             app=app,
             categorizer=self.categorizer,
+            llm=self.llm,
         )
 
     def users(self) -> list[str]:

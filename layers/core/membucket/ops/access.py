@@ -60,6 +60,8 @@ class Visibility:
         if self.deny_cats:
             parts.append("NOT list_has_any(categories, ?::VARCHAR[])")
             params.append(list(self.deny_cats))
+            # not yet categorized (ops/pending.py): hidden until filed, fail closed
+            parts.append("id NOT IN (SELECT memory_id FROM pending_categories)")
         if self.allow_list and not self.allow_all:
             parts.append("(list_contains(?, id) OR list_has_any(categories, ?::VARCHAR[]))")
             params += [list(self.allow_ids), list(self.allow_cats)]

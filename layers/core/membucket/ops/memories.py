@@ -16,6 +16,7 @@ from .access import Visibility, app_exists, check_app, ensure_app, record_access
 from .context import Context, check_embedder
 from .filters import Filters
 from .models import MEMORY_COLUMNS, HistoryEvent, Memory, Page, SearchHit, iso
+from .pending import after_commit, categorize_now, pending_op
 from .search import search_vector
 from .validate import clean_categories, clean_limit, clean_metadata, clean_text, text_hash
 
@@ -148,12 +149,15 @@ def update(
     if text is None and metadata is None and categories is None:
         raise InvalidInput("nothing to update: give text, metadata or categories")
     op: dict[str, Any] = {"op": "memory.update", "id": memory_id}
+    pending = False
     if text is not None:
         text = clean_text(text, s)
         vector = ctx.embed_one(text)
         op.update(text=text, hash=text_hash(text), vector=encode_vector(vector))
         if categories is None and ctx.categorizer is not None:
-            op["categories"] = clean_categories(ctx.categorizer(text, vector), s)
+            cats, pending = categorize_now(ctx, text, vector)
+            if not pending:
+                op["categories"] = cats
     if metadata is not None:
         op["metadata"] = clean_metadata(metadata, s)
     if categories is not None:
@@ -165,9 +169,11 @@ def update(
         mem = _load(ctx, rep, memory_id, vis)
         if mem.state == "deleted":
             raise IllegalTransition(f"memory {memory_id} is deleted and cannot be edited", id=memory_id)
-        return Plan([op], memory_id)
+        return Plan([op] + ([pending_op([memory_id])] if pending else []), memory_id)
 
     ctx.ns.commit(build, actor=ctx.app)
+    if pending:
+        after_commit(ctx, [memory_id])
     with ctx.ns.read() as rep:
         return Memory.from_row(rep.con.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", [memory_id]).fetchone())
 
