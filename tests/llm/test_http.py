@@ -98,3 +98,41 @@ def test_the_key_never_appears_in_logs_bucket_or_api(make, fake, caplog):
         assert KEY.encode() not in mb.store.get(info.key).body, info.key  # ...but never stored
     assert caplog.records and KEY not in caplog.text  # ...nor logged
     assert KEY not in "".join(str(r.__dict__) for r in caplog.records)
+
+
+def test_api_callers_cannot_choose_the_endpoint(server, fake):
+    """SSRF: the LLM endpoint is the operator's; no request field, header or route can point it elsewhere."""
+    url, state, mb = server
+    token, _ = state.tokens.create("alice", None, ["admin"])
+    with httpx.Client(base_url=url + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        for field, value in [("openai_base_url", "http://169.254.169.254/v1"), ("llm_base_url", "http://169.254.169.254/v1"),
+                             ("base_url", "http://169.254.169.254/v1"), ("llm", "openai"), ("openai_chat_model", "x")]:
+            r = http.post("/memories", json={"text": "Alice likes tea", "infer": True, field: value})
+            assert r.status_code == 422, (field, r.text)
+        for method in ("put", "patch", "post"):
+            assert getattr(http, method)("/config", json={"llm_base_url": "http://169.254.169.254/v1"}).status_code == 405
+        assert http.post("/memories", json={"text": "Alice likes tea", "infer": True},
+                         headers={"X-OpenAI-Base-URL": "http://127.0.0.1:9/v1"}).status_code == 201
+    assert mb.settings.llm_base_url is None and mb.llm._client.base_url.host == "127.0.0.1"
+    assert str(mb.llm._client.base_url).rstrip("/") == fake.url  # still the operator's endpoint, and it answered
+    assert fake.chat_requests
+
+    async def scenario():
+        async with client(f"{url}/mcp", "auto", token) as c:
+            # an extra argument is refused or ignored; either way the endpoint stays the operator's
+            await c.call_tool("add_memories", {"text": "Alice likes tea", "infer": True, "base_url": "http://169.254.169.254/v1"})
+
+    asyncio.run(scenario())
+    assert str(mb.llm._client.base_url).rstrip("/") == fake.url
+
+
+def test_doctor_checks_the_llm(make, fake):
+    from membucket.doctor import run_checks
+
+    report = run_checks(make())
+    check = next(c for c in report["checks"] if c["check"] == "llm")
+    assert check["ok"] and check["detail"] == {"model": "fake-chat", "categories": ["preferences"]}
+    assert report["config"]["openai_api_key"] == "***" and KEY not in str(report)
+    fake.chat_fail_next = 5
+    report = run_checks(make())
+    assert not report["ok"] and "InternalServerError" in next(c for c in report["checks"] if c["check"] == "llm")["error"]
