@@ -34,6 +34,9 @@ def test_structured_output_is_requested_with_the_schema_and_parsed(fake):
     assert req["response_format"] == {"type": "json_schema", "json_schema": {"name": "categories", "schema": SCHEMA, "strict": True}}
     assert [m["role"] for m in req["messages"]] == ["system", "user"] and req["messages"][1]["content"] == "Alice takes insulin"
     assert fake.headers[-1]["authorization"] == f"Bearer {KEY}"
+    assert req["max_tokens"] == 1024
+    make_llm(fake, max_tokens=0).structured("file it", "x", "categories", SCHEMA)
+    assert "max_tokens" not in fake.chat_requests[-1]  # for models that refuse it
 
 
 def test_json_object_mode_puts_the_schema_in_the_prompt(fake):

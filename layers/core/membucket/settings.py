@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(20.0, description="Per-request timeout for the chat endpoint")
     llm_max_retries: int = Field(1, description="Client retries (with backoff) for the chat endpoint")
     llm_response_format: str = Field("json_schema", description="json_schema (structured outputs) or json_object (schema in the prompt)")
-    llm_max_tokens: int = Field(1024, description="Longest answer asked of the chat model")
+    llm_max_tokens: int = Field(1024, description="Longest answer asked of the chat model (0: not sent, for models that refuse max_tokens)")
     llm_similar_memories: int = Field(5, description="Existing memories per fact shown to the LLM when infer reconciles")
     categorize_async: bool = Field(
         default_factory=lambda: not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),

@@ -57,13 +57,14 @@ class Llm:
         else:
             fmt = {"type": "json_object"}
             system = f"{system}\n\nAnswer with one JSON object that follows this JSON schema:\n{json.dumps(schema)}"
+        extra: dict[str, Any] = {"max_tokens": self.max_tokens} if self.max_tokens else {}  # 0: models that refuse it
         try:
             resp = self._client.chat.completions.create(
                 model=self.model,
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
                 response_format=fmt,
                 temperature=0,
-                max_tokens=self.max_tokens,
+                **extra,
             )
         except openai.OpenAIError as exc:
             raise LlmError(f"LLM provider failed: {type(exc).__name__}") from None
