@@ -77,6 +77,7 @@ def test_keep_subject():
     assert keep_subject("has a PhD", "") is None  # no subject to give it: rejected
     assert keep_subject("likes tea", "is") is None
     assert keep_subject(None, "Bob") is None and keep_subject("", "Bob") is None and keep_subject("x" * 5000, "Bob") is None
+    assert keep_subject("Bob has\x00 a PhD", "Bob") is None
 
 
 def test_facts_keep_their_subject_end_to_end(make, fake):
@@ -222,3 +223,18 @@ def test_inferred_memories_are_categorized_by_the_follow_up(make, fake):
     assert ops.get(ctx, res.events[0].id).categories == ["food"]
     assert not any(r["response_format"]["json_schema"]["name"] == "categories" for r in fake.chat_requests[-2:])
     uuid.UUID(res.events[0].id)
+
+
+def test_a_paused_or_denied_app_never_sends_text_to_the_model(make, fake):
+    mb = make(categorizer=False)
+    owner = mb.context("alice")
+    ops.add(mb.context("alice", app="cursor"), "Alice likes tea")
+    ops.set_app_paused(owner, "cursor", True)
+    ops.add_rule(owner, "claude", "deny", "all")
+    from membucket import errors
+
+    with pytest.raises(errors.AppPaused):
+        ops.add(mb.context("alice", app="cursor"), "Alice has a secret diagnosis", infer=True)
+    with pytest.raises(errors.AccessDenied):
+        ops.add(mb.context("alice", app="claude"), "Alice has a secret diagnosis", infer=True)
+    assert fake.chat_requests == []

@@ -127,7 +127,7 @@ def keep_subject(text: object, subject: object = "") -> str | None:
     if not isinstance(text, str):
         return None
     text = _WS.sub(" ", text).strip().strip("-*• ").strip()
-    if not text or len(text) > MAX_FACT_CHARS:
+    if not text or len(text) > MAX_FACT_CHARS or "\x00" in text:
         return None
     subject = _WS.sub(" ", subject).strip() if isinstance(subject, str) else ""
     if not _starts_with_verb(text):

@@ -55,6 +55,9 @@ def _similar(ctx: Context, vectors: np.ndarray, k: int) -> list[tuple[str, str]]
 
 def infer_add(ctx: Context, text: str, *, metadata: dict[str, Any], categories: list[str]) -> AddResult:
     """Facts of ``text`` reconciled with what the app can see; raises LlmError (the caller falls back)."""
+    with ctx.ns.read() as rep:  # a paused or denied app's text is never sent to the model
+        check_app(rep, ctx.app, write=True)
+        check_embedder(ctx, rep)
     facts = extract_facts(ctx.llm, text)
     if not facts:
         return AddResult(events=[], note=NO_FACTS_NOTE)
