@@ -150,3 +150,62 @@ def test_rest_mode_is_validated_and_threaded(tmp_path):
         assert [h["text"] for h in r.json()["items"]] == ["Bob plays chess on Sundays"]
         r = c.post("/memories/search", json={"query": "bicycle", "mode": "sparse"})
         assert 400 <= r.status_code < 500 and r.json()["error"]["code"] in ("validation_error", "invalid_input")
+
+
+# -- context neighbours ----------------------------------------------------------------------
+
+CONTEXT = [
+    "Which instrument did Maria pick up last winter?",  # asks: shares words with the query
+    "The cello, and she practises every evening",  # answers: shares no word with the query
+]
+DECOYS = [f"The {w} sits on the kitchen shelf every evening" for w in ("kettle", "toaster", "radio", "clock", "vase")]
+
+
+def _rank_of(ctx, memory_id, query="which instrument did maria pick up"):
+    hits = [h.id for h in ops.search(ctx, query, limit=20, mode="hybrid")]
+    return hits.index(memory_id) if memory_id in hits else None
+
+
+def _answer_ids(ctx, texts):
+    return ops.add_batch(ctx, [ops.NewMemory(t) for t in texts])
+
+
+def test_a_memory_next_to_a_match_moves_up(mb):
+    cursor = mb.context("alice", app="cursor")
+    ask, answer = _answer_ids(cursor, CONTEXT)
+    _answer_ids(cursor, DECOYS)
+    with_context = _rank_of(cursor, answer)
+    # the same two texts written by different apps are not each other's context
+    other = mb.context("bob", app="cursor")
+    _answer_ids(other, CONTEXT[:1])
+    _answer_ids(mb.context("bob", app="claude"), CONTEXT[1:])
+    _answer_ids(other, DECOYS)
+    answer_bob = next(h.id for h in ops.search(mb.context("bob"), "cello practises", limit=1, mode="lexical"))
+    without_context = _rank_of(mb.context("bob"), answer_bob)
+    assert with_context is not None and with_context == 1  # right after the memory that asks
+    assert without_context is None or without_context > with_context
+
+
+def _scores(ctx, mode):
+    return {h.id: h.score for h in ops.search(ctx, "which instrument did maria pick up", limit=20, mode=mode)}
+
+
+def test_hidden_neighbours_lend_no_context(mb):
+    owner = mb.context("alice")
+    ask, answer, *_ = _answer_ids(mb.context("alice", app="claude"), CONTEXT + DECOYS)
+    ops.search(mb.context("alice", app="cursor"), "x")  # cursor exists
+    cursor = mb.context("alice", app="cursor")
+    # the answer shares no word with the query: alone its hybrid score is its cosine
+    visible = _scores(cursor, "hybrid")
+    assert visible[answer] > _scores(cursor, "dense")[answer] + 0.05
+    # deny the asking memory to cursor: it must lend no context to its neighbour
+    ops.add_rule(owner, "cursor", "deny", "memory", ask)
+    hidden = _scores(cursor, "hybrid")
+    assert ask not in hidden
+    assert hidden[answer] == pytest.approx(_scores(cursor, "dense")[answer], abs=1e-6)
+    assert _scores(owner, "hybrid")[answer] == pytest.approx(visible[answer], abs=1e-6)  # the owner still sees it
+    # a paused neighbour lends nothing to anyone
+    ops.delete_rule(owner, ops.list_rules(owner)[0].id)
+    ops.change_state(owner, [ask], "paused")
+    for ctx in (owner, cursor):
+        assert _scores(ctx, "hybrid")[answer] == pytest.approx(_scores(ctx, "dense")[answer], abs=1e-6)

@@ -432,6 +432,45 @@ def compact(rt: Runtime, all_users, no_gc):
 
 
 @cli.command()
+@click.option("--embedder", "embedder_name", required=True, help="Target embedder: minilm or openai (MEMBUCKET_OPENAI_* settings).")
+@click.option("--user", "reindex_user", help="Namespace to reindex. Default: --user / MEMBUCKET_USER.")
+@click.option("--all-users", is_flag=True, help="Reindex every namespace in the bucket.")
+@click.option("--batch", default=64, show_default=True, help="Texts per embedding call (and per resumable part).")
+@click.option("--dry-run", is_flag=True, help="Only tell how many memories would be re-embedded.")
+@pass_rt
+@translate_errors
+def reindex(rt: Runtime, embedder_name, reindex_user, all_users, batch, dry_run):
+    """Re-embed every memory (all states) with another embedder, then switch the namespace to it.
+
+    Resumable: run it again after an interruption and it embeds only what is missing. Reads keep
+    using the old vectors until the switch; afterwards, servers must run with the new embedder.
+
+    Example: membucket reindex --embedder openai --all-users
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .client import load_embedder
+    from .ops.reindex import reindex as run_reindex
+
+    if all_users and reindex_user:
+        raise click.UsageError("use --user or --all-users, not both")
+    users = rt.mb.users() if all_users else [reindex_user or rt.settings.user]
+    embedder = load_embedder(embedder_name, rt.settings)
+    out = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), disable=dry_run) as bar:
+        for user in users:
+            task = bar.add_task(f"reindex {user}", total=None)
+            result = run_reindex(
+                rt.mb.namespace(user), embedder, batch=batch, dry_run=dry_run,
+                progress=lambda done, total, task=task: bar.update(task, completed=done, total=total),
+            )
+            out.append(result.to_dict())
+    _emit(out if all_users else out[0])
+
+
+@cli.command()
 @pass_rt
 @translate_errors
 def doctor(rt: Runtime):

@@ -11,7 +11,8 @@ Write protocol (compaction), numbered as in DESIGN.md:
    a pointer already at S or newer is left alone. Readers only ever follow the pointer.
 
 Garbage collection deletes log entries at or below the pointer's sequence, and checkpoints other
-than the current one, only once they are older than the retention period.
+than the current one, only once they are older than the retention period; likewise the files of a
+finished reindex (engine/reindex.py) once the checkpoint is past its switch.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class GcResult:
     log_deleted: int = 0
     checkpoints_deleted: int = 0
     kept_recent: int = 0
+    reindex_deleted: int = 0
 
 
 def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: float, now: float | None = None) -> GcResult:
@@ -186,4 +188,7 @@ def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: 
             result.checkpoints_deleted += 1
         else:
             result.kept_recent += 1
+    from .reindex import collect_reindex_garbage  # (reindex imports this module)
+
+    result.reindex_deleted = collect_reindex_garbage(store, keys, pointer.seq, cutoff)
     return result

@@ -4,10 +4,14 @@
     ns/<user>/checkpoints/<seq:020d>-<tag>/db.duckdb | index.faiss | meta.json
     ns/<user>/CHECKPOINT                   pointer to the newest checkpoint (moved with If-Match)
     ns/<user>/access/<time>-<uuid>.json    access-log records, append-only, never contended
+    ns/<user>/reindex/<target>/parts/<sha256>.bin     re-embedded vectors of one batch (resumable)
+    ns/<user>/reindex/<target>/vectors/<sha256>.bin   every vector as of one sequence (embedder.switch)
+    ns/<user>/reindex/<target>/progress.json          counts, and the switch's sequence once done
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -89,3 +93,23 @@ class NamespaceKeys:
     @property
     def access_prefix(self) -> str:
         return f"{self.root}access/"
+
+    # -- reindex (re-embedding into another model; see engine/reindex.py) -------------------
+    @property
+    def reindex_prefix(self) -> str:
+        return f"{self.root}reindex/"
+
+    def reindex_dir(self, embedder: str, dim: int) -> str:
+        """One directory per target (embedder id, dimension): readable, and safe whatever the id holds."""
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", embedder).strip("._")[:60] or "embedder"
+        digest = hashlib.sha256(f"{embedder}\n{dim}".encode()).hexdigest()[:12]
+        return f"{self.reindex_prefix}{slug}-{dim}-{digest}/"
+
+    def reindex_part(self, target_dir: str, sha256: str) -> str:
+        return f"{target_dir}parts/{sha256}.bin"
+
+    def reindex_vectors(self, target_dir: str, sha256: str) -> str:
+        return f"{target_dir}vectors/{sha256}.bin"
+
+    def reindex_progress(self, target_dir: str) -> str:
+        return f"{target_dir}progress.json"

@@ -172,6 +172,11 @@ class LexicalIndex:
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, vids) with a positive score, only among ``allowed`` vids when given."""
         vids, scores = self.scores(query)
+        return self.top(vids, scores, k, allowed)
+
+    @staticmethod
+    def top(vids: np.ndarray, scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, vids) of a ``scores()`` result, only among ``allowed`` vids when given."""
         if allowed is not None and len(vids):
             keep = np.isin(vids, np.asarray(allowed, dtype=np.int64))
             vids, scores = vids[keep], scores[keep]
@@ -185,11 +190,14 @@ class LexicalIndex:
 
     def score_of(self, query: str, vids: np.ndarray) -> np.ndarray:
         """BM25 scores of ``vids`` for ``query`` (0 for a document sharing no term)."""
-        all_vids, all_scores = self.scores(query)
+        return self.lookup(*self.scores(query), vids)
+
+    @staticmethod
+    def lookup(all_vids: np.ndarray, all_scores: np.ndarray, vids: np.ndarray) -> np.ndarray:
+        """Scores of ``vids`` in a ``scores()`` result (sorted vids), 0 where absent."""
         out = np.zeros(len(vids), dtype=np.float32)
-        if len(all_vids):
-            pos = np.searchsorted(all_vids, vids)
-            pos = np.clip(pos, 0, len(all_vids) - 1)
+        if len(all_vids) and len(vids):
+            pos = np.clip(np.searchsorted(all_vids, vids), 0, len(all_vids) - 1)
             hit = all_vids[pos] == vids
             out[hit] = all_scores[pos[hit]]
         return out

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from .log import LogEntry, decode_vector, parse_ts
+from .reindex import SWITCH_OP, apply_switch
 from .tables import in_list
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -229,6 +230,7 @@ HANDLERS: dict[str, Callable[["Replica", dict, LogEntry], None]] = {
     "app.state": _app_state,
     "rule.add": _rule_add,
     "rule.delete": _rule_delete,
+    SWITCH_OP: apply_switch,  # re-embedded vectors, a new embedder id/dimension (engine/reindex.py)
 }
 OP_TYPES = frozenset(HANDLERS) | {"memory.add"}
 

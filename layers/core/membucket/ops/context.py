@@ -41,7 +41,8 @@ def check_embedder(ctx: Context, rep) -> None:
     if rep.embedder is not None and (rep.embedder != ctx.embedder.id or rep.dim != ctx.embedder.dim):
         raise EmbedderMismatch(
             f"namespace {ctx.user!r} was written with embedder {rep.embedder} ({rep.dim}-d); "
-            f"this server uses {ctx.embedder.id} ({ctx.embedder.dim}-d). Run `membucket reindex` to switch.",
+            f"this server uses {ctx.embedder.id} ({ctx.embedder.dim}-d). Run `membucket reindex` to switch, "
+            "or configure this server with the namespace's embedder (MEMBUCKET_EMBEDDER).",
             namespace_embedder=rep.embedder,
             embedder=ctx.embedder.id,
         )
