@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from membucket import maintenance, ops
+import pytest
+
+from membucket import errors, maintenance, ops
 from membucket.ops.pending import FOLLOW_UP, fill_categories, pending_ids
 from tests.support.factories import make_mb
 
@@ -121,8 +123,12 @@ def test_apps_denied_a_category_do_not_see_uncategorized_memories(make, fake):
     work = ops.add(owner, "Alice leads the payments team at work").events[0].id
     assert sorted(pending_ids(owner)) == sorted([health, work])
     assert ops.search(cursor, "Alice") == [] and ops.list_memories(cursor).total == 0  # not filed yet: hidden
+    for call in (lambda: ops.get(cursor, work), lambda: ops.history(cursor, work), lambda: ops.delete(cursor, [work])):
+        with pytest.raises(errors.NotFoundError):
+            call()  # even by id
     maintenance.run(mb, ["categorize"])
     assert [h.id for h in ops.search(cursor, "Alice")] == [work]  # health stays hidden, work shows once filed
+    assert ops.get(cursor, work).categories == ["work"]
     assert ops.list_memories(owner).total == 2
 
 

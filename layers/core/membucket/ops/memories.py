@@ -121,7 +121,7 @@ def _load(ctx: Context, rep, memory_id: str, vis: Visibility) -> Memory:
     if row is None:
         raise NotFoundError(f"memory {memory_id} not found", id=memory_id)
     mem = Memory.from_row(row)
-    if ctx.app is not None and (mem.state not in APP_STATES or not vis.allows(mem.id, mem.categories)):
+    if ctx.app is not None and (mem.state not in APP_STATES or not vis.allows_row(rep, mem.id, mem.categories)):
         raise NotFoundError(f"memory {memory_id} not found", id=memory_id)  # never confirm what an app may not see
     return mem
 
