@@ -108,3 +108,15 @@ def test_load_llm_follows_the_operator_settings(fake):
                             llm_api_key="sk-chat-only", openai_chat_model="fake-chat", llm_max_retries=0))
     assert llm.structured("s", "Alice takes insulin", "categories", SCHEMA) == {"categories": ["Health"]}
     assert fake.headers[-1]["authorization"] == "Bearer sk-chat-only"  # the chat key wins over openai_api_key
+
+
+def test_the_key_can_come_from_openai_api_key_in_the_environment(fake, monkeypatch):
+    """Lambda exports the Secrets Manager key as OPENAI_API_KEY (lambda_support); settings name none."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-secrets-manager")
+    llm = load_llm(Settings(llm="openai", openai_base_url=fake.url, openai_chat_model="fake-chat", llm_max_retries=0))
+    llm.structured("s", "x", "categories", SCHEMA)
+    assert fake.headers[-1]["authorization"] == "Bearer sk-from-secrets-manager"
+    from membucket.embed.openai_compat import OpenAIEmbedder
+
+    OpenAIEmbedder("fake-embed", base_url=fake.url, max_retries=0).embed(["x"])  # the embedder too
+    assert fake.headers[-1]["authorization"] == "Bearer sk-from-secrets-manager"
