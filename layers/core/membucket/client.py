@@ -45,6 +45,7 @@ class Membucket:
         embedder: Embedder | None = None,
         categorizer: Categorizer | None | object = DEFAULT,
         registry: ReplicaRegistry | None = None,
+        llm=None,
     ) -> None:
         self.settings = settings or Settings()
         s = self.settings
@@ -52,6 +53,8 @@ class Membucket:
         self._embedder = embedder
         # Not given: MEMBUCKET_CATEGORIZER decides (offline zero-shot unless an LLM is configured).
         self.categorizer: Categorizer | None = _LazyCategorizer(self) if categorizer is DEFAULT else categorizer
+        self._llm = llm
+        self._llm_loaded = llm is not None
         self.registry = registry or REGISTRY  # tests pass their own to act as separate processes
 
     @property
@@ -60,6 +63,16 @@ class Membucket:
         if self._embedder is None:
             self._embedder = load_embedder(self.settings.embedder, self.settings)
         return self._embedder
+
+    @property
+    def llm(self):
+        """The operator's chat model (``membucket.llm.load_llm``), or None; built once, on first use."""
+        if not self._llm_loaded:
+            from .llm import load_llm
+
+            self._llm = load_llm(self.settings)
+            self._llm_loaded = True
+        return self._llm
 
     def namespace(self, user: str) -> Namespace:
         s = self.settings
@@ -83,6 +96,7 @@ class Membucket:
             settings=self.settings,
             app=app,
             categorizer=None if _off(self.categorizer) else self.categorizer,
+            llm=self.llm,
         )
 
     def users(self) -> list[str]:

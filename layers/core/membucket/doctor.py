@@ -1,4 +1,4 @@
-"""``membucket doctor``: the effective configuration and live checks of store, conditional writes, embedder."""
+"""``membucket doctor``: the effective configuration and live checks of store, conditional writes, embedder, LLM."""
 
 from __future__ import annotations
 
@@ -61,6 +61,13 @@ def run_checks(mb: Membucket) -> dict[str, Any]:
         vec = mb.embedder.embed(["membucket doctor"])
         return {"id": mb.embedder.id, "dim": int(vec.shape[1])}
 
+    def llm():
+        from .llm import LlmCategorizer
+
+        return {"model": mb.llm.model, "categories": LlmCategorizer(mb.llm)("The user likes green tea")}
+
     checks = [_check("store read/write", read_write), _check("conditional writes", conditional), _check("embedder", embedder)]
+    if mb.settings.llm != "none":
+        checks.append(_check("llm", llm))
     store.delete(probe)
     return {"ok": all(c["ok"] for c in checks), "config": _config(mb), "checks": checks}

@@ -36,11 +36,11 @@ from .engine.keys import NamespaceKeys
 from .engine.namespace import Namespace, ReplicaRegistry
 from .store import NotFound, ObjectStore
 
-__all__ = ["CompactReport", "BackupReport", "compact_all", "backup", "run", "TASKS"]
+__all__ = ["CompactReport", "BackupReport", "CategorizeReport", "compact_all", "backup", "categorize_all", "run", "TASKS"]
 
 log = logging.getLogger(__name__)
 
-TASKS = ("compact", "backup")
+TASKS = ("compact", "backup", "categorize")
 
 
 @dataclass
@@ -102,6 +102,49 @@ def compact_all(
         except Exception:  # one broken namespace must not stop the others
             log.exception("maintenance of namespace %s failed", user)
             report.failed.append(user)
+    return report
+
+
+@dataclass
+class CategorizeReport:
+    namespaces: int = 0
+    categorized: int = 0
+    failed: int = 0
+    not_reached: int = 0
+
+
+def categorize_all(
+    mb: Membucket,
+    *,
+    batch: int = 100,
+    time_left: Callable[[], float] | None = None,
+    reserve_seconds: float = 60.0,
+) -> CategorizeReport:
+    """Fill categories that a write's follow-up could not (model down, process gone): see ops/pending.py.
+
+    Batches of ``batch`` per commit; a namespace stops at the first batch where nothing succeeds
+    (the model is still failing), and the next run tries again.
+    """
+    from .ops.pending import fill_categories, pending_ids
+
+    report = CategorizeReport()
+    users = mb.users()
+    for i, user in enumerate(users):
+        if time_left is not None and time_left() < reserve_seconds:
+            report.not_reached = len(users) - i
+            break
+        report.namespaces += 1
+        ctx = mb.context(user)
+        try:
+            while ids := pending_ids(ctx, batch):
+                done = fill_categories(ctx, ids)
+                report.categorized += len(done.categorized)
+                report.failed += len(done.failed)
+                if not done.categorized or (time_left is not None and time_left() < reserve_seconds):
+                    break
+        except Exception:  # one broken namespace must not stop the others
+            log.exception("categorizing namespace %s failed", user)
+            report.failed += 1
     return report
 
 
@@ -174,6 +217,11 @@ def run(
         start = time.perf_counter()
         if task == "compact":
             out[task] = asdict(compact_all(mb, time_left=time_left, reserve_seconds=reserve))
+        elif task == "categorize":
+            if mb.categorizer is None:
+                out[task] = {"skipped": "no categorizer configured"}
+            else:
+                out[task] = asdict(categorize_all(mb, time_left=time_left, reserve_seconds=reserve))
         elif backup_store is None:
             out[task] = {"skipped": "no backup store configured (MEMBUCKET_BACKUP_STORE)"}
         else:

@@ -43,6 +43,20 @@ class Settings(BaseSettings):
     openai_max_retries: int = Field(3, description="Client retries (with backoff) for the endpoint")
 
     categorizer: Literal["auto", "llm", "zeroshot", "off"] = Field("auto", description="auto (LLM when configured, else offline zero-shot), llm, zeroshot or off")
+    # LLM (categories, fact extraction): operator-configured only, never by an API caller
+    llm: Literal["none", "openai"] = Field("none", description="none, or openai (any OpenAI-compatible chat endpoint) for categories and infer")
+    openai_chat_model: str = Field("gpt-4o-mini", description="Chat model name at the endpoint (e.g. llama3.1 on Ollama)")
+    llm_base_url: str | None = Field(None, description="Chat endpoint base URL when it differs from openai_base_url")
+    llm_api_key: SecretStr | None = Field(None, description="Chat endpoint key when it differs from openai_api_key (never stored or logged)")
+    llm_timeout_seconds: float = Field(20.0, description="Per-request timeout for the chat endpoint")
+    llm_max_retries: int = Field(1, description="Client retries (with backoff) for the chat endpoint")
+    llm_response_format: Literal["json_schema", "json_object"] = Field("json_schema", description="json_schema (structured outputs) or json_object (schema in the prompt)")
+    llm_max_tokens: int = Field(1024, description="Longest answer asked of the chat model (0: not sent, for models that refuse max_tokens)")
+    llm_similar_memories: int = Field(5, description="Existing memories per fact shown to the LLM when infer reconciles")
+    categorize_async: bool = Field(
+        default_factory=lambda: not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+        description="Fill LLM categories on a background thread after the write (off in Lambda: inline after the commit)",
+    )
 
     # server
     auth: bool | None = Field(None, description="Require bearer tokens; default off on loopback, and required elsewhere")

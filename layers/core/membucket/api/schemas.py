@@ -147,7 +147,7 @@ class MemoryUpdate(BaseModel):
 
 class AddEventOut(BaseModel):
     id: str
-    event: Literal["ADD", "UPDATE", "NOOP"]
+    event: Literal["ADD", "UPDATE", "DELETE", "NOOP"]
     text: str
     previous_text: str | None = None
 

@@ -8,6 +8,7 @@ Provider failures (after the client's own retries) become ServiceUnavailable (50
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Sequence
 
@@ -34,7 +35,8 @@ class OpenAIEmbedder:
         from openai import OpenAI
 
         # Local servers (Ollama, vLLM) need no key, but the client insists on one.
-        self._client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=max_retries)
+        # OPENAI_API_KEY is where Lambda puts the key it reads from Secrets Manager (lambda_support).
+        self._client = OpenAI(base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed", timeout=timeout, max_retries=max_retries)
         self.model = model
         self.dimensions = dimensions
         self.batch_size = batch_size

@@ -131,6 +131,7 @@ def _update_memory(rep: "Replica", op: dict, entry: LogEntry) -> None:
     if "categories" in op:
         sets.append("categories = ?::JSON::VARCHAR[]")
         params.append(json.dumps(op["categories"] or []))
+        rep.con.execute("DELETE FROM pending_categories WHERE memory_id = ?", [op["id"]])
     vector = None
     if "vector" in op:
         vector = decode_vector(op["vector"])
@@ -183,6 +184,17 @@ def _change_state(rep: "Replica", op: dict, entry: LogEntry) -> None:
             rep.lexical.add([r[1] for r in changed], [r[4] for r in changed])
 
 
+def _pending_categories(rep: "Replica", op: dict, entry: LogEntry) -> None:
+    """Mark memories whose categories a follow-up commit (or maintenance) still has to fill."""
+    ids = list(op["ids"])
+    if ids:
+        rep.con.execute(
+            f"INSERT INTO pending_categories SELECT id, ? FROM memories WHERE id IN {in_list(len(ids))} "
+            "AND id NOT IN (SELECT memory_id FROM pending_categories)",
+            [entry.ts, *ids],
+        )
+
+
 def _init(rep: "Replica", op: dict, entry: LogEntry) -> None:
     rep.set_embedder(op["embedder"], int(op["dim"]))
 
@@ -227,6 +239,7 @@ HANDLERS: dict[str, Callable[["Replica", dict, LogEntry], None]] = {
     "init": _init,
     "memory.update": _update_memory,
     "memory.state": _change_state,
+    "memory.pending": _pending_categories,
     "app.upsert": _app_upsert,
     "app.state": _app_state,
     "rule.add": _rule_add,

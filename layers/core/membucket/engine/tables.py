@@ -119,6 +119,10 @@ CREATE TABLE IF NOT EXISTS history (
     actor VARCHAR,
     changed_at TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pending_categories (
+    memory_id VARCHAR NOT NULL,
+    since TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS access_log (
     key VARCHAR NOT NULL,
     app VARCHAR,

@@ -105,8 +105,9 @@ def register_tools(server) -> None:
         description=(
             "Remember something about the user for later conversations. Store one self-contained fact or "
             "preference per call, phrased with its subject (e.g. 'Alice is allergic to peanuts'). An equal or "
-            "near-equal memory is updated instead of duplicated. Returns the id and event (ADD, UPDATE, NOOP) "
-            "of each memory touched."
+            "near-equal memory is updated instead of duplicated. With infer=true and an LLM on the server, facts "
+            "are extracted and reconciled with existing memories. Returns the id and event (ADD, UPDATE, DELETE, "
+            "NOOP) of each memory touched."
         )
     )
     async def add_memories(

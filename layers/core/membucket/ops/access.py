@@ -60,10 +60,18 @@ class Visibility:
         if self.deny_cats:
             parts.append("NOT list_has_any(categories, ?::VARCHAR[])")
             params.append(list(self.deny_cats))
+            # not yet categorized (ops/pending.py): hidden until filed, fail closed
+            parts.append("id NOT IN (SELECT memory_id FROM pending_categories)")
         if self.allow_list and not self.allow_all:
             parts.append("(list_contains(?, id) OR list_has_any(categories, ?::VARCHAR[]))")
             params += [list(self.allow_ids), list(self.allow_cats)]
         return (" AND ".join(parts) or "true"), params
+
+    def allows_row(self, rep: Replica, memory_id: str, categories: list[str]) -> bool:
+        """``allows``, plus: with category deny rules, a memory not yet categorized is hidden (see ``sql``)."""
+        if self.deny_cats and rep.con.execute("SELECT 1 FROM pending_categories WHERE memory_id = ?", [memory_id]).fetchone():
+            return False
+        return self.allows(memory_id, categories)
 
     def allows(self, memory_id: str, categories: list[str]) -> bool:
         if self.deny_all or memory_id in self.deny_ids or set(categories) & set(self.deny_cats):

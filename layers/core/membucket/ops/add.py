@@ -13,9 +13,9 @@ from ..engine.log import encode_vector
 from ..engine.namespace import Plan
 from ..errors import InvalidInput, TooLarge
 from .access import app_exists, check_app
-from .categorize import auto_categories
 from .context import Context, check_embedder, init_ops
 from .models import AddEvent, AddResult
+from .pending import after_commit, categorize_now, pending_op
 from .validate import clean_categories, clean_metadata, clean_text, text_hash
 
 __all__ = ["add", "add_batch", "NewMemory"]
@@ -58,9 +58,19 @@ def add(
     text = clean_text(text, s)
     metadata = clean_metadata(metadata, s)
     cats = clean_categories(categories, s)
+    note = NO_LLM_NOTE if infer else None
+    if infer and ctx.llm is not None:
+        from ..llm import LlmError
+        from .infer import infer_add
+
+        try:
+            return infer_add(ctx, text, metadata=metadata, categories=cats)
+        except LlmError as exc:  # never lose the text: store it as given
+            note = f"infer failed ({exc}): stored verbatim with duplicate detection"
     vector = ctx.embed_one(text)
-    if not cats:  # caller-given categories win
-        cats = auto_categories(ctx, text, vector) or []
+    pending = False
+    if not cats:
+        cats, pending = categorize_now(ctx, text, vector)
     digest = text_hash(text)
 
     def build(rep) -> Plan:
@@ -83,16 +93,21 @@ def add(
                     op["metadata"] = {**old_meta, **metadata}
                 if cats:
                     op["categories"] = list(dict.fromkeys([*old_cats, *cats]))
-                return Plan(ops + [op], [AddEvent(mid, "UPDATE", text, previous_text=old_text)])
+                return Plan(ops + [op] + _pending(mid), [AddEvent(mid, "UPDATE", text, previous_text=old_text)])
         mid = str(uuid.uuid4())
         op = {
             "op": "memory.add", "id": mid, "text": text, "hash": digest, "vector": encode_vector(vector),
             "metadata": metadata, "categories": cats, "app": ctx.app,
         }
-        return Plan(ops + [op], [AddEvent(mid, "ADD", text)])
+        return Plan(ops + [op] + _pending(mid), [AddEvent(mid, "ADD", text)])
+
+    def _pending(mid: str) -> list[dict]:
+        return [pending_op([mid])] if pending else []
 
     events = ctx.ns.commit(build, actor=ctx.app)
-    return AddResult(events=events, note=NO_LLM_NOTE if infer else None)
+    if pending:
+        after_commit(ctx, [e.id for e in events if e.event != "NOOP"])
+    return AddResult(events=events, note=note)
 
 
 def _nearest(rep, vis, vector: np.ndarray):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ class Context:
     settings: Settings
     app: str | None = None  # None: the namespace owner (CLI admin, UI): no rules, no access log
     categorizer: Categorizer | None = None
+    llm: Any = None  # membucket.llm.Llm when the operator configured one: infer extracts facts with it
 
     @property
     def user(self) -> str:

@@ -13,10 +13,10 @@ from ..engine.log import encode_vector, parse_ts
 from ..engine.namespace import Plan
 from ..errors import IllegalTransition, InvalidInput, NotFoundError
 from .access import Visibility, app_exists, check_app, ensure_app, record_access
-from .categorize import auto_categories
 from .context import Context, check_embedder
 from .filters import Filters
 from .models import MEMORY_COLUMNS, HistoryEvent, Memory, Page, SearchHit, iso
+from .pending import after_commit, categorize_now, pending_op
 from .search import search_vector
 from .validate import clean_categories, clean_limit, clean_metadata, clean_text, text_hash
 
@@ -121,7 +121,7 @@ def _load(ctx: Context, rep, memory_id: str, vis: Visibility) -> Memory:
     if row is None:
         raise NotFoundError(f"memory {memory_id} not found", id=memory_id)
     mem = Memory.from_row(row)
-    if ctx.app is not None and (mem.state not in APP_STATES or not vis.allows(mem.id, mem.categories)):
+    if ctx.app is not None and (mem.state not in APP_STATES or not vis.allows_row(rep, mem.id, mem.categories)):
         raise NotFoundError(f"memory {memory_id} not found", id=memory_id)  # never confirm what an app may not see
     return mem
 
@@ -149,13 +149,15 @@ def update(
     if text is None and metadata is None and categories is None:
         raise InvalidInput("nothing to update: give text, metadata or categories")
     op: dict[str, Any] = {"op": "memory.update", "id": memory_id}
+    pending = False
     if text is not None:
         text = clean_text(text, s)
         vector = ctx.embed_one(text)
         op.update(text=text, hash=text_hash(text), vector=encode_vector(vector))
-        auto_cats = auto_categories(ctx, text, vector) if categories is None else None  # caller-given ones win
-        if auto_cats is not None:
-            op["categories"] = auto_cats
+        if categories is None and ctx.categorizer is not None:
+            cats, pending = categorize_now(ctx, text, vector)
+            if not pending:
+                op["categories"] = cats
     if metadata is not None:
         op["metadata"] = clean_metadata(metadata, s)
     if categories is not None:
@@ -170,9 +172,11 @@ def update(
         same_text = "hash" in op and rep.con.execute("SELECT hash FROM memories WHERE id = ?", [memory_id]).fetchone()[0] == op["hash"]
         if same_text and categories is None:  # text not changed: the categories stay as they are
             return Plan([{k: v for k, v in op.items() if k != "categories"}], memory_id)
-        return Plan([op], memory_id)
+        return Plan([op] + ([pending_op([memory_id])] if pending else []), memory_id)
 
     ctx.ns.commit(build, actor=ctx.app)
+    if pending:
+        after_commit(ctx, [memory_id])
     with ctx.ns.read() as rep:
         return Memory.from_row(rep.con.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", [memory_id]).fetchone())
 

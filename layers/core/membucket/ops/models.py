@@ -68,7 +68,7 @@ class SearchHit:
 @dataclass
 class AddEvent:
     id: str
-    event: str  # ADD | UPDATE | NOOP
+    event: str  # ADD | UPDATE | DELETE (infer: no longer true) | NOOP (already known)
     text: str
     previous_text: str | None = None
 

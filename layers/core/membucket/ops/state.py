@@ -44,7 +44,7 @@ def change_state(ctx: Context, memory_ids: Sequence[str], to: str) -> StateChang
         )
         missing = [
             i for i in ids
-            if i not in rows or (ctx.app is not None and (rows[i][0] not in APP_STATES or not vis.allows(i, rows[i][1])))
+            if i not in rows or (ctx.app is not None and (rows[i][0] not in APP_STATES or not vis.allows_row(rep, i, rows[i][1])))
         ]
         if missing:
             raise NotFoundError(f"{len(missing)} memory id(s) not found: {', '.join(missing[:5])}", ids=missing[:50])
