@@ -36,7 +36,7 @@ def make(tmp_path, fake):
 
     def _make(categorizer: bool = True, **kw) -> Membucket:
         settings = Settings(store=str(tmp_path / "bucket"), cache_dir=str(tmp_path / "cache"), **llm_settings(fake.url, **kw))
-        mb = Membucket(settings, embedder=HashEmbedder(), registry=ReplicaRegistry())
+        mb = Membucket(settings, embedder=HashEmbedder(), registry=ReplicaRegistry(), categorizer=None)
         if categorizer:
             mb.categorizer = LlmCategorizer(mb.llm)
         return mb

@@ -136,3 +136,24 @@ def test_maintenance_without_a_categorizer_says_so(tmp_path):
     mb = make_mb(str(tmp_path / "b"), tmp_path / "c")
     ops.add(mb.context("alice"), "Alice is allergic to peanuts")
     assert "skipped" in maintenance.run(mb, ["categorize"])["categorize"]
+
+
+def test_default_categorizer_is_the_llm_when_one_is_configured(tmp_path, fake):
+    """No categorizer passed: MEMBUCKET_CATEGORIZER=auto picks the LLM one (deferred, follow-up entry)."""
+    from membucket import Membucket, Settings
+    from membucket.engine.namespace import ReplicaRegistry
+    from tests.support.embedders import HashEmbedder
+
+    from .conftest import llm_settings
+
+    settings = Settings(store=str(tmp_path / "b"), cache_dir=str(tmp_path / "c"), **llm_settings(fake.url))
+    mb = Membucket(settings, embedder=HashEmbedder(), registry=ReplicaRegistry())
+    ctx = mb.context("alice", app="cursor")
+    mid = ops.add(ctx, "Alice is allergic to peanuts").events[0].id
+    assert [op_names(e)[-1] for e in log_entries(mb)] == ["memory.pending", "memory.update"]
+    assert ops.get(ctx, mid).categories == ["health"] and len(fake.chat_requests) == 1
+    # with MEMBUCKET_CATEGORIZER=zeroshot the same settings never call the model for categories
+    zs = Membucket(Settings(store=str(tmp_path / "b2"), cache_dir=str(tmp_path / "c2"), categorizer="zeroshot",
+                            **llm_settings(fake.url)), embedder=HashEmbedder(), registry=ReplicaRegistry())
+    ops.add(zs.context("alice", app="cursor"), "Alice is allergic to peanuts")
+    assert len(fake.chat_requests) == 1
