@@ -46,7 +46,7 @@ def seq_at_time(user: str, rec: NamespaceRecord, when: datetime) -> int:
     candidates = [s for s in (last, ckpt) if s is not None]
     if candidates:
         return max(candidates)
-    if not rec.checkpoints and (not entries or entries[0][0] == 1):
+    if (entries and entries[0][0] == 1) or (not entries and not rec.checkpoints):
         return 0  # the whole log is retained and nothing was committed yet: the namespace was empty
     raise BackupUnusable(f"{when.isoformat()}Z is before the retained history of user {user!r}", user=user)
 
