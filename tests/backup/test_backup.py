@@ -257,3 +257,52 @@ def test_verify_finds_a_missing_and_a_corrupted_object(tmp_path):
     assert not report.ok
     assert report.corrupt == [db_key] and report.missing == ["objects/" + entry_key]
     assert set(report.replay_failed) == {"alice", "bob"}
+
+
+def test_cli_backup_list_verify_restore(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from membucket import cli as cli_module
+    from membucket.engine.namespace import REGISTRY
+    from tests.support.embedders import HashEmbedder
+
+    store_url, bak_url = str(tmp_path / "bucket"), str(tmp_path / "backups")
+    monkeypatch.setenv("MEMBUCKET_STORE", store_url)
+    monkeypatch.setattr("membucket.client.load_embedder", lambda name, settings=None: HashEmbedder())
+    REGISTRY.clear()
+    runner = CliRunner()
+
+    def run(*args, code=0):
+        result = runner.invoke(cli_module.cli, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output + result.stderr
+        return result
+
+    for text in ("alice likes tea", "alice rides a bike", "alice lives by the sea"):
+        run("--user", "alice", "add", text)
+    before = state(make_mb(store_url, tmp_path / "c1"), "alice")
+    first = json.loads(run("backup", "--to", bak_url).stdout)
+    second = json.loads(run("backup", "--to", bak_url).stdout)
+    assert first["copied"] == 3 and second["copied"] == 0 and second["skipped"] == 3
+    listed = json.loads(run("backup", "list", bak_url).stdout)
+    assert [b["id"] for b in listed] == [first["id"], second["id"]] and listed[0]["namespaces"] == 1
+    assert json.loads(run("backup", "verify", bak_url).stdout)["ok"] is True
+
+    refused = run("restore", "--from", bak_url, code=1)
+    assert "target_not_empty" in refused.stderr
+    run("--user", "alice", "add", "alice moved inland")
+    out = json.loads(run("restore", "--from", bak_url, "--user", "alice", "--at", "2", "--force").stdout)
+    assert out["namespaces"]["alice"] == {"seq": 2, "mode": "replaced", "namespace_seq": 5}
+    got = state(make_mb(store_url, tmp_path / "c2"), "alice")
+    assert sorted(m[2] for m in got["memories"]) == ["alice likes tea", "alice rides a bike"]
+    assert "invalid_input" in run("restore", "--from", bak_url, "--at", "yesterday", code=1).stderr
+
+    wipe(open_store(store_url))
+    run("restore", "--from", bak_url)
+    assert state(make_mb(store_url, tmp_path / "c3"), "alice") == before
+
+    victim = next((tmp_path / "backups" / "objects" / "ns" / "alice" / "log").iterdir())
+    victim.write_bytes(victim.read_bytes().replace(b"tea", b"tee"))
+    bad = json.loads(run("backup", "verify", bak_url, code=1).stdout)
+    assert bad["ok"] is False and bad["corrupt"] == ["objects/ns/alice/log/" + victim.name]
