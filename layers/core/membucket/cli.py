@@ -695,6 +695,22 @@ def bench_engine(sizes, backends, out, queries, writers):
     run([int(x) for x in sizes.split(",") if x], backends=[b for b in backends.split(",") if b], out=out, queries=queries, writers=writers)
 
 
+@bench.command("backup")
+@click.option("--namespaces", default=100, show_default=True, help="Namespaces to back up.")
+@click.option("--memories", default=20, show_default=True, help="Memories per namespace.")
+@click.option("--backends", default="local,moto", show_default=True, help="Stores to measure: local, moto (HTTP server).")
+@click.option("--out", default="bench/results/backup.json", show_default=True, help="Where to write the JSON results.")
+@translate_errors
+def bench_backup(namespaces, memories, backends, out):
+    """Full, then incremental bucket backups of many small namespaces (copied vs skipped), verify, restore.
+
+    Example: membucket bench backup --namespaces 100 --backends local
+    """
+    from .bench.backup import run
+
+    run(namespaces, memories, backends=[b for b in backends.split(",") if b], out=out)
+
+
 @bench.command("http")
 @click.option("--n", default=10_000, show_default=True, help="Memories in the namespace.")
 @click.option("--queries", default=200, show_default=True, help="Sequential searches measured.")
