@@ -75,7 +75,7 @@ def test_backup_wipe_restore_gives_back_every_namespace_and_token(env, tmp_path)
 
     wipe(mb.store)
     assert not list(mb.store.list(""))
-    restored = restore(mb.store, target.root, target.objects, cache_dir=tmp_path / "rc")
+    restored = restore(mb.store, target.root, cache_dir=tmp_path / "rc")
     assert {u: r["seq"] for u, r in restored.namespaces.items()} == {u: before[u]["seq"] for u in before}
     fresh = mb_for(src_url, tmp_path / "c2", opts)  # a new process: cold replicas
     assert {u: state(fresh, u) for u in ("alice", "bob")} == before
@@ -96,7 +96,7 @@ def test_second_run_copies_nothing_and_new_commits_copy_only_themselves(env, tmp
     assert third.copied == 1 and third.skipped == first.copied  # just the new log entry
     assert list_backups(target.root) == [first.id, second.id, third.id]
     assert load_manifest(target.root).namespaces["alice"].seq == first_seq(target, first.id) + 1
-    assert verify_backup(target.root, target.objects, cache_dir=tmp_path / "v").ok
+    assert verify_backup(target.root, cache_dir=tmp_path / "v").ok
 
 
 def first_seq(target, backup_id):
@@ -123,27 +123,27 @@ def test_point_in_time_by_sequence_and_by_time(tmp_path):
     take_backup(mb.store, target.root)
 
     by_seq = open_store(str(tmp_path / "r1"))
-    rep = restore(by_seq, target.root, target.objects, cache_dir=tmp_path / "rc", user="alice", at_seq=7)
+    rep = restore(by_seq, target.root, cache_dir=tmp_path / "rc", user="alice", at_seq=7)
     assert rep.namespaces["alice"]["seq"] == 7
     assert state(make_mb(str(tmp_path / "r1"), tmp_path / "c2"), "alice") == middle
 
     by_time = open_store(str(tmp_path / "r2"))
-    rep = restore(by_time, target.root, target.objects, cache_dir=tmp_path / "rc", at_time=cut)
+    rep = restore(by_time, target.root, cache_dir=tmp_path / "rc", at_time=cut)
     assert rep.namespaces["alice"]["seq"] == 7
     assert state(make_mb(str(tmp_path / "r2"), tmp_path / "c3"), "alice") == middle
 
     below = open_store(str(tmp_path / "r3"))  # below the checkpoint: replayed from entry 1
-    restore(below, target.root, target.objects, cache_dir=tmp_path / "rc", user="alice", at_seq=early_seq)
+    restore(below, target.root, cache_dir=tmp_path / "rc", user="alice", at_seq=early_seq)
     got = state(make_mb(str(tmp_path / "r3"), tmp_path / "c4"), "alice")
     assert got["seq"] == 2
     assert sorted(m[2] for m in got["memories"]) == ["early fact 0 about tea", "early fact 1 about tea"]
 
     with pytest.raises(BackupUnusable):
-        restore(open_store(str(tmp_path / "r4")), target.root, target.objects, cache_dir=tmp_path / "rc", user="alice", at_seq=99)
+        restore(open_store(str(tmp_path / "r4")), target.root, cache_dir=tmp_path / "rc", user="alice", at_seq=99)
     with pytest.raises(InvalidInput):  # a sequence means nothing across namespaces
-        restore(open_store(str(tmp_path / "r4")), target.root, target.objects, cache_dir=tmp_path / "rc", at_seq=3)
+        restore(open_store(str(tmp_path / "r4")), target.root, cache_dir=tmp_path / "rc", at_seq=3)
     before_all = open_store(str(tmp_path / "r5"))
-    rep = restore(before_all, target.root, target.objects, cache_dir=tmp_path / "rc", at_time=cut - timedelta(days=1))
+    rep = restore(before_all, target.root, cache_dir=tmp_path / "rc", at_time=cut - timedelta(days=1))
     assert rep.namespaces["alice"]["seq"] == 0  # the whole log is retained: the namespace was empty then
 
 
@@ -159,10 +159,10 @@ def test_time_before_the_retained_log_is_refused(tmp_path):
     manifest = load_manifest(target.root)
     assert [s for s, _ in manifest.namespaces["alice"].log] == [4]
     with pytest.raises(BackupUnusable):
-        restore(open_store(str(tmp_path / "r")), target.root, target.objects, cache_dir=tmp_path / "rc",
+        restore(open_store(str(tmp_path / "r")), target.root, cache_dir=tmp_path / "rc",
                 at_time=LogEntry(seq=0, ops=[]).ts - timedelta(days=1))
     with pytest.raises(BackupUnusable):  # seq 2 needs entries that were collected
-        restore(open_store(str(tmp_path / "r")), target.root, target.objects, cache_dir=tmp_path / "rc", user="alice", at_seq=2)
+        restore(open_store(str(tmp_path / "r")), target.root, cache_dir=tmp_path / "rc", user="alice", at_seq=2)
     assert not list(open_store(str(tmp_path / "r")).list(""))  # refused before writing anything
 
 
@@ -175,7 +175,7 @@ def test_restore_refuses_a_non_empty_namespace_without_force(tmp_path):
     ops.add(mb.context("bob", app="cursor"), "bob wrote after the backup")
     keys_before = sorted((i.key, i.etag) for i in mb.store.list(""))
     with pytest.raises(TargetNotEmpty) as err:
-        restore(mb.store, target.root, target.objects, cache_dir=tmp_path / "rc")
+        restore(mb.store, target.root, cache_dir=tmp_path / "rc")
     assert "alice" in err.value.message and "bob" in err.value.message
     assert sorted((i.key, i.etag) for i in mb.store.list("")) == keys_before  # nothing written
 
@@ -197,7 +197,7 @@ def test_one_user_restore_leaves_other_users_and_their_tokens_untouched(tmp_path
     for key in wipe_prefix:
         mb.store.delete(key)
 
-    rep = restore(mb.store, target.root, target.objects, cache_dir=tmp_path / "rc", user="alice")
+    rep = restore(mb.store, target.root, cache_dir=tmp_path / "rc", user="alice")
     assert list(rep.namespaces) == ["alice"] and rep.tokens_restored == 1
     assert sorted((i.key, i.etag) for i in mb.store.list("ns/bob/")) == bob_objects
     assert mb.store.get(f"tokens/{bob_info.id}.json").body == bob_token  # bob's revocation stands
@@ -217,7 +217,7 @@ def test_force_replaces_a_namespace_and_live_replicas_follow(env, tmp_path):
     old_seq = state(reader, "alice")["seq"]
     assert old_seq == backed_up["seq"] + 5
 
-    rep = restore(writer.store, target.root, target.objects, cache_dir=tmp_path / "rc", user="alice", force=True)
+    rep = restore(writer.store, target.root, cache_dir=tmp_path / "rc", user="alice", force=True)
     assert rep.namespaces["alice"] == {"seq": backed_up["seq"], "mode": "replaced", "namespace_seq": old_seq + 1}
     for mb in (reader, writer, mb_for(src_url, tmp_path / "c3", opts)):  # warm replicas and a cold one
         got = state(mb, "alice")
@@ -231,9 +231,9 @@ def test_force_replaces_a_namespace_and_live_replicas_follow(env, tmp_path):
 
     # The next backup copies the restore's entry and checkpoint, and restores to the same state.
     again = take_backup(writer.store, target.root)
-    assert again.id and verify_backup(target.root, target.objects, cache_dir=tmp_path / "v").ok
+    assert again.id and verify_backup(target.root, cache_dir=tmp_path / "v").ok
     wipe(writer.store)
-    restore(writer.store, target.root, target.objects, cache_dir=tmp_path / "rc")
+    restore(writer.store, target.root, cache_dir=tmp_path / "rc")
     assert state(mb_for(src_url, tmp_path / "c5", opts), "alice") == after
 
 
@@ -244,7 +244,7 @@ def test_verify_finds_a_missing_and_a_corrupted_object(tmp_path):
     fill(mb, "bob")
     target = BackupTarget.open(str(tmp_path / "backups"))
     take_backup(mb.store, target.root)
-    assert verify_backup(target.root, target.objects, cache_dir=tmp_path / "v").ok
+    assert verify_backup(target.root, cache_dir=tmp_path / "v").ok
     manifest = load_manifest(target.root)
     db_key = next(k for k in manifest.objects if k.startswith("objects/ns/alice/") and k.endswith("db.duckdb"))
     entry_key = NamespaceKeys("bob").log(3)
@@ -253,7 +253,7 @@ def test_verify_finds_a_missing_and_a_corrupted_object(tmp_path):
     target.objects.put(db_key[len("objects/"):], bytes(body))
     target.objects.delete(entry_key)
 
-    report = verify_backup(target.root, target.objects, cache_dir=tmp_path / "v2")
+    report = verify_backup(target.root, cache_dir=tmp_path / "v2")
     assert not report.ok
     assert report.corrupt == [db_key] and report.missing == ["objects/" + entry_key]
     assert set(report.replay_failed) == {"alice", "bob"}

@@ -73,7 +73,7 @@ def test_backup_during_commits_restores_each_namespace_to_its_recorded_sequence(
     for n, report in enumerate(reports):
         manifest = load_manifest(target.root, report.id)
         restored_url = str(tmp_path / f"restored{n}")
-        restore(open_store(restored_url), target.root, target.objects, cache_dir=tmp_path / "rc", backup_id=report.id)
+        restore(open_store(restored_url), target.root, cache_dir=tmp_path / "rc", backup_id=report.id)
         for user in USERS:
             seq = manifest.namespaces[user].seq
             assert seq >= 1
@@ -83,4 +83,4 @@ def test_backup_during_commits_restores_each_namespace_to_its_recorded_sequence(
     later = load_manifest(target.root)
     assert sum(later.namespaces[u].seq for u in USERS) > sum(load_manifest(target.root, reports[0].id).namespaces[u].seq for u in USERS)
     assert any(later.namespaces[u].checkpoints for u in USERS)  # compaction ran during the backups
-    assert verify_backup(target.root, target.objects, cache_dir=tmp_path / "v").ok
+    assert verify_backup(target.root, cache_dir=tmp_path / "v").ok

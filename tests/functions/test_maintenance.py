@@ -53,7 +53,7 @@ def test_backup_schedule_takes_incremental_restorable_backups(bucket, tokens, lo
     assert second["backup"]["copied"] == 0 and second["backup"]["skipped"] == first["backup"]["copied"], second
     target = BackupTarget.open(f"s3://mb-backup/{PREFIX}")
     assert list_backups(target.root) == [first["backup"]["id"], second["backup"]["id"]]
-    assert verify_backup(target.root, target.objects, cache_dir=tmp_path).ok
+    assert verify_backup(target.root, cache_dir=tmp_path).ok
     src = open_store(f"s3://{bucket}/{PREFIX}")
     assert load_manifest(target.root).namespaces["alice"].seq == read_pointer(src, NamespaceKeys("alice")).seq == 3
 

@@ -642,7 +642,7 @@ def backup_verify(rt: Runtime, url, backup_id):
 
     target = _target(rt, url)
     with _progress("replaying namespaces") as progress:
-        report = verify_backup(target.root, target.objects, backup_id=backup_id, cache_dir=rt.settings.cache_dir, progress=progress)
+        report = verify_backup(target.root, backup_id=backup_id, cache_dir=rt.settings.cache_dir, progress=progress)
     _emit({**dataclasses.asdict(report), "ok": report.ok})
     if not report.ok:
         sys.exit(1)
@@ -667,7 +667,7 @@ def restore_cmd(rt: Runtime, from_url, restore_user, at, backup_id, force):
     target = _target(rt, from_url)
     with _progress("restoring namespaces") as progress:
         report = restore(
-            rt.mb.store, target.root, target.objects, cache_dir=rt.settings.cache_dir, backup_id=backup_id,
+            rt.mb.store, target.root, cache_dir=rt.settings.cache_dir, backup_id=backup_id,
             user=restore_user, at_seq=at_seq, at_time=at_time, force=force, progress=progress,
         )
     _emit(dataclasses.asdict(report))

@@ -2,7 +2,7 @@
 
 Layout of a backup target and the manifest: ``manifest.py``. Taking a backup: ``take.py``.
 Choosing a point and replaying it: ``plan.py``. Restoring: ``restore.py``. Checking: ``verify.py``.
-``BackupTarget`` opens the two views of one target URL that these need.
+``BackupTarget`` opens a target URL and its ``objects/`` area (the functions take the root).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..store import ObjectStore, open_store
-from .manifest import Manifest, list_backups, load_manifest
+from .manifest import Manifest, ObjectsView, list_backups, load_manifest
 from .plan import plan_restore, seq_at_time
 from .restore import RestoreReport, restore
 from .take import BackupReport, take_backup
@@ -33,4 +33,4 @@ class BackupTarget:
     def open(cls, url: str, **store_options) -> "BackupTarget":
         """Open a target from the same URL forms as ``MEMBUCKET_STORE`` (see ``store.url.open_store``)."""
         root = open_store(url, **store_options)
-        return cls(root=root, objects=open_store(url.strip().rstrip("/") + "/objects", **store_options))
+        return cls(root=root, objects=ObjectsView(root))

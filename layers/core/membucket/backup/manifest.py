@@ -20,11 +20,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from ..errors import BackupUnusable, NotFoundError
-from ..store import NotFound, ObjectStore
+from ..store import NotFound, ObjectStore, PutCondition
+from ..store.base import GetResult, ObjectInfo
 
 __all__ = [
     "FORMAT", "OBJECTS", "BACKUPS", "ObjectRecord", "NamespaceRecord", "TokenRecord", "Manifest",
-    "new_backup_id", "list_backups", "load_manifest",
+    "new_backup_id", "list_backups", "load_manifest", "ObjectsView",
 ]
 
 FORMAT = 1
@@ -116,3 +117,38 @@ def load_manifest(target: ObjectStore, backup_id: str | None = None) -> Manifest
         return Manifest.from_json(target.get(f"{BACKUPS}{backup_id}/manifest.json").body)
     except NotFound:
         raise NotFoundError(f"no backup {backup_id!r} in {target.url}") from None
+
+
+class ObjectsView:
+    """The target's ``objects/`` area as a store with the source's key layout (for replicas).
+
+    Delegates to the target, so a copy out of it is still server-side where the target's is.
+    """
+
+    def __init__(self, root: ObjectStore) -> None:
+        self.root = root
+        self.url = root.url.rstrip("/") + "/" + OBJECTS.rstrip("/")
+
+    def get(self, key: str, *, if_none_match: str | None = None) -> GetResult:
+        return self.root.get(OBJECTS + key, if_none_match=if_none_match)
+
+    def head(self, key: str) -> ObjectInfo:
+        info = self.root.head(OBJECTS + key)
+        return ObjectInfo(key=key, size=info.size, etag=info.etag, last_modified=info.last_modified)
+
+    def put(self, key: str, body: bytes, condition: PutCondition | None = None) -> str:
+        return self.root.put(OBJECTS + key, body, condition)
+
+    def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None):
+        after = OBJECTS + start_after if start_after else None
+        for info in self.root.list(OBJECTS + prefix, start_after=after, limit=limit):
+            yield ObjectInfo(key=info.key[len(OBJECTS):], size=info.size, etag=info.etag, last_modified=info.last_modified)
+
+    def delete(self, key: str) -> None:
+        self.root.delete(OBJECTS + key)
+
+    def copy(self, src_key: str, dst_key: str, *, dst: ObjectStore | None = None) -> None:
+        if dst is None or dst is self:
+            self.root.copy(OBJECTS + src_key, OBJECTS + dst_key)
+        else:
+            self.root.copy(OBJECTS + src_key, dst_key, dst=dst)

@@ -40,7 +40,7 @@ from ..engine.log import LogEntry
 from ..engine.replica import RESTORE_OP, Replica
 from ..errors import BackupUnusable, Conflict, InvalidInput, NotFoundError, TargetNotEmpty
 from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCondition
-from .manifest import OBJECTS, Manifest, load_manifest
+from .manifest import OBJECTS, Manifest, ObjectsView, load_manifest
 from .plan import RestorePlan, plan_restore, replay, seq_at_time
 
 __all__ = ["RestoreReport", "restore"]
@@ -71,7 +71,6 @@ def _is_empty(store: ObjectStore, user: str) -> bool:
 def restore(
     target: ObjectStore,
     backup: ObjectStore,
-    objects: ObjectStore,
     *,
     cache_dir: Path | str,
     backup_id: str | None = None,
@@ -81,10 +80,11 @@ def restore(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> RestoreReport:
-    """Restore (see the module doc). ``objects`` is the backup's ``objects/`` area as a store.
+    """Restore from the backup target ``backup`` into ``target`` (see the module doc).
 
-    Example: ``restore(open_store(data), open_store(bak), open_store(bak + "/objects"), cache_dir=tmp, user="alice")``
+    Example: ``restore(open_store("s3://data/mb"), open_store("s3://bak/mb"), cache_dir=tmp, user="alice")``
     """
+    objects = ObjectsView(backup)
     if at_seq is not None and at_time is not None:
         raise InvalidInput("give a sequence or a time, not both")
     if at_seq is not None and user is None:

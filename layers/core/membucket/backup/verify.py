@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..store import NotFound, ObjectStore
-from .manifest import OBJECTS, load_manifest
+from .manifest import OBJECTS, ObjectsView, load_manifest
 from .plan import plan_restore, replay
 
 __all__ = ["VerifyReport", "verify_backup"]
@@ -37,17 +37,17 @@ class VerifyReport:
 
 def verify_backup(
     backup: ObjectStore,
-    objects: ObjectStore,
     *,
     backup_id: str | None = None,
     cache_dir: Path | str | None = None,
     workers: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
-    """Verify the named (default: newest) backup. ``objects`` is its ``objects/`` area as a store.
+    """Verify the named (default: newest) backup in the target ``backup``.
 
-    Example: ``verify_backup(open_store(url), open_store(url + "/objects")).ok``
+    Example: ``verify_backup(open_store("s3://bak/mb")).ok``
     """
+    objects = ObjectsView(backup)
     manifest = load_manifest(backup, backup_id)
     report = VerifyReport(backup=manifest.id, objects=len(manifest.objects), namespaces=len(manifest.namespaces))
 

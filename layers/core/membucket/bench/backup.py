@@ -80,10 +80,10 @@ def _measure(src_url: str, bak_url: str, restore_url: str, endpoint: str | None,
     _touch(src_url, endpoint, root / "touch-cache", [f"user{i:03d}" for i in range(0, namespaces, 10)])
     some_new = _timed_backup(src, target)
     start = time.perf_counter()
-    ok = verify_backup(target.root, target.objects, cache_dir=root / "verify-cache").ok
+    ok = verify_backup(target.root, cache_dir=root / "verify-cache").ok
     verify_s = round(time.perf_counter() - start, 3)
     start = time.perf_counter()
-    restore(open_store(restore_url, **opts), target.root, target.objects, cache_dir=root / "restore-cache")
+    restore(open_store(restore_url, **opts), target.root, cache_dir=root / "restore-cache")
     restore_s = round(time.perf_counter() - start, 3)
     return {"namespaces": namespaces, "memories_each": memories, "seed_seconds": seeded, "full": full,
             "nothing_new": nothing_new, "tenth_touched": some_new, "verify": {"seconds": verify_s, "ok": ok},
