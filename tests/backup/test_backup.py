@@ -17,7 +17,7 @@ from membucket.auth import TokenStore
 from membucket.backup import BackupTarget, list_backups, load_manifest, restore, take_backup, verify_backup
 from membucket.engine.keys import NamespaceKeys
 from membucket.engine.log import LogEntry
-from membucket.errors import BackupUnusable, InvalidInput, TargetNotEmpty
+from membucket.errors import BackupUnusable, InvalidInput, NotFoundError, TargetNotEmpty
 from membucket.store import open_store
 from tests.support.factories import make_mb
 from tests.support.state import dump
@@ -294,3 +294,19 @@ def test_cli_backup_list_verify_restore(tmp_path, monkeypatch):
     victim.write_bytes(victim.read_bytes().replace(b"tea", b"tee"))
     bad = json.loads(run("backup", "verify", bak_url, code=1).stdout)
     assert bad["ok"] is False and bad["corrupt"] == ["objects/ns/alice/log/" + victim.name]
+
+
+def test_a_run_cut_short_writes_no_manifest_and_the_next_run_skips_what_it_copied(tmp_path):
+    mb = make_mb(str(tmp_path / "bucket"), tmp_path / "c1")
+    for user in ("alice", "bob", "carol"):
+        fill(mb, user)
+    target = BackupTarget.open(str(tmp_path / "backups"))
+    budget = iter([100.0])  # one namespace's worth of time, then none (as a Lambda nearing its timeout)
+    cut = take_backup(mb.store, target.root, workers=1, time_left=lambda: next(budget, 0.0), reserve_seconds=1.0)
+    assert cut.id is None and cut.namespaces == 1 and cut.not_reached == 2 and cut.copied > 0
+    assert list_backups(target.root) == []  # not a backup
+    with pytest.raises(NotFoundError):
+        restore(open_store(str(tmp_path / "r")), target.root, cache_dir=tmp_path / "rc")
+    full = take_backup(mb.store, target.root)
+    assert full.id and full.namespaces == 3 and full.skipped == cut.copied and full.copied == full.objects - cut.copied
+    assert verify_backup(target.root, cache_dir=tmp_path / "v").ok

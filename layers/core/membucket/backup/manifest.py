@@ -5,6 +5,7 @@
     <target>/objects/ns/<user>/access/<time>-<id>.json
     <target>/objects/tokens/<id>/<sha256>.json          a token as it was (tokens change: revocation)
     <target>/backups/<id>/manifest.json                 written last: a backup without it does not exist
+    <target>/backups/<id>/partial.json                  instead, when a run could not reach every namespace
 
 The manifest names, per namespace, the recorded sequence ``seq``, the checkpoint the pointer
 named, the retained checkpoints and log entries (with their commit timestamps, for
@@ -24,13 +25,14 @@ from ..store import NotFound, ObjectStore, PutCondition
 from ..store.base import GetResult, ObjectInfo
 
 __all__ = [
-    "FORMAT", "OBJECTS", "BACKUPS", "ObjectRecord", "NamespaceRecord", "TokenRecord", "Manifest",
+    "FORMAT", "OBJECTS", "BACKUPS", "PARTIAL", "ObjectRecord", "NamespaceRecord", "TokenRecord", "Manifest",
     "new_backup_id", "list_backups", "load_manifest", "ObjectsView",
 ]
 
 FORMAT = 1
 OBJECTS = "objects/"
 BACKUPS = "backups/"
+PARTIAL = "partial.json"  # what an incomplete run copied (not a backup: never listed or restored)
 
 
 @dataclass

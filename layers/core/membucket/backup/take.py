@@ -16,8 +16,9 @@ Protocol, per namespace, while writers keep committing:
    namespace again; older history that vanished is left out of the manifest.
 
 Tokens are read and stored content-addressed (a token changes when revoked). The manifest is
-written last, with If-None-Match: a backup interrupted before it does not exist, and the next
-run skips what the interrupted one copied.
+written last, with If-None-Match: a backup interrupted before it does not exist. A run that
+could not reach every namespace writes ``partial.json`` instead (not a backup, never listed or
+restored), so the next run skips what it copied.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ..engine.checkpoint import CheckpointMeta, read_pointer
 from ..engine.keys import NamespaceKeys
 from ..engine.log import LogEntry, format_ts
 from ..store import IF_ABSENT, NotFound, ObjectInfo, ObjectStore
-from .manifest import OBJECTS, Manifest, NamespaceRecord, ObjectRecord, TokenRecord, list_backups, load_manifest, new_backup_id
+from .manifest import BACKUPS, OBJECTS, PARTIAL, Manifest, NamespaceRecord, ObjectRecord, TokenRecord, list_backups, load_manifest, new_backup_id
 
 __all__ = ["BackupReport", "take_backup", "namespaces"]
 
@@ -246,6 +247,22 @@ def _same_endpoint(src: ObjectStore, dst: ObjectStore) -> bool:
     return client_a is not None and client_b is not None and client_a.meta.endpoint_url == client_b.meta.endpoint_url
 
 
+def _previous(dst: ObjectStore) -> Manifest | None:
+    """What earlier runs recorded: the newest manifest, plus the partial runs that followed it."""
+    ids = list_backups(dst)
+    prev = load_manifest(dst, ids[-1]) if ids else None
+    for info in dst.list(BACKUPS):
+        run_id = info.key[len(BACKUPS):].split("/", 1)[0]
+        if info.key.endswith("/" + PARTIAL) and (not ids or run_id > ids[-1]):
+            partial = Manifest.from_json(dst.get(info.key).body)
+            if prev is None:
+                prev = partial
+            else:
+                prev.namespaces.update(partial.namespaces)
+                prev.objects.update(partial.objects)
+    return prev
+
+
 def take_backup(
     src: ObjectStore,
     dst: ObjectStore,
@@ -260,7 +277,7 @@ def take_backup(
     Example: ``take_backup(open_store("s3://data/membucket"), open_store("s3://backups/membucket"))``
     """
     started = datetime.now(timezone.utc)
-    prev = load_manifest(dst) if list_backups(dst) else None
+    prev = _previous(dst)
     have = {info.key: info.size for info in dst.list(OBJECTS)}
     report = BackupReport()
     manifest = Manifest(id=new_backup_id(started), source=src.url, started_at=format_ts(started.replace(tzinfo=None)))
@@ -300,7 +317,9 @@ def take_backup(
     report.namespaces = len(manifest.namespaces)
     report.objects = len(manifest.objects)
     if report.failed or report.not_reached:
-        return report  # no manifest: an incomplete backup is not a backup (the next run resumes cheaply)
+        # Not a backup (no manifest), but what it copied is recorded so the next run skips it.
+        dst.put(f"{BACKUPS}{manifest.id}/{PARTIAL}", manifest.to_json(), IF_ABSENT)
+        return report
     manifest.finished_at = format_ts(datetime.now(timezone.utc).replace(tzinfo=None))
     dst.put(manifest.key, manifest.to_json(), IF_ABSENT)
     report.id = manifest.id

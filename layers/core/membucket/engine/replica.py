@@ -8,6 +8,8 @@ Sync plan (read = sync, then query):
 2. LIST ``log/`` strictly after the replica's sequence; apply entries in order.
 3. A gap (the next number is missing because GC removed it) means the replica fell behind a
    checkpoint: reload from the checkpoint and continue. Otherwise stop at the gap.
+4. A ``namespace.restore`` entry (``membucket restore --force``) names a checkpoint holding the
+   state at that entry's own sequence: the replica loads it in place of applying ops.
 
 Each process keeps its own replica in memory, so several processes on one machine never share
 a mutable file; what they share (downloaded checkpoint files) is immutable and content-addressed.
