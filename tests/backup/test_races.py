@@ -64,7 +64,8 @@ def test_a_log_key_reused_with_other_content_is_copied_again(env, tmp_path):
     for i in range(5):
         ops.add(ctx, f"first timeline fact {i}")
     target = BackupTarget.open(bak_url, **opts)
-    take_backup(mb.store, target.root)
+    first = take_backup(mb.store, target.root)
+    first_state = state(mb, "alice")
     for info in list(mb.store.list("")):
         mb.store.delete(info.key)
     restore(mb.store, target.root, cache_dir=tmp_path / "rc", user="alice", at_seq=3)
@@ -75,14 +76,18 @@ def test_a_log_key_reused_with_other_content_is_copied_again(env, tmp_path):
     assert want["seq"] == 5
 
     again = take_backup(mb.store, target.root)
-    # Entries 4 and 5 are copied again (their source ETags changed). On S3 the ETag is the MD5,
-    # so the restored 1..3 are skipped; on a directory store they are new files (the ETag is
-    # the file's identity), so they are copied again too.
-    assert again.copied == (2 if opts else 5)
-    for seq in (4, 5):
-        key = f"ns/alice/log/{seq:020d}.json"
-        assert target.objects.get(key).body == mb.store.get(key).body
-    assert verify_backup(target.root, cache_dir=tmp_path / "v").ok
-    restore(open_store(str(tmp_path / "restored")), target.root, cache_dir=tmp_path / "rc")
-    got = state(make_mb(str(tmp_path / "restored"), tmp_path / "c3"), "alice")
-    assert got == want and any("later timeline" in m[2] for m in got["memories"])
+    # Entries 4 and 5 are copied (their source ETags changed); 1..3 are recognised by checksum
+    # even where their ETag changed (a directory store's ETag is the file's identity).
+    assert again.copied == 2 and again.skipped == 3
+    moved = load_manifest(target.root).moved()
+    assert sorted(moved) == [f"ns/alice/log/{seq:020d}.json" for seq in (4, 5)]
+    for key, copy in moved.items():  # the new content sits beside the old, which stays as it was
+        assert target.root.get(copy).body == mb.store.get(key).body != target.objects.get(key).body
+
+    for backup_id, want_state in ((first.id, first_state), (again.id, want)):  # both stay restorable
+        assert verify_backup(target.root, backup_id=backup_id, cache_dir=tmp_path / f"v{backup_id}").ok
+        restored = str(tmp_path / f"restored-{backup_id}")
+        restore(open_store(restored), target.root, backup_id=backup_id, cache_dir=tmp_path / "rc")
+        got = state(make_mb(restored, tmp_path / f"c-{backup_id}"), "alice")
+        assert got == want_state
+    assert any("later timeline" in m[2] for m in want["memories"])

@@ -40,6 +40,7 @@ class ObjectRecord:
     size: int
     sha256: str
     etag: str  # the source object's ETag when it was copied
+    source: str = ""  # the source key (namespace objects); stored at objects/<source> unless that held other content
 
 
 @dataclass
@@ -88,6 +89,10 @@ class Manifest:
             objects={k: ObjectRecord(**o) for k, o in doc["objects"].items()},
         )
 
+    def moved(self) -> dict[str, str]:
+        """Source keys whose copy is not at ``objects/<source key>`` (that key held other content)."""
+        return {rec.source: target for target, rec in self.objects.items() if rec.source and target != OBJECTS + rec.source}
+
     def summary(self) -> dict:
         return {
             "id": self.id, "source": self.source, "started_at": self.started_at, "finished_at": self.finished_at,
@@ -124,18 +129,23 @@ def load_manifest(target: ObjectStore, backup_id: str | None = None) -> Manifest
 class ObjectsView:
     """The target's ``objects/`` area as a store with the source's key layout (for replicas).
 
-    Delegates to the target, so a copy out of it is still server-side where the target's is.
+    ``moved`` (from ``Manifest.moved``) sends the keys one manifest stored elsewhere to their
+    copies. Delegates to the target, so a copy out of it is still server-side where the target's is.
     """
 
-    def __init__(self, root: ObjectStore) -> None:
+    def __init__(self, root: ObjectStore, moved: dict[str, str] | None = None) -> None:
         self.root = root
+        self.moved = moved or {}
         self.url = root.url.rstrip("/") + "/" + OBJECTS.rstrip("/")
 
+    def _at(self, key: str) -> str:
+        return self.moved.get(key) or OBJECTS + key
+
     def get(self, key: str, *, if_none_match: str | None = None) -> GetResult:
-        return self.root.get(OBJECTS + key, if_none_match=if_none_match)
+        return self.root.get(self._at(key), if_none_match=if_none_match)
 
     def head(self, key: str) -> ObjectInfo:
-        info = self.root.head(OBJECTS + key)
+        info = self.root.head(self._at(key))
         return ObjectInfo(key=key, size=info.size, etag=info.etag, last_modified=info.last_modified)
 
     def put(self, key: str, body: bytes, condition: PutCondition | None = None) -> str:
@@ -151,6 +161,6 @@ class ObjectsView:
 
     def copy(self, src_key: str, dst_key: str, *, dst: ObjectStore | None = None) -> None:
         if dst is None or dst is self:
-            self.root.copy(OBJECTS + src_key, OBJECTS + dst_key)
+            self.root.copy(self._at(src_key), OBJECTS + dst_key)
         else:
-            self.root.copy(OBJECTS + src_key, dst_key, dst=dst)
+            self.root.copy(self._at(src_key), dst_key, dst=dst)

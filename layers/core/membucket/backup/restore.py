@@ -84,12 +84,12 @@ def restore(
 
     Example: ``restore(open_store("s3://data/mb"), open_store("s3://bak/mb"), cache_dir=tmp, user="alice")``
     """
-    objects = ObjectsView(backup)
     if at_seq is not None and at_time is not None:
         raise InvalidInput("give a sequence or a time, not both")
     if at_seq is not None and user is None:
         raise InvalidInput("a sequence is per namespace: restore --at SEQ needs --user")
     manifest = load_manifest(backup, backup_id)
+    objects = ObjectsView(backup, manifest.moved())
     if user is not None and user not in manifest.namespaces:
         raise NotFoundError(f"backup {manifest.id} has no namespace {user!r}")
     users = [user] if user is not None else sorted(manifest.namespaces)
@@ -101,7 +101,7 @@ def restore(
     token_bodies = {}
     changed_tokens = []
     for t in tokens:
-        body = objects.get(t.object[len(OBJECTS):]).body
+        body = backup.get(t.object).body
         if hashlib.sha256(body).hexdigest() != manifest.objects[t.object].sha256:
             raise BackupUnusable(f"token object {t.object} does not match its checksum")
         token_bodies[t.key] = body
@@ -142,7 +142,7 @@ def _access_keys(manifest: Manifest, plan: RestorePlan) -> list[str]:
     return list(manifest.namespaces[plan.user].access)
 
 
-def _copy_in(target: ObjectStore, objects: ObjectStore, plan: RestorePlan, manifest: Manifest) -> int:
+def _copy_in(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manifest: Manifest) -> int:
     """Restore into an empty namespace, keeping sequence numbers; CHECKPOINT last."""
     keys = NamespaceKeys(plan.user)
     rec = manifest.namespaces[plan.user]
@@ -158,7 +158,7 @@ def _copy_in(target: ObjectStore, objects: ObjectStore, plan: RestorePlan, manif
         if seq > plan.seq:
             break
         body = objects.get(keys.log(seq)).body
-        if hashlib.sha256(body).hexdigest() != manifest.objects[OBJECTS + keys.log(seq)].sha256:
+        if hashlib.sha256(body).hexdigest() != manifest.objects[objects.moved.get(keys.log(seq)) or OBJECTS + keys.log(seq)].sha256:
             raise BackupUnusable(f"log entry {keys.log(seq)} does not match its checksum", user=plan.user)
         try:
             target.put(keys.log(seq), body, IF_ABSENT)

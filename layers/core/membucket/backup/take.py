@@ -90,51 +90,89 @@ class _Tally:
             setattr(report, name, getattr(report, name) + getattr(self, name))
 
 
-class _Run:
-    """One namespace's (or the tokens') share of a backup run, with its own counters (threads)."""
+Placed = dict[str, tuple[str, ObjectRecord]]  # source key -> (target key, record)
 
-    def __init__(self, src: ObjectStore, dst: ObjectStore, prev: Manifest | None, have: dict[str, int]) -> None:
-        self.src, self.dst, self.prev, self.have = src, dst, prev, have
+
+class _Run:
+    """One namespace's (or the tokens') share of a backup run, with its own counters (threads).
+
+    An object goes to ``objects/<source key>``, unless that key already holds other content
+    (a key reused after a wipe and restore, or not known to hold the same bytes): then it goes
+    to ``objects/<source key>.<sha256[:16]>`` and its record names the source key. Nothing in
+    the target is ever overwritten, so older manifests stay restorable.
+    """
+
+    def __init__(self, src: ObjectStore, dst: ObjectStore, prev: Manifest | None, have: dict[str, int],
+                 by_source: dict[str, tuple[str, ObjectRecord]]) -> None:
+        self.src, self.dst, self.prev, self.have, self.by_source = src, dst, prev, have, by_source
         self.report = _Tally()
         self.server_side = _same_endpoint(src, dst)
 
-    def _known(self, target: str, info: ObjectInfo) -> ObjectRecord | None:
-        rec = self.prev.objects.get(target) if self.prev is not None else None
-        if rec is not None and rec.etag == info.etag and rec.size == info.size and self.have.get(target) == info.size:
-            return rec
+    def _known(self, info: ObjectInfo) -> tuple[str, ObjectRecord] | None:
+        """The copy an earlier run made of exactly this source object (same ETag and size), if still there."""
+        hit = self.by_source.get(info.key)
+        if hit is not None and hit[1].etag == info.etag and hit[1].size == info.size and self.have.get(hit[0]) == info.size:
+            return hit
         return None
 
-    def small(self, info: ObjectInfo, objects: dict[str, ObjectRecord]) -> bytes | None:
-        """Copy a small object by reading it (its checksum goes in the manifest); None when skipped."""
-        target = OBJECTS + info.key
-        rec = self._known(target, info)
+    def _place(self, key: str, size: int, sha256: str, body: bytes | None) -> tuple[str, bool]:
+        """Where content ``sha256`` of ``key`` goes, and whether it is already there."""
+        target = OBJECTS + key
+        if target not in self.have:
+            return target, False
+        rec = self.prev.objects.get(target) if self.prev is not None else None
         if rec is not None:
-            objects[target] = rec
+            same = rec.sha256 == sha256
+        elif body is not None:  # not in the records: compare with what is there
+            same = _sha256(self.dst.get(target).body) == sha256
+        else:
+            same = False
+        if same and self.have[target] == size:
+            return target, True
+        alt = f"{target}.{sha256[:16]}"
+        return alt, self.have.get(alt) == size
+
+    def _record(self, placed: Placed, key: str, target: str, size: int, sha256: str, etag: str, wrote: bool) -> None:
+        placed[key] = (target, ObjectRecord(size=size, sha256=sha256, etag=etag, source=key))
+        if wrote:
+            self.report.copied += 1
+            self.report.bytes_copied += size
+        else:
+            self.report.skipped += 1
+
+    def small(self, info: ObjectInfo, placed: Placed) -> bytes | None:
+        """Copy a small object by reading it (its checksum goes in the manifest); None when skipped."""
+        hit = self._known(info)
+        if hit is not None:
+            placed[info.key] = hit
             self.report.skipped += 1
             return None
         res = self.src.get(info.key)
-        self.dst.put(target, res.body)
-        objects[target] = ObjectRecord(size=len(res.body), sha256=_sha256(res.body), etag=res.etag)
-        self.report.copied += 1
-        self.report.bytes_copied += len(res.body)
+        sha = _sha256(res.body)
+        target, there = self._place(info.key, len(res.body), sha, res.body)
+        if not there:
+            self.dst.put(target, res.body)
+        self._record(placed, info.key, target, len(res.body), sha, res.etag, wrote=not there)
         return res.body
 
-    def large(self, info: ObjectInfo, sha256: str, objects: dict[str, ObjectRecord]) -> None:
+    def large(self, info: ObjectInfo, sha256: str, placed: Placed) -> None:
         """Copy a checkpoint data file whose checksum is known, server-side where possible."""
-        target = OBJECTS + info.key
-        rec = self._known(target, info)
-        if rec is not None and rec.sha256 == sha256:
-            objects[target] = rec
+        hit = self._known(info)
+        if hit is not None and hit[1].sha256 == sha256:
+            placed[info.key] = hit
             self.report.skipped += 1
             return
-        self.src.copy(info.key, target, dst=self.dst)
-        objects[target] = ObjectRecord(size=info.size, sha256=sha256, etag=info.etag)
-        self.report.copied += 1
-        self.report.bytes_copied += info.size
-        self.report.server_side += int(self.server_side)
+        target, there = self._place(info.key, info.size, sha256, None)
+        if not there:
+            self.src.copy(info.key, target, dst=self.dst)
+            self.report.server_side += int(self.server_side)
+        self._record(placed, info.key, target, info.size, sha256, info.etag, wrote=not there)
+
+    def copy_of(self, placed: Placed, key: str) -> bytes:
+        return self.dst.get(placed[key][0]).body
 
     # -- one namespace -----------------------------------------------------------------------
-    def namespace(self, user: str) -> tuple[NamespaceRecord, dict[str, ObjectRecord]]:
+    def namespace(self, user: str) -> tuple[NamespaceRecord, Placed]:
         for attempt in range(5):
             try:
                 return self._namespace_once(user)
@@ -143,7 +181,7 @@ class _Run:
                 self.report.retried += 1
         raise RuntimeError(f"namespace {user} kept changing under the backup (GC racing); try again")
 
-    def _namespace_once(self, user: str) -> tuple[NamespaceRecord, dict[str, ObjectRecord]]:
+    def _namespace_once(self, user: str) -> tuple[NamespaceRecord, Placed]:
         keys = NamespaceKeys(user)
         pointer = read_pointer(self.src, keys)
         base = pointer.seq if pointer is not None else 0
@@ -169,7 +207,7 @@ class _Run:
         prev_rec = self.prev.namespaces.get(user) if self.prev is not None else None
         prev_ts = {int(s): ts for s, ts in prev_rec.log} if prev_rec is not None else {}
         prev_ckpt = {c["dir"]: c for c in prev_rec.checkpoints} if prev_rec is not None else {}
-        objects: dict[str, ObjectRecord] = {}
+        objects: Placed = {}
         record = NamespaceRecord(seq=seq, pointer=None if pointer is None else {"seq": pointer.seq, "dir": pointer.dir})
 
         for d in sorted(dirs):
@@ -181,11 +219,11 @@ class _Run:
                 if body is None and d in prev_ckpt:
                     ckpt = prev_ckpt[d]
                 else:
-                    meta = CheckpointMeta.from_json(body if body is not None else self.dst.get(OBJECTS + files["meta.json"].key).body)
+                    meta = CheckpointMeta.from_json(body if body is not None else self.copy_of(objects, files["meta.json"].key))
                     ckpt = {"seq": meta.seq, "dir": d, "created_at": meta.created_at,
                             "db_sha256": meta.db_sha256, "index_sha256": meta.index_sha256}
                 if ckpt["seq"] > seq:
-                    objects.pop(OBJECTS + files["meta.json"].key, None)
+                    objects.pop(files["meta.json"].key, None)
                     continue  # newer than the recorded sequence: not part of this backup
                 self.large(files["db.duckdb"], ckpt["db_sha256"], objects)
                 self.large(files["index.faiss"], ckpt["index_sha256"], objects)
@@ -193,7 +231,7 @@ class _Run:
                 if pointer is not None and d == pointer.dir:
                     raise _Moved(f"checkpoint {d} vanished while copying") from None
                 for name in files:
-                    objects.pop(OBJECTS + files[name].key, None)
+                    objects.pop(files[name].key, None)
                 continue  # an old checkpoint collected meanwhile: leave it out
             record.checkpoints.append(ckpt)
 
@@ -208,7 +246,7 @@ class _Run:
                 continue  # older than the checkpoint and collected meanwhile
             ts = format_ts(LogEntry.decode(body, s).ts) if body is not None else prev_ts.get(s)
             if ts is None:  # skipped, but the previous manifest did not list it: read the copy
-                ts = format_ts(LogEntry.decode(self.dst.get(OBJECTS + logs[s].key).body, s).ts)
+                ts = format_ts(LogEntry.decode(self.copy_of(objects, logs[s].key), s).ts)
             record.log.append([s, ts])
 
         for info in access:
@@ -279,9 +317,10 @@ def take_backup(
     started = datetime.now(timezone.utc)
     prev = _previous(dst)
     have = {info.key: info.size for info in dst.list(OBJECTS)}
+    by_source = {rec.source: (target, rec) for target, rec in (prev.objects.items() if prev is not None else ()) if rec.source}
     report = BackupReport()
     manifest = Manifest(id=new_backup_id(started), source=src.url, started_at=format_ts(started.replace(tzinfo=None)))
-    run = _Run(src, dst, prev, have)
+    run = _Run(src, dst, prev, have, by_source)
     manifest.tokens, token_objects = run.tokens()
     manifest.objects.update(token_objects)
     run.report.add_to(report)
@@ -291,7 +330,7 @@ def take_backup(
     def one(user: str):
         if time_left is not None and time_left() < reserve_seconds:
             return user, None, None
-        run = _Run(src, dst, prev, have)
+        run = _Run(src, dst, prev, have, by_source)
         try:
             return user, run.namespace(user), run.report
         except Exception:  # one broken namespace must not stop the others (the backup is then incomplete)
@@ -311,9 +350,9 @@ def take_backup(
             if result is False:
                 report.failed.append(user)
                 continue
-            record, objects = result
+            record, placed = result
             manifest.namespaces[user] = record
-            manifest.objects.update(objects)
+            manifest.objects.update(placed.values())
     report.namespaces = len(manifest.namespaces)
     report.objects = len(manifest.objects)
     if report.failed or report.not_reached:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..store import NotFound, ObjectStore
-from .manifest import OBJECTS, ObjectsView, load_manifest
+from .manifest import ObjectsView, load_manifest
 from .plan import plan_restore, replay
 
 __all__ = ["VerifyReport", "verify_backup"]
@@ -47,14 +47,14 @@ def verify_backup(
 
     Example: ``verify_backup(open_store("s3://bak/mb")).ok``
     """
-    objects = ObjectsView(backup)
     manifest = load_manifest(backup, backup_id)
+    objects = ObjectsView(backup, manifest.moved())
     report = VerifyReport(backup=manifest.id, objects=len(manifest.objects), namespaces=len(manifest.namespaces))
 
     def check(item):
         key, rec = item
         try:
-            body = objects.get(key[len(OBJECTS):]).body
+            body = backup.get(key).body
         except NotFound:
             return key, "missing"
         return key, None if len(body) == rec.size and hashlib.sha256(body).hexdigest() == rec.sha256 else "corrupt"
