@@ -150,7 +150,7 @@ def smoke(build_dir: Path, py312: str, work: Path) -> dict:
             "AWS_LAMBDA_FUNCTION_NAME": "membucket-smoke", "POWERTOOLS_SERVICE_NAME": "membucket",
             "POWERTOOLS_METRICS_NAMESPACE": "membucket", "POWERTOOLS_TRACE_DISABLED": "true",
             "MEMBUCKET_STORE": "s3://data/membucket", "MEMBUCKET_MODEL_URL": "s3://data/membucket/models/all-MiniLM-L6-v2",
-            "MEMBUCKET_BACKUP_STORE": "s3://backup/membucket",
+            "MEMBUCKET_BACKUP_URL": "s3://backup/membucket",
         }
         runtime = runtime_dir(build_dir.parent, py312)
         init = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "smoke", "version": "1"}}

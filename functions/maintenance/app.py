@@ -15,7 +15,7 @@ from membucket.lambda_support import configure_logging, invocation_metrics, logg
 from membucket.store import open_store
 
 MB = make_membucket()
-BACKUP_URL = os.environ.get("MEMBUCKET_BACKUP_STORE")
+BACKUP_URL = MB.settings.backup_url or os.environ.get("MEMBUCKET_BACKUP_STORE")  # the older name still works
 BACKUP = open_store(BACKUP_URL, endpoint_url=MB.settings.endpoint_url, region=MB.settings.region) if BACKUP_URL else None
 configure_logging()
 

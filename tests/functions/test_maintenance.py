@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import boto3
 
+from membucket.backup import BackupTarget, list_backups, load_manifest, verify_backup
 from membucket.engine.checkpoint import read_pointer
 from membucket.engine.keys import NamespaceKeys
 from membucket.store import open_store
@@ -43,21 +42,27 @@ def test_compaction_schedule_compacts_every_namespace(bucket, tokens, load, stdo
     assert '"MaintenanceFailures"' in out and '"maintenance done"' in out
 
 
-def test_backup_schedule_mirrors_the_store(bucket, tokens, load):
+def test_backup_schedule_takes_incremental_restorable_backups(bucket, tokens, load, tmp_path):
     _seed(tokens, load, users=("alice",))
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="mb-backup")
-    fn = load("maintenance", MEMBUCKET_BACKUP_STORE=f"s3://mb-backup/{PREFIX}")
+    fn = load("maintenance", MEMBUCKET_BACKUP_URL=f"s3://mb-backup/{PREFIX}")
     fn.lambda_handler({"tasks": ["compact"]}, FakeContext())
     first = fn.lambda_handler(SCHEDULED, FakeContext())  # a plain Scheduled Event runs every task
-    assert first["backup"]["copied"] >= 4 and first["backup"]["pointers"] == 1, first
-    src = {i.key for i in open_store(f"s3://{bucket}/{PREFIX}").list("")}
-    dst_store = open_store(f"s3://mb-backup/{PREFIX}")
-    dst = {i.key for i in dst_store.list("")}
-    assert {k for k in src if k.startswith(("ns/", "tokens/"))} <= dst
+    assert first["backup"]["id"] and first["backup"]["namespaces"] == 1 and first["backup"]["copied"] >= 4, first
     second = fn.lambda_handler({"detail": {"tasks": ["backup"]}}, FakeContext())
-    assert second["backup"]["skipped"] >= first["backup"]["copied"] - 2  # immutable objects: copied once
-    pointer = json.loads(dst_store.get("ns/alice/CHECKPOINT").body)
-    assert {i.key for i in dst_store.list(pointer["dir"])}, "the backed-up pointer names a backed-up checkpoint"
+    assert second["backup"]["copied"] == 0 and second["backup"]["skipped"] == first["backup"]["copied"], second
+    target = BackupTarget.open(f"s3://mb-backup/{PREFIX}")
+    assert list_backups(target.root) == [first["backup"]["id"], second["backup"]["id"]]
+    assert verify_backup(target.root, cache_dir=tmp_path).ok
+    src = open_store(f"s3://{bucket}/{PREFIX}")
+    assert load_manifest(target.root).namespaces["alice"].seq == read_pointer(src, NamespaceKeys("alice")).seq == 3
+
+
+def test_backup_store_keeps_its_older_name(bucket, tokens, load):
+    _seed(tokens, load, users=("alice",))
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="mb-backup-old")
+    report = load("maintenance", MEMBUCKET_BACKUP_STORE=f"s3://mb-backup-old/{PREFIX}").lambda_handler({"tasks": ["backup"]}, FakeContext())
+    assert report["backup"]["id"] and report["backup"]["namespaces"] == 1, report
 
 
 def test_backup_without_a_backup_store_says_so(bucket, load):

@@ -209,3 +209,32 @@ def test_handlers_are_thin():
 @pytest.mark.parametrize("name", ["cfn", "bundle_size"])
 def test_infra_scripts_import(infra, name):
     assert importlib.util.find_spec("yaml") and infra(name)
+
+
+def test_scheduled_backup_target_and_grants_match_the_backup_layout(template):
+    """The maintenance function gets the setting the code reads, may write every key a backup
+    writes into the backup bucket, and may read back manifests (what the next run skips)."""
+    from membucket.backup.manifest import BACKUPS, OBJECTS, PARTIAL
+    from membucket.settings import Settings
+
+    env = template["Resources"]["MaintenanceFunction"]["Properties"]["Environment"]["Variables"]
+    name = "MEMBUCKET_" + "backup_url".upper()
+    assert "backup_url" in Settings.model_fields and "BackupBucketName" in env[name]["Fn::Sub"]
+
+    def backup_grants(action):
+        out = []
+        for st in statements(template, "MaintenanceFunction"):
+            if isinstance(st, dict) and action in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"]):
+                text = st["Resource"]["Fn::Sub"] if isinstance(st["Resource"], dict) else str(st["Resource"])
+                if "BackupBucketName" in text:
+                    out.append(re.sub(r"\$\{[^}]+\}", "*", text))
+        return out
+
+    prefix = "arn:aws:s3:::backups/membucket/"
+    written = [OBJECTS + NamespaceKeys("alice").log(7), OBJECTS + "tokens/0123456789abcdef/" + "a" * 64 + ".json",
+               f"{BACKUPS}20261125T031700000000Z-abc123/manifest.json", f"{BACKUPS}20261125T031700000000Z-abc123/{PARTIAL}"]
+    for key in written:
+        assert any(fnmatch.fnmatch(prefix + key, r) for r in backup_grants("s3:PutObject")), key
+    for key in written[2:]:
+        assert any(fnmatch.fnmatch(prefix + key, r) for r in backup_grants("s3:GetObject")), key
+    assert backup_grants("s3:DeleteObject") == []

@@ -15,7 +15,9 @@
      │    └── AccessDenied              access_denied        403
      ├── Conflict                       conflict             409
      │    ├── IllegalTransition         illegal_transition   409
-     │    └── EmbedderMismatch          embedder_mismatch    409
+     │    ├── EmbedderMismatch          embedder_mismatch    409
+     │    ├── TargetNotEmpty            target_not_empty     409
+     │    └── BackupUnusable            backup_unusable      409
      └── ServiceUnavailable             unavailable          503
           ├── CommitContention          commit_contention    503
           └── StoreUnavailable          store_unavailable    503
@@ -44,6 +46,8 @@ __all__ = [
     "Conflict",
     "IllegalTransition",
     "EmbedderMismatch",
+    "TargetNotEmpty",
+    "BackupUnusable",
     "ServiceUnavailable",
     "CommitContention",
     "StoreUnavailable",
@@ -124,6 +128,18 @@ class IllegalTransition(Conflict):
 
 class EmbedderMismatch(Conflict):
     code = "embedder_mismatch"
+
+
+class TargetNotEmpty(Conflict):
+    """A restore would overwrite data that is there (use --force to replace it)."""
+
+    code = "target_not_empty"
+
+
+class BackupUnusable(Conflict):
+    """A backup that cannot give what was asked (corrupt, unknown format, point outside its log)."""
+
+    code = "backup_unusable"
 
 
 class ServiceUnavailable(MembucketError):

@@ -6,15 +6,10 @@ does); then delete superseded log entries and checkpoints older than ``retention
 Each namespace is loaded in its own temporary cache and dropped afterwards, so one run over
 many users holds one replica at a time. A namespace with nothing new is not loaded at all.
 
-``backup``: copy the bucket's state (``tokens/`` and ``ns/``) to another store, so that the
-copy is always restorable:
-
-1. Immutable objects (log entries, checkpoint files, access records) are copied once: a key
-   already in the destination with the same size is skipped.
-2. Each ``CHECKPOINT`` is copied last, after the files of the checkpoint it names, so the
-   destination never holds a pointer to a checkpoint it lacks.
-3. Nothing is deleted in the destination: what GC removes from the source stays in the backup
-   (versioning and Object Lock on the backup bucket keep overwritten pointers too).
+``backup``: ``membucket.backup.take_backup`` into the configured target (``MEMBUCKET_BACKUP_URL``):
+every namespace at a consistent sequence plus the token store, copying only what the target
+lacks, with the manifest written last (see docs/how-it-works.md, "Backup and restore").
+Nothing is ever deleted in the target.
 
 Both stop starting new work when ``time_left()`` (a Lambda's remaining time) falls under
 ``reserve_seconds`` and report what they did not reach; the next run picks it up.
@@ -22,7 +17,6 @@ Both stop starting new work when ``time_left()`` (a Lambda's remaining time) fal
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import time
@@ -30,11 +24,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .backup import BackupReport, take_backup
 from .client import Membucket
 from .engine.checkpoint import collect_garbage, read_pointer
 from .engine.keys import NamespaceKeys
 from .engine.namespace import Namespace, ReplicaRegistry
-from .store import NotFound, ObjectStore
+from .store import ObjectStore
 
 __all__ = ["CompactReport", "BackupReport", "CategorizeReport", "compact_all", "backup", "categorize_all", "run", "TASKS"]
 
@@ -50,15 +45,6 @@ class CompactReport:
     log_deleted: int = 0
     checkpoints_deleted: int = 0
     failed: list[str] = field(default_factory=list)
-    not_reached: int = 0
-
-
-@dataclass
-class BackupReport:
-    copied: int = 0
-    skipped: int = 0
-    pointers: int = 0
-    vanished: int = 0  # removed from the source (GC) between listing and copying
     not_reached: int = 0
 
 
@@ -148,15 +134,6 @@ def categorize_all(
     return report
 
 
-def _copy(src: ObjectStore, dst: ObjectStore, info, have: dict[str, int], report: BackupReport) -> None:
-    try:
-        src.copy(info.key, info.key, dst=dst)
-        have[info.key] = info.size
-        report.copied += 1
-    except NotFound:
-        report.vanished += 1
-
-
 def backup(
     src: ObjectStore,
     dst: ObjectStore,
@@ -164,35 +141,8 @@ def backup(
     time_left: Callable[[], float] | None = None,
     reserve_seconds: float = 60.0,
 ) -> BackupReport:
-    """Mirror ``tokens/`` and ``ns/`` from ``src`` into ``dst`` without deleting anything (see module doc)."""
-    report = BackupReport()
-    have = {info.key: info.size for prefix in ("tokens/", "ns/") for info in dst.list(prefix)}
-    for info in src.list("tokens/"):
-        _copy(src, dst, info, have, report)  # small and mutable (revocation): always copied
-    pointers: list[str] = []
-    for info in src.list("ns/"):
-        if time_left is not None and time_left() < reserve_seconds:
-            report.not_reached += 1
-            continue
-        if info.key.endswith("/CHECKPOINT"):
-            pointers.append(info.key)
-        elif have.get(info.key) == info.size:
-            report.skipped += 1
-        else:
-            _copy(src, dst, info, have, report)
-    for key in pointers:
-        try:
-            body = src.get(key).body
-        except NotFound:
-            report.vanished += 1
-            continue
-        ckpt_dir = json.loads(body)["dir"]
-        for info in src.list(ckpt_dir):  # the pointer may have moved since the listing above
-            if have.get(info.key) != info.size:
-                _copy(src, dst, info, have, report)
-        dst.put(key, body)
-        report.pointers += 1
-    return report
+    """Back ``src`` up into ``dst``; a run cut short by ``time_left`` writes no manifest (the next resumes)."""
+    return take_backup(src, dst, time_left=time_left, reserve_seconds=reserve_seconds)
 
 
 def run(
@@ -223,7 +173,7 @@ def run(
             else:
                 out[task] = asdict(categorize_all(mb, time_left=time_left, reserve_seconds=reserve))
         elif backup_store is None:
-            out[task] = {"skipped": "no backup store configured (MEMBUCKET_BACKUP_STORE)"}
+            out[task] = {"skipped": "no backup target configured (MEMBUCKET_BACKUP_URL)"}
         else:
             out[task] = asdict(backup(mb.store, backup_store, time_left=time_left, reserve_seconds=reserve))
         out[task]["seconds"] = round(time.perf_counter() - start, 3)

@@ -83,5 +83,6 @@ class Settings(BaseSettings):
     near_duplicate_threshold: float = Field(0.95, description="Cosine at or above which an add updates the nearest memory")
     compact_after: int = Field(500, description="Compact automatically when the log tail grows past this many entries")
     retention_seconds: float = Field(24 * 3600, description="Keep superseded log entries and checkpoints this long")
+    backup_url: str | None = Field(None, description="Backup target for the scheduled backup (s3://bucket/prefix or a path); unset = no backup")
     commit_attempts: int = Field(200, description="Most attempts to claim a log number before answering 503")
     commit_timeout_seconds: float = Field(30.0, description="Longest time a commit keeps retrying before answering 503")

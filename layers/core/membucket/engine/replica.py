@@ -8,6 +8,8 @@ Sync plan (read = sync, then query):
 2. LIST ``log/`` strictly after the replica's sequence; apply entries in order.
 3. A gap (the next number is missing because GC removed it) means the replica fell behind a
    checkpoint: reload from the checkpoint and continue. Otherwise stop at the gap.
+4. A ``namespace.restore`` entry (``membucket restore --force``) names a checkpoint holding the
+   state at that entry's own sequence: the replica loads it in place of applying ops.
 
 Each process keeps its own replica in memory, so several processes on one machine never share
 a mutable file; what they share (downloaded checkpoint files) is immutable and content-addressed.
@@ -32,7 +34,9 @@ from .log import LogEntry
 from .replay import apply_entries
 from .tables import connect, create_schema
 
-__all__ = ["Replica"]
+__all__ = ["Replica", "RESTORE_OP"]
+
+RESTORE_OP = "namespace.restore"  # a log entry that replaces the namespace's state with a checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +136,21 @@ class Replica:
         return applied
 
     def apply(self, entries: "LogEntry | list[LogEntry]") -> None:
-        """Apply committed entries in order; on any failure the replica is dropped and reloads."""
+        """Apply committed entries in order; on any failure the replica is dropped and reloads.
+
+        A ``namespace.restore`` entry (written by ``membucket restore --force``) replaces the whole
+        state: the replica loads the checkpoint that entry names, whose sequence is the entry's own.
+        """
         entries = [entries] if isinstance(entries, LogEntry) else entries
         try:
-            apply_entries(self, entries)
+            start = 0
+            for i, entry in enumerate(entries):
+                restore = next((op for op in entry.ops if op["op"] == RESTORE_OP), None)
+                if restore is not None:
+                    apply_entries(self, entries[start:i])
+                    self._load_restored(entry, restore)
+                    start = i + 1
+            apply_entries(self, entries[start:])
         except Exception:
             log.exception("replay up to seq %s failed in %s; dropping the replica", entries[-1].seq, self.keys.root)
             self._reset()
@@ -152,6 +167,17 @@ class Replica:
             for key in [k for k in self.memo if k[0] not in ("app", "visibility")]:
                 del self.memo[key]
 
+    def load_checkpoint(self, pointer: Pointer) -> None:
+        """Load exactly this checkpoint, with no fallback to ``CHECKPOINT`` (restores, backup checks)."""
+        _meta, db_path, index_path = fetch_checkpoint(self.store, self.keys, pointer, self.cache_dir)
+        self._load_files(db_path, index_path)
+
+    def _load_restored(self, entry: LogEntry, op: dict) -> None:
+        """Load the checkpoint a restore entry names; it must be the state at that very entry."""
+        self.load_checkpoint(Pointer(seq=entry.seq, dir=str(op["checkpoint"])))
+        if self.seq != entry.seq:
+            raise CorruptCheckpoint(f"restore entry {entry.seq} names a checkpoint at seq {self.seq}")
+
     def _load_from_checkpoint(self, pointer: Pointer | None) -> None:
         self._reset()
         self.loaded = True
@@ -167,6 +193,9 @@ class Replica:
                 pointer = read_pointer(self.store, self.keys)
         else:
             raise RuntimeError(f"could not load a checkpoint for {self.keys.root}")
+        self._load_files(db_path, index_path)
+
+    def _load_files(self, db_path: Path, index_path: Path) -> None:
         self._reset(schema=False)
         self.loaded = True
         self.con.execute(f"ATTACH '{db_path}' AS ckpt (READ_ONLY)")

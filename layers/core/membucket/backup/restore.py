@@ -1,0 +1,245 @@
+"""Restore a backup into a store: the whole bucket or one user, at the recorded or an earlier point.
+
+Every namespace is planned and checked before anything is written: a point outside the
+retained log, or a non-empty target namespace without ``force``, refuses the whole restore.
+
+Into an empty namespace the objects keep their sequence numbers: the planned checkpoint, the
+retained entries up to the point (each created with If-None-Match, so a writer racing the
+restore makes it fail rather than interleave) and the access records, then ``CHECKPOINT``.
+
+Over a namespace that holds data (``force``), sequence numbers never go backwards, so no log
+key is ever reused with other content (a backup of the old timeline, or a replica that read
+it, could not tell the two apart). With L the namespace's highest sequence:
+
+1. Replay the plan locally (from the backup) and write that state as a checkpoint at R = L+1.
+2. Claim ``log/<R>`` with If-None-Match: an entry whose one op, ``namespace.restore``, names that
+   checkpoint. 412 means a writer committed R first: re-read L and start again.
+3. Move ``CHECKPOINT`` to R (If-Match).
+
+Every replica, warm or cold, reaches R through the log (a warm one applies the restore entry,
+which loads the named checkpoint; a writer that lost R syncs to it first), so all of them see
+exactly the restored state, and later commits build on it. The old entries stay below R as
+history until GC removes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from ..engine.checkpoint import CheckpointMeta, Pointer, read_pointer
+from ..engine.keys import NamespaceKeys
+from ..engine.log import LogEntry
+from ..engine.replica import RESTORE_OP, Replica
+from ..errors import BackupUnusable, Conflict, InvalidInput, NotFoundError, TargetNotEmpty
+from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCondition
+from .manifest import OBJECTS, Manifest, ObjectsView, load_manifest
+from .plan import RestorePlan, plan_restore, replay, seq_at_time
+
+__all__ = ["RestoreReport", "restore"]
+
+
+@dataclass
+class RestoreReport:
+    backup: str
+    namespaces: dict[str, dict] = field(default_factory=dict)  # user -> {"seq", "mode", "namespace_seq"}
+    tokens_restored: int = 0
+    tokens_unchanged: int = 0
+    objects_copied: int = 0
+
+
+def _plans(manifest: Manifest, users: list[str], at_seq: int | None, at_time: datetime | None) -> list[RestorePlan]:
+    plans = []
+    for user in users:
+        rec = manifest.namespaces[user]
+        seq = at_seq if at_seq is not None else (seq_at_time(user, rec, at_time) if at_time is not None else None)
+        plans.append(plan_restore(user, rec, seq))
+    return plans
+
+
+def _is_empty(store: ObjectStore, user: str) -> bool:
+    return next(iter(store.list(NamespaceKeys(user).root, limit=1)), None) is None
+
+
+def restore(
+    target: ObjectStore,
+    backup: ObjectStore,
+    *,
+    cache_dir: Path | str,
+    backup_id: str | None = None,
+    user: str | None = None,
+    at_seq: int | None = None,
+    at_time: datetime | None = None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> RestoreReport:
+    """Restore from the backup target ``backup`` into ``target`` (see the module doc).
+
+    Example: ``restore(open_store("s3://data/mb"), open_store("s3://bak/mb"), cache_dir=tmp, user="alice")``
+    """
+    if at_seq is not None and at_time is not None:
+        raise InvalidInput("give a sequence or a time, not both")
+    if at_seq is not None and user is None:
+        raise InvalidInput("a sequence is per namespace: restore --at SEQ needs --user")
+    manifest = load_manifest(backup, backup_id)
+    objects = ObjectsView(backup, manifest.moved())
+    if user is not None and user not in manifest.namespaces:
+        raise NotFoundError(f"backup {manifest.id} has no namespace {user!r}")
+    users = [user] if user is not None else sorted(manifest.namespaces)
+    plans = _plans(manifest, users, at_seq, at_time)
+    tokens = [t for t in manifest.tokens if user is None or t.user == user]
+
+    # Check everything before writing anything.
+    occupied = [p.user for p in plans if not _is_empty(target, p.user)]
+    token_bodies = {}
+    changed_tokens = []
+    for t in tokens:
+        body = backup.get(t.object).body
+        if hashlib.sha256(body).hexdigest() != manifest.objects[t.object].sha256:
+            raise BackupUnusable(f"token object {t.object} does not match its checksum")
+        token_bodies[t.key] = body
+        try:
+            if target.get(t.key).body != body:
+                changed_tokens.append(t.key)
+        except NotFound:
+            pass
+    if (occupied or changed_tokens) and not force:
+        what = [f"namespace {u!r}" for u in occupied] + [f"token {k}" for k in changed_tokens]
+        raise TargetNotEmpty(f"the target holds data the restore would replace ({', '.join(what[:5])}"
+                             f"{', ...' if len(what) > 5 else ''}); use --force to replace it", users=occupied)
+
+    report = RestoreReport(backup=manifest.id)
+    for i, plan in enumerate(plans):
+        if plan.user in occupied:
+            seq = _replace(target, objects, plan, manifest, Path(cache_dir))
+            report.namespaces[plan.user] = {"seq": plan.seq, "mode": "replaced", "namespace_seq": seq}
+        else:
+            report.objects_copied += _copy_in(target, objects, plan, manifest)
+            report.namespaces[plan.user] = {"seq": plan.seq, "mode": "copied", "namespace_seq": plan.seq}
+        if progress is not None:
+            progress(i + 1, len(plans))
+    for key, body in token_bodies.items():
+        try:
+            unchanged = target.get(key).body == body
+        except NotFound:
+            unchanged = False
+        if unchanged:
+            report.tokens_unchanged += 1
+        else:
+            target.put(key, body)
+            report.tokens_restored += 1
+    return report
+
+
+def _access_keys(manifest: Manifest, plan: RestorePlan) -> list[str]:
+    return list(manifest.namespaces[plan.user].access)
+
+
+def _copy_in(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manifest: Manifest) -> int:
+    """Restore into an empty namespace, keeping sequence numbers; CHECKPOINT last."""
+    keys = NamespaceKeys(plan.user)
+    rec = manifest.namespaces[plan.user]
+    copied = 0
+    if plan.checkpoint is not None:
+        for name in ("db.duckdb", "index.faiss", "meta.json"):
+            objects.copy(plan.checkpoint["dir"] + name, plan.checkpoint["dir"] + name, dst=target)
+            copied += 1
+    for key in _access_keys(manifest, plan):
+        objects.copy(key, key, dst=target)
+        copied += 1
+    for seq in sorted(int(s) for s, _ in rec.log):
+        if seq > plan.seq:
+            break
+        body = objects.get(keys.log(seq)).body
+        if hashlib.sha256(body).hexdigest() != manifest.objects[objects.moved.get(keys.log(seq)) or OBJECTS + keys.log(seq)].sha256:
+            raise BackupUnusable(f"log entry {keys.log(seq)} does not match its checksum", user=plan.user)
+        try:
+            target.put(keys.log(seq), body, IF_ABSENT)
+        except PreconditionFailed:
+            raise Conflict(f"user {plan.user!r} was written to during the restore (log entry {seq}); restore again with --force") from None
+        copied += 1
+    if plan.checkpoint is not None:
+        body = json.dumps({"seq": plan.checkpoint["seq"], "dir": plan.checkpoint["dir"]}).encode()
+        try:
+            target.put(keys.pointer, body, IF_ABSENT)
+        except PreconditionFailed:
+            raise Conflict(f"user {plan.user!r} was compacted during the restore; restore again with --force") from None
+        copied += 1
+    return copied
+
+
+def _write_checkpoint(store: ObjectStore, keys: NamespaceKeys, rep: Replica, seq: int, tmp: Path) -> str:
+    """Upload ``rep`` as an immutable checkpoint at ``seq`` (meta.json last); return its directory."""
+    rep.seq = seq
+    db_file = tmp / f"restore-{uuid.uuid4().hex}.duckdb"
+    index_bytes = rep.snapshot(db_file)
+    counts = rep.con.execute("SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM memories").fetchone()
+    db_bytes = db_file.read_bytes()
+    db_file.unlink()
+    meta = CheckpointMeta(
+        seq=seq, embedder=rep.embedder, dim=rep.dim, memories=int(counts[0]), active=int(counts[1]),
+        db_sha256=hashlib.sha256(db_bytes).hexdigest(), db_size=len(db_bytes),
+        index_sha256=hashlib.sha256(index_bytes).hexdigest(), index_size=len(index_bytes), created_at=time.time(),
+    )
+    ckpt_dir = keys.checkpoint_dir(seq, uuid.uuid4().hex[:8])
+    store.put(ckpt_dir + "db.duckdb", db_bytes, IF_ABSENT)
+    store.put(ckpt_dir + "index.faiss", index_bytes, IF_ABSENT)
+    store.put(ckpt_dir + "meta.json", meta.to_json(), IF_ABSENT)
+    return ckpt_dir
+
+
+def _highest_seq(store: ObjectStore, keys: NamespaceKeys) -> int:
+    pointer = read_pointer(store, keys)
+    seqs = [keys.seq_of_log(info.key) for info in store.list(keys.log_prefix)]
+    return max([s for s in seqs if s is not None] + [pointer.seq if pointer else 0])
+
+
+def _replace(target: ObjectStore, objects: ObjectStore, plan: RestorePlan, manifest: Manifest, cache_dir: Path) -> int:
+    """Replace a namespace that holds data (see the module doc); returns the restore entry's sequence."""
+    keys = NamespaceKeys(plan.user)
+    with tempfile.TemporaryDirectory(prefix="restore-", dir=_mkdir(cache_dir)) as tmp:
+        rep = replay(objects, plan, Path(tmp))
+        for _ in range(20):
+            seq = _highest_seq(target, keys) + 1
+            ckpt_dir = _write_checkpoint(target, keys, rep, seq, Path(tmp))
+            op = {"op": RESTORE_OP, "checkpoint": ckpt_dir, "backup": manifest.id, "source_seq": plan.seq}
+            entry = LogEntry(seq=seq, ops=[op], actor="restore")
+            try:
+                target.put(keys.log(seq), entry.encode(), IF_ABSENT)
+            except PreconditionFailed:
+                continue  # a writer committed that number first; its checkpoint files are left for GC
+            _move_pointer(target, keys, Pointer(seq, ckpt_dir))
+            for key in _access_keys(manifest, plan):
+                try:
+                    target.head(key)
+                except NotFound:
+                    objects.copy(key, key, dst=target)
+            return seq
+    raise Conflict(f"user {plan.user!r} kept being written to during the restore; try again")
+
+
+def _move_pointer(store: ObjectStore, keys: NamespaceKeys, new: Pointer) -> None:
+    body = json.dumps({"seq": new.seq, "dir": new.dir}).encode()
+    for _ in range(20):
+        current = read_pointer(store, keys)
+        if current is not None and current.seq >= new.seq:
+            return  # compacted past the restore already: readers reach it through the log
+        condition = IF_ABSENT if current is None else PutCondition(if_match=current.etag)
+        try:
+            store.put(keys.pointer, body, condition)
+            return
+        except PreconditionFailed:
+            continue
+    raise Conflict(f"could not move CHECKPOINT of {keys.user!r}; the restore entry is committed, compaction will catch up")
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
