@@ -238,3 +238,20 @@ def test_scheduled_backup_target_and_grants_match_the_backup_layout(template):
     for key in written[2:]:
         assert any(fnmatch.fnmatch(prefix + key, r) for r in backup_grants("s3:GetObject")), key
     assert backup_grants("s3:DeleteObject") == []
+
+
+def test_scheduled_categorize_can_commit_and_reach_the_model(template):
+    """The categorize task commits categories (log entries, created only if absent), loads the
+    offline model and may read the LLM key; its schedule runs exactly that task."""
+    from membucket.maintenance import TASKS
+
+    fn = template["Resources"]["MaintenanceFunction"]["Properties"]
+    schedules = {e["Properties"]["Input"] for e in fn["Events"].values()}
+    assert '{"tasks": ["categorize"]}' in schedules and "categorize" in TASKS
+    log_puts = [(r, c) for r, c in grants(template, "MaintenanceFunction", "s3:PutObject") if r.endswith("/log/*")]
+    assert log_puts and all(c == {"Null": {"s3:if-none-match": "false"}} for _, c in log_puts)
+    policies = [p.get("Ref") if isinstance(p, dict) else p for p in fn["Policies"]]
+    assert "ModelReadPolicy" in policies
+    assert any(isinstance(p, dict) and "Fn::If" in p and p["Fn::If"][1] == {"Ref": "OpenAISecretPolicy"} for p in fn["Policies"])
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["MEMBUCKET_LLM"] == {"Ref": "Llm"} and env["MEMBUCKET_OPENAI_CHAT_MODEL"] == {"Ref": "OpenAIChatModel"}
