@@ -43,6 +43,11 @@ ROUTES = [
     ("GET", "/tokens", None, "admin"),
     ("POST", "/tokens", {"scopes": ["admin"]}, "admin"),
     ("DELETE", "/tokens/{token}", None, "admin"),
+    ("GET", "/me", None, "read"),
+    ("GET", "/stats/timeline", None, "read"),
+    ("GET", "/preferences", None, "read"),
+    ("PUT", "/preferences", {"page_size": 99, "theme": "dark"}, "admin"),
+    ("GET", "/connect", None, "read"),
 ]
 PUBLIC = {("GET", "/health"), ("GET", "/ready")}
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth import Identity
+from ..ops import check_caller
 from ..ops.preferences import get_preferences, put_preferences
 from ..ops.timeline import MAX_DAYS, timeline
 from .deps import get_identity, get_state
@@ -77,6 +78,8 @@ class ConnectOut(BaseModel):
 
 @router.get("/me", response_model=MeOut, tags=["ui"], summary="Who the caller is")
 def me(request: Request, identity: Caller):
+    """The token's user, app and scopes (a paused app-bound token is refused here too)."""
+    check_caller(acting(request, identity, "read"))
     return {
         "user": identity.user, "app": identity.app, "scopes": sorted(identity.scopes),
         "auth_required": get_state(request).auth_required,
@@ -142,7 +145,7 @@ def client_configs(base: str, user: str, auth_required: bool, token: str | None)
 def connect(request: Request, identity: Caller):
     """Ready-to-paste configs; with auth on they carry a placeholder for a token (create one with
     POST /api/v1/tokens, app = the client's id), so no secret ever travels back from here."""
-    acting(request, identity, "read")
+    check_caller(acting(request, identity, "read"))
     state = get_state(request)
     host = request.headers.get("host") or request.url.netloc
     base = f"{request.url.scheme}://{host}"

@@ -53,7 +53,7 @@ def get_preferences(ctx: Context) -> dict[str, Any]:
     check_caller(ctx)
     try:
         raw = json.loads(ctx.ns.store.get(preferences_key(ctx)).body)
-    except NotFound:
+    except (NotFound, ValueError):  # never saved, or damaged: the defaults, never a locked-out UI
         raw = {}
     values = raw.get("values", {}) if isinstance(raw, dict) else {}
     prefs = Preferences()
@@ -67,6 +67,7 @@ def get_preferences(ctx: Context) -> dict[str, Any]:
 
 def put_preferences(ctx: Context, values: dict[str, Any]) -> dict[str, Any]:
     """Validate a full or partial set of preferences, merge it over the current ones, store it."""
+    check_caller(ctx)  # a paused app hears that first, as on every route
     if ctx.app is not None:
         raise Forbidden("preferences belong to the owner; an app-bound token cannot change them")
     current = get_preferences(ctx)

@@ -46,13 +46,16 @@ function signInPage(message) {
   const form = h("form", { class: "panel signin stack", "aria-labelledby": "signin-title", onsubmit: async (e) => {
     e.preventDefault();
     session.set(input.value.trim());
-    if (await whoAmI()) {
-      await start();
-    } else {
-      session.clear();
-      err.textContent = "That token was not accepted (invalid, revoked or expired).";
-      input.focus();
+    let ok = false;
+    try {
+      ok = await whoAmI();
+      err.textContent = ok ? "" : "That token was not accepted (invalid, revoked or expired).";
+    } catch (e) {
+      err.textContent = `That token cannot be used here: ${e.message}`;
     }
+    if (ok) return start();
+    session.clear();
+    input.focus();
   } },
     h("h1", { id: "signin-title" }, "Sign in"),
     h("p", { class: "muted" }, "This server requires a token. Create one with ", h("code", {}, "membucket token create --scope admin"),
@@ -94,10 +97,15 @@ async function route() {
     m.dataset.page = page;
   } catch (err) {
     m.replaceChildren(h("div", { class: "panel" }, h("h1", {}, TITLES[page]), h("p", { class: "error-text" }, String(err.message || err))));
+    m.dataset.page = page;
     alertError(err);
   }
-  m.focus({ preventScroll: true });
+  // After a navigation, focus the new content (screen readers announce it); not on first load,
+  // where Tab should reach the skip link first.
+  if (routed) m.focus({ preventScroll: true });
+  routed = true;
 }
+let routed = false;
 
 async function start() {
   if (!(await whoAmI())) return signInPage();
@@ -112,5 +120,6 @@ window.addEventListener("membucket:unauthorized", () => {
   if (ctx.me && ctx.me.auth_required) { session.clear(); ctx.me = null; signInPage("Your session ended: the token is no longer accepted."); }
 });
 start().catch((err) => {
+  if (err.status === 403 && session.token) return signInPage(`This token cannot be used here: ${err.message}`);
   main().replaceChildren(h("p", { class: "error-text" }, "Could not reach the server: " + (err.message || err)));
 });

@@ -21,17 +21,19 @@ function append(el, children) {
 }
 
 let uid = 0;
-/** A labelled control: <label>Text <input id=…></label>. Every input in the UI is made this way. */
+/** A labelled control: <div><label for=id>Text</label><control id=id></div>. Every input in the UI
+ * is made this way; the label sits beside the control so its name is the label alone. */
 export function field(labelText, control, { inline = false, hint } = {}) {
   if (!control.id) control.id = `f${++uid}`;
-  const lab = h("label", { for: control.id, class: inline ? "inline" : "" });
-  if (inline) lab.append(control, labelText); else lab.append(labelText, control);
+  const lab = h("label", { for: control.id }, labelText);
+  const box = h("div", { class: inline ? "field inline" : "field" });
+  if (inline) box.append(control, lab); else box.append(lab, control);
   if (hint) {
     const hid = `${control.id}-hint`;
     control.setAttribute("aria-describedby", hid);
-    lab.append(h("span", { id: hid, class: "muted" }, hint));
+    box.append(h("span", { id: hid, class: "muted" }, hint));
   }
-  return lab;
+  return box;
 }
 
 export function select(options, value) {
