@@ -306,7 +306,7 @@ def test_export_then_import_round_trip(page, server, tmp_path):
     assert bundle.stat().st_size > 0 and "Saved" in page.locator("#export-progress").inner_text()
     ops.delete(ctx, [keep])
     page.get_by_label("Bundle file").set_input_files(str(bundle))
-    page.get_by_label("Mode").select_option("replace")
+    page.get_by_label("Mode", exact=True).select_option("replace")
     page.get_by_role("button", name="Import", exact=True).click()
     page.get_by_role("dialog").get_by_role("button", name="Replace").click()
     page.locator("#import-result .ok-text").wait_for(timeout=60_000)
@@ -317,7 +317,7 @@ def test_export_then_import_round_trip(page, server, tmp_path):
     junk = tmp_path / "junk.bundle"
     junk.write_bytes(b"this is not a bundle")
     page.get_by_label("Bundle file").set_input_files(str(junk))
-    page.get_by_label("Mode").select_option("merge")
+    page.get_by_label("Mode", exact=True).select_option("merge")
     page.get_by_role("button", name="Import", exact=True).click()
     page.locator("#import-result .error-text").wait_for(timeout=30_000)
     assert "Import failed" in page.locator("#import-result").inner_text()
