@@ -105,6 +105,24 @@ def test_timeline_rejects_bad_ranges(owner, days):
     assert r.status_code == 422 and error_code(r) == "validation_error"
 
 
+@pytest.mark.parametrize("tz", ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kolkata"])
+def test_timeline_days_are_local_to_the_zone_asked_for(owner, seeded, tz):
+    """UTC+14 and UTC-11 are on different calendar days for most of every day: the adds land on
+    the zone's today, which is the series' last day."""
+    from zoneinfo import ZoneInfo
+
+    t = owner.get("/stats/timeline", params={"days": 3, "tz": tz}).json()
+    local_today = datetime.now(ZoneInfo(tz)).date().isoformat()
+    assert t["tz"] == tz and [p["date"] for p in t["items"]][-1] == local_today
+    assert t["items"][-1]["added"] == 3 and t["total_added"] == 3
+
+
+@pytest.mark.parametrize("tz", ["Mars/Olympus_Mons", "../../etc/passwd", "/etc/localtime", "UTC+5"])
+def test_timeline_refuses_unknown_zones(owner, tz):
+    r = owner.get("/stats/timeline", params={"tz": tz})
+    assert r.status_code == 400 and error_code(r) == "invalid_input"
+
+
 def test_timeline_needs_a_token(api):
     assert api.client().get("/stats/timeline").status_code == 401
 

@@ -32,13 +32,14 @@ class MeOut(BaseModel):
 
 
 class TimelinePoint(BaseModel):
-    date: str = Field(description="UTC day, YYYY-MM-DD")
+    date: str = Field(description="Day in the requested time zone, YYYY-MM-DD")
     added: int
     accessed: int = Field(description="Memories shown to apps (access-log records)")
 
 
 class TimelineOut(BaseModel):
     days: int
+    tz: str = Field(description="The time zone the days are in")
     items: list[TimelinePoint]
     total_added: int
     total_accessed: int
@@ -89,10 +90,11 @@ def me(request: Request, identity: Caller):
 @router.get("/stats/timeline", response_model=TimelineOut, tags=["system"], summary="Memories added and accessed per day")
 def stats_timeline(
     request: Request, identity: Caller,
-    days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="How many UTC days, ending today")] = 30,
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="How many days, ending today")] = 30,
+    tz: Annotated[str, Query(min_length=1, max_length=64, description="IANA time zone of the days (e.g. Europe/Paris)")] = "UTC",
 ):
     """A zero-filled daily series (oldest first) from the history table and the access log."""
-    return timeline(acting(request, identity, "read"), days)
+    return timeline(acting(request, identity, "read"), days, tz)
 
 
 @router.get("/preferences", response_model=PreferencesOut, tags=["ui"], summary="The user's UI preferences")

@@ -1,6 +1,6 @@
 // Connect: per-client MCP configs with this server's URL, a freshly created token, copy buttons;
 // the token list with revoke.
-import { api } from "../api.js";
+import { api, session } from "../api.js";
 import { alertError, confirmAction, copyText, empty, field, fmtTime, h, select, status, table } from "../dom.js";
 
 export async function connectPage() {
@@ -58,11 +58,12 @@ export async function connectPage() {
     try {
       const list = await api("/tokens");
       const live = list.items.filter((t) => !t.revoked_at);
+      const mine = (session.token || "").split("_")[1];
       tokens.replaceChildren(h("h2", {}, "Tokens"), live.length ? table(["Id", "App", "Scopes", "Description", "Created", ""], live.map((t) => h("tr", { dataset: { token: t.id } },
-        h("td", {}, h("code", {}, t.id)), h("td", {}, t.app || "owner"), h("td", {}, t.scopes.join(", ")), h("td", {}, t.description),
+        h("td", {}, h("code", {}, t.id)), h("td", {}, t.app || "owner", t.id === mine ? h("span", { class: "badge" }, "this session") : null), h("td", {}, t.scopes.join(", ")), h("td", {}, t.description),
         h("td", {}, fmtTime(t.created_at)),
         h("td", {}, h("button", { type: "button", class: "danger small", "aria-label": `Revoke token ${t.id}`, onclick: async () => {
-          if (!(await confirmAction(`Revoke token ${t.id} (${t.app || "owner"})? Clients using it stop working at once.`, { title: "Revoke token", ok: "Revoke" }))) return;
+          if (!(await confirmAction(`Revoke token ${t.id} (${t.app || "owner"})? Clients using it stop working at once.${t.id === mine ? " This is the token you signed in with: you will be signed out." : ""}`, { title: "Revoke token", ok: "Revoke" }))) return;
           try { await api(`/tokens/${t.id}`, { method: "DELETE" }); status("Token revoked"); await loadTokens(); } catch (err) { alertError(err); }
         } }, "Revoke")))), { caption: "Tokens" }) : empty("No tokens."));
     } catch (err) {

@@ -1,7 +1,7 @@
 // Dashboard: totals by state, app and category; added/accessed chart; recent changes; connected apps.
 import { api } from "../api.js";
 import { timelineChart } from "../chart.js";
-import { empty, fmtTime, h, select, field, stateBadge, table } from "../dom.js";
+import { empty, fmtTime, h, prefs, select, field, stateBadge, table } from "../dom.js";
 
 function bars(obj, title) {
   const entries = Object.entries(obj || {}).sort((a, b) => b[1] - a[1]).slice(0, 10);
@@ -15,12 +15,12 @@ function bars(obj, title) {
 }
 
 async function chartPanel(days) {
-  const data = await api("/stats/timeline", { query: { days } });
+  const data = await api("/stats/timeline", { query: { days, tz: prefs.timezone } });
   const pick = select([[7, "7 days"], [30, "30 days"], [90, "90 days"], [365, "1 year"]], days);
   const box = h("section", { class: "panel chart", id: "timeline", "aria-label": "Activity over time" });
   pick.addEventListener("change", async () => box.replaceWith(await chartPanel(Number(pick.value))));
   box.append(
-    h("div", { class: "row" }, h("h2", { class: "grow" }, "Added and accessed per day"), field("Period", pick)),
+    h("div", { class: "row" }, h("h2", { class: "grow" }, `Added and accessed per day (${data.tz})`), field("Period", pick)),
     h("p", { class: "legend" }, h("span", {}, h("span", { class: "sw added" }), `Added (${data.total_added})`),
       h("span", {}, h("span", { class: "sw accessed" }), `Accessed by apps (${data.total_accessed})`)),
     timelineChart(data.items));
