@@ -20,7 +20,7 @@ export async function transferPage() {
 
   // Export
   const app = select([["", "All apps"], ...apps.items.map((a) => [a.name, a.name])], "");
-  const state = select([["", "All but deleted"], ["active", "active"], ["paused", "paused"], ["archived", "archived"], ["deleted", "deleted"]], "");
+  const state = select([["", "All states"], ["active", "active"], ["paused", "paused"], ["archived", "archived"], ["deleted", "deleted"]], "");
   const after = h("input", { type: "date", name: "created_after" });
   const before = h("input", { type: "date", name: "created_before" });
   const encrypt = h("input", { type: "checkbox", name: "encrypt" });
@@ -34,7 +34,7 @@ export async function transferPage() {
     exProgress.textContent = "Preparing the bundle…";
     try {
       const body = {
-        app: app.value || null, state: state.value || null,
+        app: app.value || null, state: state.value ? [state.value] : null,
         created_after: after.value ? `${after.value}T00:00:00Z` : null,
         created_before: before.value ? new Date(Date.parse(`${before.value}T00:00:00Z`) + 86400000).toISOString() : null,
         encrypt: encrypt.checked, passphrase: encrypt.checked ? pass.value : null,
