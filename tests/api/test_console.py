@@ -127,6 +127,23 @@ def test_timeline_needs_a_token(api):
     assert api.client().get("/stats/timeline").status_code == 401
 
 
+# -- /access -------------------------------------------------------------------------------------
+
+
+def test_recent_access_is_newest_first_and_scoped(api, owner, seeded):
+    cursor = api.as_("alice", app="cursor", scopes=("write",))
+    claude = api.as_("alice", app="claude", scopes=("write",))
+    cursor.post("/memories/search", json={"query": "insulin", "limit": 1})
+    claude.get(f"/memories/{seeded['bike']}")
+    everything = owner.get("/access", params={"limit": 10}).json()["items"]
+    assert [(r["app"], r["memory_id"]) for r in everything] == [("claude", seeded["bike"]), ("cursor", seeded["health"])]
+    assert everything[1]["query"] == "insulin" and everything[1]["op"] == "search"
+    assert [r["app"] for r in cursor.get("/access").json()["items"]] == ["cursor"]  # an app: only its own
+    assert owner.get("/access", params={"limit": 1}).json()["items"][0]["app"] == "claude"
+    assert api.as_("bob").get("/access").json()["items"] == []
+    assert owner.get("/access", params={"limit": 0}).status_code == 422
+
+
 # -- /preferences -------------------------------------------------------------------------------
 
 

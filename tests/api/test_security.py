@@ -45,6 +45,7 @@ ROUTES = [
     ("DELETE", "/tokens/{token}", None, "admin"),
     ("GET", "/me", None, "read"),
     ("GET", "/stats/timeline", None, "read"),
+    ("GET", "/access", None, "read"),
     ("GET", "/preferences", None, "read"),
     ("PUT", "/preferences", {"page_size": 99, "theme": "dark"}, "admin"),
     ("GET", "/connect", None, "read"),

@@ -144,6 +144,21 @@ def test_pausing_an_app_in_the_ui_refuses_its_mcp_calls(page, server):
     assert "result" in mcp_call(server.url + "/mcp", cursor, "add_memories", {"text": "Alice owns a kayak"})
     assert "What it read" in page.locator("main").inner_text()
 
+    # Per memory, from the memory's page: hide the coffee memory from cursor only.
+    coffee = ops.search(server.mb.context("alice"), "dark roast coffee", limit=1)[0].id
+    found = lambda: [r["id"] for r in mcp_call(server.url + "/mcp", cursor, "search_memory", {"query": "dark roast coffee"})["result"]["structuredContent"]["results"]]  # noqa: E731
+    assert coffee in found()
+    go(page, f"#/memories/{coffee}")
+    rules = page.get_by_role("region", name="Access to this memory")
+    rules.get_by_label("Rule", exact=True).select_option("deny")
+    rules.get_by_label("App", exact=True).select_option("cursor")
+    rules.get_by_role("button", name="Add rule").click()
+    expect(page.locator("#memory-rules")).to_contain_text("Hidden from cursor")
+    assert coffee not in found()
+    page.get_by_role("button", name="Remove rule: deny cursor").click()
+    expect(page.locator("#memory-rules")).not_to_contain_text("Hidden from cursor")
+    assert coffee in found()
+
 
 def test_connect_creates_a_token_and_copies_a_working_snippet(page, server):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)

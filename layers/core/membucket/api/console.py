@@ -1,4 +1,5 @@
-"""``/api/v1`` routes the web UI needs beyond the rest: who am I, a daily timeline, preferences, client snippets.
+"""``/api/v1`` routes the web UI needs beyond the rest: who am I, a daily timeline, recent reads,
+preferences, client snippets.
 
 Same authentication and scopes as every other route: the UI has no side door.
 """
@@ -8,12 +9,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import ops
 from ..auth import Identity
 from ..ops import check_caller
 from ..ops.preferences import get_preferences, put_preferences
 from ..ops.timeline import MAX_DAYS, timeline
 from .deps import get_identity, get_state
-from .schemas import AUTHENTICATED, ERROR_RESPONSES, Scope, acting
+from .schemas import AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, Scope, acting
 
 __all__ = ["router", "client_configs", "TOKEN_PLACEHOLDER"]
 
@@ -95,6 +97,14 @@ def stats_timeline(
 ):
     """A zero-filled daily series (oldest first) from the history table and the access log."""
     return timeline(acting(request, identity, "read"), days, tz)
+
+
+@router.get("/access", response_model=AccessOut, tags=["system"], summary="Recent reads by apps")
+def recent_access(
+    request: Request, identity: Caller, limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 20,
+):
+    """The newest access-log records across all memories (an app: only its own), for the dashboard."""
+    return {"items": [r.to_dict() for r in ops.access_log(acting(request, identity, "read"), limit=limit)]}
 
 
 @router.get("/preferences", response_model=PreferencesOut, tags=["ui"], summary="The user's UI preferences")

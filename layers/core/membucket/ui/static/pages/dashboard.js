@@ -28,10 +28,11 @@ async function chartPanel(days) {
 }
 
 export async function dashboardPage() {
-  const [stats, apps, recent] = await Promise.all([
+  const [stats, apps, recent, reads] = await Promise.all([
     api("/stats"),
     api("/apps").catch(() => ({ items: [] })),
     api("/memories", { query: { sort: "updated_at", order: "desc", size: 8, state: ["active", "paused", "archived", "deleted"] } }),
+    api("/access", { query: { limit: 8 } }),
   ]);
   const m = stats.memories, st = m.by_state;
   const card = (n, l) => h("div", { class: "card" }, h("div", { class: "n" }, String(n ?? 0)), h("div", { class: "l" }, l));
@@ -47,7 +48,12 @@ export async function dashboardPage() {
         recent.items.length ? table(["Memory", "State", "Changed"], recent.items.map((x) => h("tr", {},
           h("td", { class: "text" }, h("a", { href: `#/memories/${x.id}` }, x.text.length > 80 ? x.text.slice(0, 80) + "…" : x.text)),
           h("td", {}, stateBadge(x.state)), h("td", {}, fmtTime(x.updated_at)))), { caption: "Recently changed memories" })
-          : empty("No memories yet: connect a client or add one on the Memories page.")),
+          : empty("No memories yet: connect a client or add one on the Memories page."),
+        h("h3", {}, "Recent reads by apps"),
+        reads.items.length ? table(["App", "How", "Memory", "When"], reads.items.map((r) => h("tr", {},
+          h("td", {}, r.app || "owner"), h("td", {}, r.op, r.query ? h("span", { class: "muted" }, ` “${r.query}”`) : null),
+          h("td", {}, h("a", { href: `#/memories/${r.memory_id}`, "aria-label": `Memory ${r.memory_id}` }, r.memory_id.slice(0, 8))),
+          h("td", {}, fmtTime(r.at)))), { caption: "Recent reads by apps" }) : empty("No app has read anything yet.")),
       h("section", { class: "panel", "aria-label": "Connected apps" }, h("h2", {}, "Connected apps"),
         apps.items.length ? h("ul", {}, apps.items.map((a) => h("li", {},
           h("a", { href: `#/apps/${encodeURIComponent(a.name)}` }, a.name), " ",

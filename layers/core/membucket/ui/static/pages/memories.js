@@ -165,10 +165,32 @@ function historyList(items) {
     h("div", { class: "when" }, `${fmtTime(e.at)} · seq ${e.seq}`))));
 }
 
+function memoryRules(id, rules, apps) {
+  const mine = rules.filter((r) => r.scope === "memory" && r.target === id);
+  const reload = async () => document.getElementById("main").replaceChildren(await memoryPage(id));
+  const app = select([["*", "Every app"], ...apps.map((a) => [a.name, a.name])], "*");
+  const effect = select([["deny", "Hide it from"], ["allow", "Allow it for"]], "deny");
+  return h("section", { class: "panel", "aria-label": "Access to this memory", id: "memory-rules" }, h("h2", {}, "Which apps may see it"),
+    mine.length ? h("ul", {}, mine.map((r) => h("li", {}, `${r.effect === "deny" ? "Hidden from" : "Allowed for"} ${r.app === "*" ? "every app" : r.app} `,
+      h("button", { type: "button", class: "secondary small", "aria-label": `Remove rule: ${r.effect} ${r.app}`, onclick: async () => {
+        try { await api(`/rules/${r.id}`, { method: "DELETE" }); status("Rule removed"); await reload(); } catch (err) { alertError(err); }
+      } }, "Remove"))))
+      : h("p", { class: "muted" }, "No rule names this memory: apps see it unless a category or app-wide rule says otherwise."),
+    h("form", { class: "row", "aria-label": "Add a rule for this memory", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await api("/rules", { method: "POST", body: { app: app.value, effect: effect.value, scope: "memory", target: id } });
+        status("Rule added"); await reload();
+      } catch (err) { alertError(err); }
+    } }, field("Rule", effect), field("App", app), h("button", { type: "submit" }, "Add rule")),
+    h("p", { class: "muted" }, "Note: an app with any allow rule sees only what its allow rules match."));
+}
+
 export async function memoryPage(id) {
-  const [m, hist, access, related] = await Promise.all([
+  const [m, hist, access, related, rules, apps] = await Promise.all([
     api(`/memories/${id}`), api(`/memories/${id}/history`),
     api(`/memories/${id}/access`, { query: { limit: 50 } }), api(`/memories/${id}/related`, { query: { limit: 5 } }).catch(() => ({ items: [] })),
+    api("/rules").catch(() => null), api("/apps").catch(() => null), // management: admin tokens only
   ]);
   const text = h("textarea", { name: "text", required: true });
   text.value = m.text;
@@ -210,6 +232,7 @@ export async function memoryPage(id) {
     h("div", { class: "grid" },
       edit,
       h("section", { class: "panel", "aria-label": "History" }, h("h2", {}, "History"), historyList(hist.items))),
+    rules && apps ? memoryRules(id, rules.items, apps.items) : null,
     h("div", { class: "grid" },
       h("section", { class: "panel", "aria-label": "Access log" }, h("h2", {}, "Who read it"),
         access.items.length ? table(["App", "How", "Query", "Score", "When"], access.items.map((r) => h("tr", {},
