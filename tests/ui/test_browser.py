@@ -241,6 +241,7 @@ def test_another_user_sees_none_of_alices_data(page, server):
 
 
 def test_accessibility_basics(page, server):
+    ops.add(server.mb.context("alice"), "Alice keeps a paper diary")
     sign_in(page, server, server.token("alice"))
     nameless_js = """() => [...document.querySelectorAll('button, a[href]')]
         .filter(el => !(el.getAttribute('aria-label') || el.textContent.trim())).map(el => el.outerHTML.slice(0, 120))"""
@@ -254,8 +255,8 @@ def test_accessibility_basics(page, server):
     assert page.locator("#alert[role='alert']").count() == 1
     assert page.locator("nav a[aria-current='page']").inner_text() == "Export / import"
 
-    # Contrast: text on its background is at least WCAG AA (4.5:1) for the main colour pairs.
-    ratios = page.evaluate("""() => {
+    # Contrast: every text colour on its background is at least WCAG AA (4.5:1), in both themes.
+    contrast_js = """() => {
       const rgb = s => s.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
       const lum = c => { const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
                          return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
@@ -263,11 +264,17 @@ def test_accessibility_basics(page, server):
       const css = getComputedStyle(document.documentElement), v = n => css.getPropertyValue(n).trim();
       const probe = c => { const d = document.createElement('div'); d.style.color = c; document.body.append(d);
                            const out = getComputedStyle(d).color; d.remove(); return out; };
-      const pairs = {text: ['--text', '--bg'], muted: ['--muted', '--panel'], accent: ['--accent', '--panel'],
-                     button: ['--accent-text', '--accent'], danger: ['--danger', '--panel']};
+      const pairs = {text: ['--text', '--bg'], text_panel: ['--text', '--panel'], muted: ['--muted', '--panel'], muted_bg: ['--muted', '--bg'],
+                     accent: ['--accent', '--panel'], button: ['--accent-text', '--accent'], danger: ['--danger', '--panel'],
+                     danger_button: ['--on-danger', '--danger'], ok: ['--ok', '--panel'], warn: ['--warn', '--panel'],
+                     chip: ['--text', '--accent-soft']};
       return Object.fromEntries(Object.entries(pairs).map(([k, [f, b]]) => [k, ratio(probe(v(f)), probe(v(b)))]));
-    }""")
-    assert all(r >= 4.5 for r in ratios.values()), ratios
+    }"""
+    for theme in ("light", "dark"):
+        page.evaluate("t => { document.documentElement.dataset.theme = t }", theme)
+        ratios = page.evaluate(contrast_js)
+        assert all(r >= 4.5 for r in ratios.values()), (theme, ratios)
+    page.evaluate("delete document.documentElement.dataset.theme")
 
     # Keyboard: the skip link comes first; a confirmation dialog opens on Cancel and Escape closes it.
     page.reload()

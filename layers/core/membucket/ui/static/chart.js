@@ -29,7 +29,7 @@ export function timelineChart(items, { width = 720, height = 220 } = {}) {
   const step = Math.max(1, Math.ceil(items.length / 8));
   items.forEach((p, i) => {
     const last = i === items.length - 1;
-    if (last || (i % step === 0 && items.length - 1 - i >= step / 2)) svg.append(s("text", { x: x(i), y: height - 6, "text-anchor": "middle" }, p.date.slice(5)));
+    if (last || (i % step === 0 && items.length - 1 - i >= step / 2)) svg.append(s("text", { x: x(i), y: height - 6, "text-anchor": last && items.length > 1 ? "end" : "middle" }, p.date.slice(5)));
   });
   for (const key of ["accessed", "added"]) {
     const d = items.map((p, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(p[key]).toFixed(1)}`).join(" ");

@@ -55,6 +55,7 @@ export function status(message) {
 }
 
 export function alertError(err) {
+  document.getElementById("status").textContent = "";
   const el = document.getElementById("alert");
   el.textContent = describe(err);
   setTimeout(() => { if (el.textContent === describe(err)) el.textContent = ""; }, 8000);
