@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -215,6 +216,26 @@ def test_preferences_are_saved_and_config_is_read_only(page, server):
     assert page.get_by_label("Time zone").input_value() == "Asia/Tokyo"
     go(page, "#/memories")
     assert page.get_by_label("Search mode").input_value() == "lexical"  # the default mode followed
+
+    # Pages follow the saved page size; the date filters narrow the list.
+    ops.add_batch(server.mb.context("alice"), [ops.NewMemory(text=f"Alice's note number {i}") for i in range(12)])
+    page.get_by_role("button", name="Clear").click()
+    total = server.rest(server.token("alice")).get("/memories").json()["total"]
+    pages = -(-total // 10)
+    expect(page.locator("#results h2")).to_have_text(f"{total} memories")
+    assert page.locator("#results tbody tr").count() == 10
+    pager = page.get_by_role("navigation", name="Pages")
+    expect(pager).to_contain_text(f"Page 1 of {pages}")
+    pager.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"Page 2 of {pages}")
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    page.get_by_label("Created from").fill(tomorrow)
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#results h2")).to_have_text("0 memories")
+    page.get_by_label("Created from").fill("")
+    page.get_by_label("Created until").fill(tomorrow)
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#results h2")).to_have_text(f"{total} memories")
     stored = server.rest(server.token("alice")).get("/preferences").json()
     assert (stored["page_size"], stored["timezone"], stored["theme"]) == (10, "Asia/Tokyo", "dark")
 

@@ -118,10 +118,10 @@ export async function copyText(text) {
 }
 
 export function table(headers, rows, { caption } = {}) {
-  return h("table", {},
+  return h("div", { class: "table-wrap" }, h("table", {},
     caption ? h("caption", { class: "visually-hidden" }, caption) : null,
     h("thead", {}, h("tr", {}, headers.map((x) => (x instanceof Node ? h("th", { scope: "col" }, x) : h("th", { scope: "col" }, x))))),
-    h("tbody", {}, rows));
+    h("tbody", {}, rows)));
 }
 
 export function empty(text) {
