@@ -4,8 +4,11 @@ user isolation, accessibility basics, export/import (once those endpoints exist)
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import re
+import threading
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -316,7 +319,7 @@ def test_accessibility_basics(page, server):
     assert server.rest(server.token("alice")).get("/stats").json()["memories"]["by_state"].get("deleted", 0) == 0
 
 
-def test_loopback_without_auth_needs_no_sign_in(page, tmp_path):
+def test_loopback_without_auth_needs_no_sign_in_and_other_origins_get_nothing(page, tmp_path):
     mb = make_mb(str(tmp_path / "bucket"), tmp_path / "cache")
     ops.add(mb.context("default"), "The default user likes mountains")
     with live_server(create_app(build_state(mb, "127.0.0.1", auth=False))) as url:
@@ -326,6 +329,36 @@ def test_loopback_without_auth_needs_no_sign_in(page, tmp_path):
         assert search_texts(page) == ["The default user likes mountains"]
         go(page, "#/connect")
         assert f"{url}/mcp/cursor/http/default" in page.locator("#snippet-cursor").inner_text()
+
+        # A page from another origin tries to read and to plant a memory: the guard answers 403
+        # (Origin check) before any route runs, and nothing is written.
+        site = tmp_path / "evil"
+        site.mkdir()
+        (site / "index.html").write_text("<p>an unrelated site</p>")
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+        evil_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=evil_server.serve_forever, daemon=True).start()
+        evil = page.context.browser.new_context()
+        try:
+            attacker = evil.new_page()
+            statuses = {}
+            attacker.on("response", lambda r: statuses.__setitem__((r.request.method, r.url.split("/api/v1")[-1]), r.status) if "/api/v1/" in r.url else None)
+            attacker.goto(f"http://127.0.0.1:{evil_server.server_address[1]}/index.html")
+            outcome = attacker.evaluate("""async (target) => {
+                let read;
+                try { read = (await fetch(target + '/api/v1/memories')).status; } catch (e) { read = 'blocked'; }
+                await fetch(target + '/api/v1/memories', {method: 'POST', mode: 'no-cors',
+                    headers: {'Content-Type': 'text/plain'}, body: JSON.stringify({text: 'planted by another site'})});
+                return read;
+            }""", url)
+        finally:
+            evil.close()
+            evil_server.shutdown()
+        assert outcome == "blocked"
+        assert statuses[("POST", "/memories")] == 403, statuses  # the guard, not a body parser (that would be 422)
+        assert statuses.get(("GET", "/memories"), 403) == 403, statuses  # a CORS failure may hide the answer
+        texts = [m.text for m in ops.list_memories(mb.context("default")).items]
+        assert texts == ["The default user likes mountains"]
 
 
 def _has_transfer_routes(url: str) -> bool:
