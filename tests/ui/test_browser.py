@@ -198,6 +198,8 @@ def test_connect_creates_a_token_and_copies_a_working_snippet(page, server):
 
 def test_preferences_are_saved_and_config_is_read_only(page, server):
     sign_in(page, server, server.token("alice"))
+    go(page, "#/memories")
+    assert page.get_by_label("Search mode").input_value() == "hybrid"
     go(page, "#/settings")
     page.get_by_label("Memories per page").fill("10")
     page.get_by_label("Time zone").fill("Asia/Tokyo")

@@ -9,6 +9,9 @@ const MODES = [["dense", "Semantic"], ["hybrid", "Hybrid (semantic + words)"], [
 
 const view = { query: "", mode: null, app: "", category: "", state: "", after: "", before: "", sort: "created_at", order: "desc", page: 1 };
 
+/** Saved preferences changed: the next visit starts from the new default search mode. */
+export function resetMemoryView() { view.mode = null; view.page = 1; }
+
 const splitCats = (s) => s.split(",").map((c) => c.trim()).filter(Boolean);
 const dayStart = (d) => (d ? `${d}T00:00:00Z` : undefined);
 const dayEnd = (d) => (d ? new Date(Date.parse(`${d}T00:00:00Z`) + 86400000).toISOString() : undefined);

@@ -2,6 +2,7 @@
 import { api } from "../api.js";
 import { applyPrefs, ctx } from "../app.js";
 import { alertError, field, fmtTime, h, select, status } from "../dom.js";
+import { resetMemoryView } from "./memories.js";
 
 function zones() {
   try { return Intl.supportedValuesOf("timeZone"); } catch { return ["UTC"]; }
@@ -19,6 +20,7 @@ export async function settingsPage() {
     try {
       const out = await api("/preferences", { method: "PUT", body: { search_mode: mode.value, page_size: Number(size.value), timezone: tz.value.trim(), theme: theme.value } });
       applyPrefs(out);
+      resetMemoryView();
       saved.textContent = `Last saved ${fmtTime(out.updated_at)}`;
       status("Preferences saved");
     } catch (err) { alertError(err); }
