@@ -3,13 +3,11 @@ serving (/, /ui/*): behaviour, validation, persistence, and that no user reaches
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
-from membucket import ops
 from membucket.api.console import TOKEN_PLACEHOLDER
 from membucket.server import build_state
 from membucket.web import create_app

@@ -7,7 +7,6 @@ skip, saying why, when it or Playwright is missing.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -101,7 +100,3 @@ def go(page, route: str) -> None:
     page.evaluate("document.getElementById('main').removeAttribute('data-page')")
     page.evaluate("r => { location.hash = r }", route)
     page.locator("main[data-page]").wait_for()
-
-
-def has_chromium() -> bool:
-    return shutil.which(CHROMIUM) is not None

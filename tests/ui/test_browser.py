@@ -20,7 +20,7 @@ from membucket.server import build_state
 from membucket.web import create_app
 from tests.support.factories import make_mb
 from tests.support.live import live_server
-from tests.ui.conftest import ARTIFACTS, go, shot, sign_in
+from tests.ui.conftest import go, shot, sign_in
 
 pytestmark = pytest.mark.timeout(180)
 
