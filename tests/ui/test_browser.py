@@ -13,7 +13,6 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from playwright.sync_api import expect
 
 from membucket import ops
 from membucket.server import build_state
@@ -21,6 +20,8 @@ from membucket.web import create_app
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 from tests.ui.conftest import go, shot, sign_in
+
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'").expect
 
 pytestmark = pytest.mark.timeout(180)
 

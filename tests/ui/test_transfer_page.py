@@ -15,7 +15,6 @@ from typing import Annotated
 import pytest
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from playwright.sync_api import expect
 
 from membucket import ops
 from membucket.api.deps import get_identity
@@ -26,6 +25,8 @@ from membucket.web import create_app
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 from tests.ui.conftest import Server, go, sign_in
+
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'").expect
 
 pytestmark = pytest.mark.timeout(120)
 
