@@ -10,7 +10,7 @@ SAM_VENV := .sam-venv
 SAM_STAMP := $(SAM_VENV)/.installed
 SAM_CLI := aws-sam-cli==1.170.0
 
-.PHONY: install run test test-fast bench clean sam-venv package local-s3-run bench-functions
+.PHONY: install run test test-fast bench clean sam-venv package local-s3-run bench-functions chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,10 +31,18 @@ $(SAM_STAMP):
 
 sam-venv: $(SAM_STAMP)
 
+# Headless browser for the web UI tests (tests/ui): Debian's chromium, installed only when it is
+# missing and we are root; otherwise (or if apt fails) those tests skip and say why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+	    || echo "chromium could not be installed: the UI tests will skip"; \
+	fi
+
 run: install
 	$(VENV)/bin/membucket serve
 
-test: install sam-venv
+test: install sam-venv chromium
 	$(PY) -m pytest -q
 
 test-fast: install

@@ -47,6 +47,12 @@ ROUTES = [
     ("GET", "/category-definitions", None, "read"),
     ("PUT", "/category-definitions", {"name": "attack", "description": "anything the attacker wants"}, "admin"),
     ("DELETE", "/category-definitions?name=attack", None, "admin"),
+    ("GET", "/me", None, "read"),
+    ("GET", "/stats/timeline", None, "read"),
+    ("GET", "/access", None, "read"),
+    ("GET", "/preferences", None, "read"),
+    ("PUT", "/preferences", {"page_size": 99, "theme": "dark"}, "admin"),
+    ("GET", "/connect", None, "read"),
 ]
 PUBLIC = {("GET", "/health"), ("GET", "/ready")}
 

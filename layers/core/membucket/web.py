@@ -125,5 +125,8 @@ def create_app(state: ServerState) -> FastAPI:
     from .mcp.server import mount_mcp
 
     mount_mcp(app, state)
+    from .ui import mount_ui
+
+    mount_ui(app)
     app.add_middleware(GuardMiddleware, state=state)
     return app

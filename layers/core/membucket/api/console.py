@@ -1,0 +1,168 @@
+"""``/api/v1`` routes the web UI needs beyond the rest: who am I, a daily timeline, recent reads,
+preferences, client snippets.
+
+Same authentication and scopes as every other route: the UI has no side door.
+"""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import ops
+from ..auth import Identity
+from ..ops import check_caller
+from ..ops.preferences import get_preferences, put_preferences
+from ..ops.timeline import MAX_DAYS, timeline
+from .deps import get_identity, get_state
+from .schemas import AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, Scope, acting
+
+__all__ = ["router", "client_configs", "TOKEN_PLACEHOLDER"]
+
+router = APIRouter(responses=ERROR_RESPONSES, dependencies=AUTHENTICATED)
+
+Caller = Annotated[Identity, Depends(get_identity)]
+
+TOKEN_PLACEHOLDER = "<YOUR_MEMBUCKET_TOKEN>"
+
+
+class MeOut(BaseModel):
+    user: str
+    app: str | None = Field(description="The app this token is bound to; null for the owner")
+    scopes: list[Scope]
+    auth_required: bool = Field(description="Whether this server requires a bearer token")
+
+
+class TimelinePoint(BaseModel):
+    date: str = Field(description="Day in the requested time zone, YYYY-MM-DD")
+    added: int
+    accessed: int = Field(description="Memories shown to apps (access-log records)")
+
+
+class TimelineOut(BaseModel):
+    days: int
+    tz: str = Field(description="The time zone the days are in")
+    items: list[TimelinePoint]
+    total_added: int
+    total_accessed: int
+
+
+class PreferencesOut(BaseModel):
+    search_mode: Literal["hybrid", "dense", "lexical"]
+    page_size: int
+    timezone: str
+    theme: Literal["auto", "light", "dark"]
+    updated_at: str | None = Field(description="When they were last saved; null: never (defaults)")
+
+
+class PreferencesIn(BaseModel):
+    """Any subset of the preferences; the rest keep their current values."""
+
+    model_config = ConfigDict(extra="forbid")
+    search_mode: Literal["hybrid", "dense", "lexical"] | None = None
+    page_size: int | None = Field(None, ge=5, le=200)
+    timezone: str | None = Field(None, min_length=1, max_length=64, description="IANA name, e.g. Europe/Paris")
+    theme: Literal["auto", "light", "dark"] | None = None
+
+
+class ClientConfig(BaseModel):
+    id: str
+    name: str
+    where: str = Field(description="Where the snippet goes")
+    url: str = Field(description="The MCP endpoint this client should use")
+    config: dict[str, Any]
+
+
+class ConnectOut(BaseModel):
+    auth_required: bool
+    token_placeholder: str | None = Field(description="Replace this string in each config with a token; null when auth is off")
+    clients: list[ClientConfig]
+
+
+@router.get("/me", response_model=MeOut, tags=["ui"], summary="Who the caller is")
+def me(request: Request, identity: Caller):
+    """The token's user, app and scopes (a paused app-bound token is refused here too)."""
+    check_caller(acting(request, identity, "read"))
+    return {
+        "user": identity.user, "app": identity.app, "scopes": sorted(identity.scopes),
+        "auth_required": get_state(request).auth_required,
+    }
+
+
+@router.get("/stats/timeline", response_model=TimelineOut, tags=["system"], summary="Memories added and accessed per day")
+def stats_timeline(
+    request: Request, identity: Caller,
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="How many days, ending today")] = 30,
+    tz: Annotated[str, Query(min_length=1, max_length=64, description="IANA time zone of the days (e.g. Europe/Paris)")] = "UTC",
+):
+    """A zero-filled daily series (oldest first) from the history table and the access log."""
+    return timeline(acting(request, identity, "read"), days, tz)
+
+
+@router.get("/access", response_model=AccessOut, tags=["system"], summary="Recent reads by apps")
+def recent_access(
+    request: Request, identity: Caller, limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 20,
+):
+    """The newest access-log records across all memories (an app: only its own), for the dashboard."""
+    return {"items": [r.to_dict() for r in ops.access_log(acting(request, identity, "read"), limit=limit)]}
+
+
+@router.get("/preferences", response_model=PreferencesOut, tags=["ui"], summary="The user's UI preferences")
+def read_preferences(request: Request, identity: Caller):
+    return get_preferences(acting(request, identity, "read"))
+
+
+@router.put("/preferences", response_model=PreferencesOut, tags=["ui"], summary="Save UI preferences")
+def save_preferences(request: Request, body: Annotated[PreferencesIn, Body()], identity: Caller):
+    """Validated and stored in the user's namespace (survives restarts); owner tokens only."""
+    ctx = acting(request, identity, "admin")
+    return put_preferences(ctx, body.model_dump(exclude_none=True))
+
+
+CLIENTS = [
+    ("claude", "Claude Desktop", "claude_desktop_config.json (Settings > Developer > Edit Config); needs Node.js for npx"),
+    ("cursor", "Cursor", "~/.cursor/mcp.json (or .cursor/mcp.json in a project)"),
+    ("windsurf", "Windsurf", "~/.codeium/windsurf/mcp_config.json"),
+    ("vscode", "VS Code", ".vscode/mcp.json in the workspace (or the user-level mcp.json)"),
+    ("http", "Any streamable-HTTP client", "the client's MCP server settings"),
+]
+
+
+def client_configs(base: str, user: str, auth_required: bool, token: str | None) -> list[dict[str, Any]]:
+    """Per-client MCP configs. With auth the token names the app, so every client uses ``/mcp``;
+    without it (loopback) the OpenMemory URL ``/mcp/<client>/http/<user>`` names client and user."""
+    from ..server import client_snippets  # server imports web imports this module
+
+    out = []
+    for cid, name, where in CLIENTS:
+        url = f"{base}/mcp" if auth_required else f"{base}/mcp/{cid}/http/{user}"
+        snippets = client_snippets(url, token)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        entry = {"url": url, **({"headers": headers} if headers else {})}
+        if cid == "claude":
+            config = snippets["claude_desktop_or_cursor_via_mcp_remote"]
+        elif cid == "cursor":
+            config = {"mcpServers": {"membucket": entry}}
+        elif cid == "windsurf":
+            config = {"mcpServers": {"membucket": {"serverUrl": url, **({"headers": headers} if headers else {})}}}
+        elif cid == "vscode":
+            config = {"servers": {"membucket": {"type": "http", **entry}}}
+        else:
+            config = snippets["streamable_http"]
+        out.append({"id": cid, "name": name, "where": where, "url": url, "config": config})
+    return out
+
+
+@router.get("/connect", response_model=ConnectOut, tags=["ui"], summary="MCP client configs for this server")
+def connect(request: Request, identity: Caller):
+    """Ready-to-paste configs; with auth on they carry a placeholder for a token (create one with
+    POST /api/v1/tokens, app = the client's id), so no secret ever travels back from here."""
+    check_caller(acting(request, identity, "read"))
+    state = get_state(request)
+    host = request.headers.get("host") or request.url.netloc
+    base = f"{request.url.scheme}://{host}"
+    token = TOKEN_PLACEHOLDER if state.auth_required else None
+    return {
+        "auth_required": state.auth_required, "token_placeholder": token,
+        "clients": client_configs(base, identity.user, state.auth_required, token),
+    }
