@@ -43,14 +43,21 @@ class Server:
         return httpx.Client(base_url=self.url + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
+def _unavailable(reason: str) -> None:
+    """Skip, saying why; in CI (REQUIRE_BROWSER_TESTS=1, set by .ci/run) a missing browser is a failure."""
+    if os.environ.get("REQUIRE_BROWSER_TESTS") == "1":
+        pytest.fail(reason + " (REQUIRE_BROWSER_TESTS=1)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium, as root)")
+        _unavailable(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium, as root)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("playwright is not installed: pip install -e '.[test]'")
+        _unavailable("playwright is not installed: pip install -e '.[test]'")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
