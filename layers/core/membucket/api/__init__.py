@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from . import apps, memories, system, tokens
+from . import apps, bundles, memories, system, tokens
 from .deps import ServerState
 from .errors import install_error_handlers
 
@@ -13,3 +13,4 @@ router.include_router(memories.router)
 router.include_router(apps.router)
 router.include_router(system.router)
 router.include_router(tokens.router)
+router.include_router(bundles.router)

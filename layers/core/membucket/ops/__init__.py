@@ -4,7 +4,9 @@ from .access import check_caller, ensure_app
 from .add import NewMemory, add, add_batch
 from .apps import add_rule, delete_rule, get_app, list_apps, list_rules, set_app_paused
 from .context import Context
+from .export import ExportFilters, bundle_filename, export_bundle
 from .filters import Filters
+from .importer import ImportResult, import_bundle
 from .memories import get, history, list_memories, related, update
 from .search import search, search_vector
 from .state import change_state, delete, delete_all
@@ -18,4 +20,5 @@ __all__ = [
     "list_apps", "get_app", "set_app_paused", "list_rules", "add_rule", "delete_rule",
     "stats", "list_categories", "access_log", "ensure_app", "check_caller",
     "readiness", "public_config",
+    "export_bundle", "import_bundle", "ExportFilters", "ImportResult", "bundle_filename",
 ]

@@ -26,6 +26,8 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -194,28 +196,28 @@ def _commit(ctx: Context, bundle: Bundle, mode: str, embed: bool, progress: Prog
     raise CommitContention("the namespace kept changing during the import; retry later")
 
 
-def _fingerprint(r: dict) -> tuple:
-    return (r["text"], r["state"], r["app"], tuple(r["categories"]), _canon(r["metadata"]), r["created_at"], r["updated_at"],
-            r["archived_at"], r["deleted_at"])
-
-
-def _canon(meta: Any) -> str:
-    import json
-
-    return json.dumps(meta or {}, sort_keys=True, separators=(",", ":"))
+def _fingerprint(r: dict) -> bytes:
+    """A digest of every field replace mode compares (not the vector: it follows the text)."""
+    fields = [r["text"], r["state"], r["app"], list(r["categories"]), r["metadata"] or {}, r["created_at"], r["updated_at"],
+              r["archived_at"], r["deleted_at"]]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).digest()
 
 
 def _decide(rep, bundle: Bundle, index: dict[str, tuple], mode: str) -> _Decision:
     """What this import changes in the namespace as it is now (pure: re-run on every attempt)."""
     existing: dict[str, tuple] = {}
-    for r in rep.con.execute(
-        "SELECT id, text, state, app, categories, metadata, created_at, updated_at, archived_at, deleted_at FROM memories"
-    ).fetchall():
-        import json as _json
-
-        meta = _json.loads(r[5]) if isinstance(r[5], str) else (r[5] or {})
-        existing[r[0]] = (format_ts(r[7]), (r[1], r[2], r[3], tuple(r[4] or []), _canon(meta), format_ts(r[6]), format_ts(r[7]),
-                                           None if r[8] is None else format_ts(r[8]), None if r[9] is None else format_ts(r[9])))
+    if mode == "merge":
+        for mid, updated in rep.con.execute("SELECT id, updated_at FROM memories").fetchall():
+            existing[mid] = (format_ts(updated), None)
+    else:
+        for r in rep.con.execute(
+            "SELECT id, text, state, app, categories, metadata, created_at, updated_at, archived_at, deleted_at FROM memories"
+        ).fetchall():
+            row = {"text": r[1], "state": r[2], "app": r[3], "categories": list(r[4] or []),
+                   "metadata": json.loads(r[5]) if isinstance(r[5], str) else (r[5] or {}), "created_at": format_ts(r[6]),
+                   "updated_at": format_ts(r[7]), "archived_at": None if r[8] is None else format_ts(r[8]),
+                   "deleted_at": None if r[9] is None else format_ts(r[9])}
+            existing[r[0]] = (row["updated_at"], _fingerprint(row))
     add, update = set(), set()
     for mid, (updated, fp) in index.items():
         have = existing.get(mid)
