@@ -614,6 +614,13 @@ def bench_locomo(data_path, modes, conversations, as_json, out):
         raise click.ClickException(str(exc)) from exc
 
 
+from .cli_bundles import bench_export_cmd, export_cmd, import_cmd  # noqa: E402 (they use the helpers above)
+
+cli.add_command(export_cmd)
+cli.add_command(import_cmd)
+bench.add_command(bench_export_cmd)
+
+
 def main() -> None:
     cli(prog_name="membucket")
 
