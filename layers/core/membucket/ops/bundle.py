@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -34,9 +35,15 @@ _EVENTS = ("add", "update", "state", "import")
 _OM_NS = uuid.UUID("6f1d8a4e-5b7c-4d1e-9a3f-0c2b7e8d9f10")  # ids for OpenMemory rows that have none
 
 
+_CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
 def _ts(value: Any, what: str) -> str:
+    """A time in the engine's canonical form (what exports write: checked by pattern, fast)."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"{what} is not a time")
+    if _CANONICAL_TS.fullmatch(value):
+        return value
     return format_ts(parse_ts(value))
 
 
@@ -129,8 +136,12 @@ class Bundle:
             raise BundleInvalid(f"{where}: {getattr(exc, 'message', exc)}") from None
 
     # -- validation -------------------------------------------------------------------------
-    def validate(self, progress=None) -> None:
-        """Read everything once; raise before any write if anything is off."""
+    def validate(self, progress=None, summarize=None) -> dict[str, Any]:
+        """Read everything once; raise before any write if anything is off.
+
+        Returns ``{id: summarize(row)}`` for every memory (``None`` values without ``summarize``),
+        so the importer decides what to write without another pass over the bundle.
+        """
         progress = progress or (lambda *a: None)
         if self.format == "membucket":
             for name in PARTS:
@@ -143,11 +154,11 @@ class Bundle:
                     raise BundleChecksum(f"{name} does not match the sha256 in the manifest")
             self.apps = [self._app(d, f"apps.jsonl line {n}") for n, d in self._lines("apps.jsonl")]
             self.rules = [self._rule(d, f"rules.jsonl line {n}") for n, d in self._lines("rules.jsonl")]
-        seen: set[str] = set()
+        seen: dict[str, Any] = {}
         for row in self.memories():
             if row["id"] in seen:
                 raise BundleInvalid(f"memory {row['id']} appears twice")
-            seen.add(row["id"])
+            seen[row["id"]] = summarize(row) if summarize else None
             if len(seen) % 5000 == 0:
                 progress("validate", len(seen), self.count or None)
         for row in self.history():
@@ -156,6 +167,7 @@ class Bundle:
             raise BundleInvalid(f"{len(seen)} memories, the manifest says {self.manifest['counts'].get('memories')}")
         self.count = len(seen)
         progress("validate", self.count, self.count)
+        return seen
 
     def _app(self, d: dict, where: str) -> dict:
         try:

@@ -130,6 +130,13 @@ def _stream(rep, sql: str, params: list) -> Iterable[tuple]:
         yield from rows
 
 
+def _by_vid_range(rep, sql: str, params: list) -> Iterable[tuple]:
+    """Memory rows in vid order, one vid range at a time: a sort over the whole table (vectors
+    included) would materialize it; vids are assigned in increasing order, so ranges are cheap."""
+    for lo in range(1, rep.next_vid, PAGE):
+        yield from rep.con.execute(sql, [*params, lo, lo + PAGE]).fetchall()
+
+
 def export_bundle(
     ctx: Context,
     out: BinaryIO,
@@ -165,9 +172,9 @@ def export_bundle(
             part = _HashingPart(zf, "memories.jsonl")
             sql = (
                 "SELECT id, text, hash, state, app, categories, metadata, created_at, updated_at, archived_at, deleted_at, vector "
-                f"FROM memories WHERE {where} ORDER BY vid"
+                f"FROM memories WHERE {where} AND vid >= ? AND vid < ? ORDER BY vid"
             )
-            for r in _stream(rep, sql, params):
+            for r in _by_vid_range(rep, sql, params):
                 part.row({
                     "id": r[0], "text": r[1], "hash": r[2], "state": r[3], "app": r[4], "categories": list(r[5] or []),
                     "metadata": json.loads(r[6]) if isinstance(r[6], str) else (r[6] or {}), "created_at": iso(r[7]),

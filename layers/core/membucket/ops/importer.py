@@ -139,7 +139,7 @@ def import_bundle(
     tmp_dir.mkdir(parents=True, exist_ok=True)
     with _seekable(source, tmp_dir) as raw, _plain(raw, passphrase, tmp_dir) as f:
         bundle = open_bundle(f, ctx.settings)
-        bundle.validate(progress)
+        index = bundle.validate(progress, summarize=lambda r: (r["updated_at"], _fingerprint(r)))
         embed = bundle.format == "openmemory" or reembed
         if not embed and bundle.count and (bundle.embedder != ctx.embedder.id or bundle.dim != ctx.embedder.dim):
             raise EmbedderMismatch(
@@ -147,11 +147,10 @@ def import_bundle(
                 f"{ctx.embedder.id} ({ctx.embedder.dim}-d). Import with --reembed (reembed=true) to embed it again.",
                 bundle_embedder=bundle.embedder, embedder=ctx.embedder.id,
             )
-        return _commit(ctx, bundle, mode, embed, progress)
+        return _commit(ctx, bundle, index, mode, embed, progress)
 
 
-def _commit(ctx: Context, bundle: Bundle, mode: str, embed: bool, progress: Progress) -> ImportResult:
-    index = {r["id"]: (r["updated_at"], _fingerprint(r)) for r in bundle.memories()}
+def _commit(ctx: Context, bundle: Bundle, index: dict[str, tuple], mode: str, embed: bool, progress: Progress) -> ImportResult:
     for _ in range(5):
         with ctx.ns.read() as rep:
             check_embedder(ctx, rep)
