@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 import json
 import uuid
 import zipfile
@@ -129,11 +130,10 @@ def test_encrypted_round_trip_and_wrong_passphrase(mb, owner, alice):
 def test_encrypted_large_bundle_in_many_chunks(mb, owner, monkeypatch):
     from membucket.ops import encryption
 
-    monkeypatch.setattr(encryption, "CHUNK_SIZE", 4096)
-    monkeypatch.setattr(encryption.EncryptingWriter.__init__, "__defaults__", (4096,))
+    monkeypatch.setattr(encryption.EncryptingWriter.__init__, "__defaults__", (4096,))  # chunk_size
     ops.add_batch(owner, [ops.NewMemory(f"memory number {i} about topic {i % 7}") for i in range(300)])
     data, _ = export_bytes(owner, passphrase="pw")
-    assert len(data) > 8 * 4096
+    assert len(data) > 8 * 4096 and json.loads(data[8 : 8 + int.from_bytes(data[4:8], "big")])["chunk_size"] == 4096
     bob = mb.context("bob")
     assert import_bundle(bob, io.BytesIO(data), passphrase="pw").added == 300
 
@@ -156,9 +156,8 @@ def test_damaged_encrypted_bundles_are_refused_without_a_write(mb, owner, damage
 
     ops.add_batch(owner, [ops.NewMemory(f"memory number {i}") for i in range(200)])
     buf = io.BytesIO()
-    w = encryption.EncryptingWriter(buf, "pw", chunk_size=2048)
-    export_bundle(owner, w)  # the writer is the output: plaintext zip through the encryptor
-    data = buf.getvalue()
+    w = encryption.EncryptingWriter(buf, "pw", chunk_size=2048)  # small chunks: many to damage
+    export_bundle(owner, w)
     w.close()
     data = buf.getvalue()
     head, chunks = _chunks(data)
@@ -440,3 +439,29 @@ def test_a_part_that_does_not_match_its_digest_stops_replay(tmp_path, mb, owner,
     with pytest.raises(ValueError):
         with cold.ns.read():
             pass
+
+
+def test_gc_removes_parts_only_once_no_entry_names_them(mb, owner, alice):
+    import time
+
+    from membucket.engine.blobs import collect_blobs
+    from tests.support.state import dump
+
+    data, _ = export_bytes(owner)
+    carol = mb.context("carol")
+    import_bundle(carol, io.BytesIO(data))
+    # carol's import entry is still in the log: its parts stay, however old
+    assert collect_blobs(mb.store, carol.ns.keys, cutoff=time.time() + 60) == 0
+
+    bob = mb.context("bob")
+    import_bundle(bob, io.BytesIO(data))
+    assert len(list(mb.store.list("ns/bob/blobs/"))) == 2  # one memory part, one history part
+    mb.store.put("ns/bob/blobs/" + "0" * 64 + ".bin", b"x")  # an upload whose commit never happened
+    bob.ns.retention_seconds = 0
+    ops.add(bob, "after the import")
+    r = bob.ns.compact()  # checkpoint, then GC with no retention: the import entry goes, so do its parts
+    assert r.gc.log_deleted >= 2 and r.gc.blobs_deleted == 3
+    assert list(mb.store.list("ns/bob/blobs/")) == []
+    cold = make_mb(mb.settings.store, Path(mb.settings.cache_dir) / "cold").context("bob")
+    with cold.ns.read() as rep, bob.ns.read() as warm:  # the checkpoint needs no part
+        assert dump(rep) == dump(warm)

@@ -45,3 +45,44 @@ def decode_part(body: bytes, sha256: str | None = None) -> tuple[list[dict], np.
     rows, dim = doc["rows"], int(doc["dim"])
     vectors = np.frombuffer(body, dtype="<f4", offset=12 + n).reshape(len(rows), dim)
     return rows, vectors
+
+
+def referenced_blobs(store, keys) -> set[str]:
+    """Digests named by the log entries still in the bucket."""
+    from .log import LogEntry
+
+    out: set[str] = set()
+    for info in store.list(keys.log_prefix):
+        seq = keys.seq_of_log(info.key)
+        if seq is None:
+            continue
+        try:
+            entry = LogEntry.decode(store.get(info.key).body, seq)
+        except Exception:  # NotFound (GC racing) or undecodable: keep everything to be safe
+            return {"*"}
+        for op in entry.ops:
+            if op.get("op") == "memory.import":
+                out.update(p["sha256"] for p in (op.get("parts") or []) + (op.get("history_parts") or []))
+    return out
+
+
+def collect_blobs(store, keys, cutoff: float) -> int:
+    """Delete parts older than ``cutoff`` that no remaining log entry names; return how many.
+
+    A part is needed only to replay the entry that names it; once that entry is gone (GC removes
+    entries only below a checkpoint and after the retention period) no replica can ask for it.
+    An upload whose commit never happened is removed the same way, after the retention period.
+    """
+    old = [info for info in store.list(keys.blobs_prefix) if info.last_modified <= cutoff]
+    if not old:
+        return 0
+    keep = referenced_blobs(store, keys)
+    if "*" in keep:
+        return 0
+    deleted = 0
+    for info in old:
+        digest = info.key.rsplit("/", 1)[-1].split(".", 1)[0]
+        if digest not in keep:
+            store.delete(info.key)
+            deleted += 1
+    return deleted

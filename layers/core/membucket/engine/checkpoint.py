@@ -153,6 +153,7 @@ class GcResult:
     log_deleted: int = 0
     checkpoints_deleted: int = 0
     kept_recent: int = 0
+    blobs_deleted: int = 0
 
 
 def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: float, now: float | None = None) -> GcResult:
@@ -186,4 +187,7 @@ def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: 
             result.checkpoints_deleted += 1
         else:
             result.kept_recent += 1
+    from .blobs import collect_blobs  # bulk-import parts (ops/importer.py)
+
+    result.blobs_deleted = collect_blobs(store, keys, cutoff)
     return result
