@@ -50,6 +50,8 @@ def test_filters_in_the_body(api, owner, seeded):
     assert error_code(owner.post("/export", json={"state": ["frozen"]})) == "validation_error"
     assert error_code(owner.post("/export", json={"created_after": "yesterday"})) == "invalid_input"
     assert error_code(owner.post("/export", json={"encrypt": True})) == "invalid_input"
+    # the caller chooses filters, never where anything is written
+    assert error_code(owner.post("/export", json={"out": "/etc/cron.d/x"})) == "validation_error"
 
 
 def test_encrypted_export_and_passphrase_header(api, owner, seeded):

@@ -81,6 +81,8 @@ def test_filters_encryption_and_callers(cloud, load):
     assert call(fn, "POST", "/api/v1/export", {})[0] == 401
     status, body = call(fn, "POST", "/api/v1/export", {"app": "../../etc"}, admin)
     assert status == 400, body
+    status, body = call(fn, "POST", "/api/v1/export", {"key": "../../ns/alice/log/x"}, admin)
+    assert status == 422, body  # no caller-chosen key or path
     # the caller's own user only: bob's token exports bob's (empty) namespace
     bob, _ = cloud["tokens"].create("bob", None, ["admin"])
     status, body = call(fn, "POST", "/api/v1/export", {}, bob)

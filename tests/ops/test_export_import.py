@@ -214,6 +214,15 @@ def _bad_vector(files):
     files["manifest.json"] = json.dumps(m).encode()
 
 
+def _long_line(files):
+    import hashlib
+
+    files["history.jsonl"] = b"[" * (5 << 20) + b"\n"  # no row is that long: refused, not buffered
+    m = json.loads(files["manifest.json"])
+    m["parts"]["history.jsonl"]["sha256"] = hashlib.sha256(files["history.jsonl"]).hexdigest()
+    files["manifest.json"] = json.dumps(m).encode()
+
+
 @pytest.mark.parametrize("change,code", [
     (_tamper_text, "bundle_checksum"),
     (lambda f: f.pop("rules.jsonl"), "bundle_invalid"),
@@ -221,6 +230,7 @@ def _bad_vector(files):
     (lambda f: f.update({"manifest.json": f["manifest.json"].replace(b'"schema_version": 1', b'"schema_version": 99')}), "bundle_invalid"),
     (_bad_state_with_fixed_checksum, "bundle_invalid"),
     (_bad_vector, "bundle_invalid"),
+    (_long_line, "bundle_invalid"),
 ])
 def test_invalid_bundles_are_refused_before_any_write(mb, owner, alice, change, code):
     data, _ = export_bytes(owner)

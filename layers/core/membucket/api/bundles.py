@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import ops
 from ..auth import Identity
-from ..errors import InvalidInput, TooLarge
+from ..errors import Forbidden, InvalidInput, TooLarge
 from .deps import get_identity, get_state
 from .errors import error_response
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, AppName, MemoryState, acting
@@ -113,6 +113,8 @@ async def import_(
 ):
     """The request body is the bundle's bytes. Validated whole before the first write; one commit."""
     ctx = acting(request, identity, "admin")
+    if ctx.app is not None:  # refuse before reading a byte of a possibly large body
+        raise Forbidden("import is for the namespace owner, not an app")
     ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if ctype not in BUNDLE_TYPES:
         return error_response(415, "unsupported_media_type", f"send the bundle as {' or '.join(BUNDLE_TYPES[:2])}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import io
 import json
 import re
 import uuid
@@ -32,6 +31,8 @@ from .validate import clean_categories, clean_metadata, clean_state, clean_text,
 __all__ = ["Bundle", "open_bundle"]
 
 _EVENTS = ("add", "update", "state", "import")
+MAX_LINE = 4 << 20  # bytes: a row holds at most ~16k characters of text, 16 KiB of metadata and a vector
+MAX_DOCUMENT = 128 << 20  # manifest.json / OpenMemory's memories.json, parsed whole
 _OM_NS = uuid.UUID("6f1d8a4e-5b7c-4d1e-9a3f-0c2b7e8d9f10")  # ids for OpenMemory rows that have none
 
 
@@ -83,8 +84,16 @@ class Bundle:
             yield self._history(doc, f"history.jsonl line {n}")
 
     def _lines(self, name: str) -> Iterator[tuple[int, dict]]:
+        """Parsed lines; a line longer than MAX_LINE (no row is that long) is refused, not buffered."""
         with self.zf.open(name) as raw:
-            for n, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8"), 1):
+            n = 0
+            while True:
+                line = raw.readline(MAX_LINE + 1)
+                if not line:
+                    return
+                n += 1
+                if len(line) > MAX_LINE:
+                    raise BundleInvalid(f"{name} line {n}: longer than {MAX_LINE} bytes")
                 if not line.strip():
                     continue
                 try:
@@ -218,6 +227,8 @@ class Bundle:
         """
         names = set(self.zf.namelist())
         if "memories.json" in names:
+            if self.zf.getinfo("memories.json").file_size > MAX_DOCUMENT:
+                raise BundleInvalid(f"memories.json is above {MAX_DOCUMENT} bytes; export OpenMemory's memories.jsonl.gz instead")
             try:
                 doc = json.loads(self.zf.read("memories.json"))
             except ValueError as exc:
@@ -327,6 +338,8 @@ def open_bundle(f, settings: Settings) -> Bundle:
         raise BundleInvalid(f"not a zip bundle: {exc}") from None
     names = set(zf.namelist())
     if "manifest.json" in names:
+        if zf.getinfo("manifest.json").file_size > (1 << 20):
+            raise BundleInvalid("manifest.json is too large")
         try:
             manifest = json.loads(zf.read("manifest.json"))
         except (ValueError, zipfile.BadZipFile, OSError) as exc:

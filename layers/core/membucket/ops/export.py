@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
 from ..engine.keys import validate_app_name
-from ..engine.log import encode_vector
+from ..engine.log import encode_vector, utcnow
 from ..errors import InvalidInput
 from .access import ingest_access_log
 from .context import Context
@@ -165,7 +165,7 @@ def export_bundle(
         total = rep.con.execute(f"SELECT count(*) FROM memories WHERE {where}", params).fetchone()[0]
         manifest: dict[str, Any] = {
             "format": FORMAT, "schema_version": SCHEMA_VERSION, "user": ctx.user, "seq": rep.seq,
-            "embedder": rep.embedder, "dim": rep.dim, "exported_at": iso(datetime.utcnow()),
+            "embedder": rep.embedder, "dim": rep.dim, "exported_at": iso(utcnow()),
             "filters": filters.to_dict(), "vector_encoding": "base64-float32-le", "parts": {}, "counts": {},
         }
         with zipfile.ZipFile(writer or out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True) as zf:

@@ -15,8 +15,9 @@ Guarantees:
   inert (nothing lists them) and a retry re-uses them (same content, same key).
 - **Keeps** ids, text, states, apps (and their paused flag), categories, metadata, timestamps,
   history and vectors (unless ``reembed``). The access log is exported but not imported.
-- **merge** adds what is missing and replaces a memory only when the bundle's ``updated_at`` is
-  newer; **replace** makes the namespace equal to the bundle (memories, apps, rules).
+- **merge** adds what is missing and replaces a memory (row and history) only when the bundle's
+  ``updated_at`` is newer; an app's paused flag likewise; rules are added by id unless an equal
+  rule exists. **replace** makes the namespace equal to the bundle (memories, apps, rules).
   Idempotent: a second identical import finds nothing to do and commits nothing.
 - A bundle from another embedder (id or dimension) is refused (409 ``embedder_mismatch``)
   unless ``reembed``, which embeds every text with the current embedder. OpenMemory bundles
