@@ -43,6 +43,8 @@ ROUTES = [
     ("GET", "/tokens", None, "admin"),
     ("POST", "/tokens", {"scopes": ["admin"]}, "admin"),
     ("DELETE", "/tokens/{token}", None, "admin"),
+    ("POST", "/export", {}, "admin"),
+    ("POST", "/import", {}, "admin"),  # a JSON body: 415 once past auth (the bundle tests are in test_export_api.py)
 ]
 PUBLIC = {("GET", "/health"), ("GET", "/ready")}
 

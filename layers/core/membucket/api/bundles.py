@@ -28,7 +28,7 @@ from .deps import get_identity, get_state
 from .errors import error_response
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, AppName, MemoryState, acting
 
-__all__ = ["router", "ExportIn", "ImportOut", "IMPORT_PATH", "export_to_tempfile"]
+__all__ = ["router", "ExportIn", "ImportOut", "IMPORT_PATH", "export_to_tempfile", "owner_context"]
 
 IMPORT_PATH = "/api/v1/import"
 BUNDLE_TYPES = ("application/zip", "application/octet-stream", "application/x-zip-compressed")
@@ -58,6 +58,15 @@ class ImportOut(BaseModel):
     purged: int
     seq: int
     format: Literal["membucket", "openmemory"]
+
+
+def owner_context(request: Request, identity: Identity):
+    """The caller's owner Context: admin scope, and no app (a paused app still hears app_paused)."""
+    ctx = acting(request, identity, "admin")
+    if ctx.app is not None:
+        ops.check_caller(ctx)
+        raise Forbidden("export and import are for the namespace owner: use a token not bound to an app")
+    return ctx
 
 
 def export_to_tempfile(ctx, body: ExportIn, tmp_dir: Path):
@@ -94,7 +103,7 @@ def _chunks(f):
 def export(request: Request, identity: Caller, body: ExportIn | None = None):
     """Every memory (with its vector), app, rule, history event and access record, as a zip of
     JSONL parts with a manifest of checksums. Filters narrow the memories (and their history)."""
-    ctx = acting(request, identity, "admin")
+    ctx = owner_context(request, identity)
     f, _, name, media = export_to_tempfile(ctx, body or ExportIn(), Path(ctx.settings.cache_dir) / "tmp")
     return StreamingResponse(_chunks(f), media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -112,9 +121,7 @@ async def import_(
     x_membucket_passphrase: Annotated[str | None, Header(max_length=1024, description="Passphrase of an encrypted bundle")] = None,
 ):
     """The request body is the bundle's bytes. Validated whole before the first write; one commit."""
-    ctx = acting(request, identity, "admin")
-    if ctx.app is not None:  # refuse before reading a byte of a possibly large body
-        raise Forbidden("import is for the namespace owner, not an app")
+    ctx = owner_context(request, identity)  # before reading a byte of a possibly large body
     ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if ctype not in BUNDLE_TYPES:
         return error_response(415, "unsupported_media_type", f"send the bundle as {' or '.join(BUNDLE_TYPES[:2])}")

@@ -21,10 +21,10 @@ from pydantic import BaseModel
 from ..auth import Identity
 from ..errors import ServiceUnavailable
 from ..store import ObjectStore
-from .bundles import ExportIn, export_to_tempfile
+from .bundles import ExportIn, export_to_tempfile, owner_context
 from .deps import ServerState, get_identity
 from .errors import install_error_handlers
-from .schemas import AUTHENTICATED, ERROR_RESPONSES, acting
+from .schemas import AUTHENTICATED, ERROR_RESPONSES
 
 __all__ = ["create_export_app", "ExportLinkOut", "upload_and_presign"]
 
@@ -65,7 +65,7 @@ def create_export_app(state: ServerState, export_store: ObjectStore | None, url_
 
     @router.post("/export", response_model=ExportLinkOut, tags=["export"])
     def export(request: Request, identity: Caller, body: ExportIn | None = None):
-        ctx = acting(request, identity, "admin")
+        ctx = owner_context(request, identity)
         if export_store is None:
             raise ServiceUnavailable("no export store is configured (MEMBUCKET_EXPORT_STORE)")
         f, manifest, name, _ = export_to_tempfile(ctx, body or ExportIn(), Path(ctx.settings.cache_dir) / "tmp")
