@@ -160,3 +160,14 @@ def test_the_import_limit_holds(tmp_path, chunked):
         content = iter([body[i : i + 10_000] for i in range(0, len(body), 10_000)]) if chunked else body
         r = api.as_("alice").post("/import", content=content, headers={"content-type": "application/zip"})
         assert r.status_code == 413 and error_code(r) == "too_large"
+
+
+def test_an_openmemory_export_over_http(api):
+    from tests.ops.test_export_import import openmemory_zip
+
+    data, ids = openmemory_zip()
+    r = api.as_("olga").post("/import", content=data, headers={"content-type": "application/zip"})
+    assert r.status_code == 200, r.text
+    assert r.json()["format"] == "openmemory" and r.json()["added"] == 3
+    mem = api.as_("olga").get(f"/memories/{ids['m2']}").json()
+    assert (mem["state"], mem["app"], mem["categories"]) == ("archived", "claude", ["work"])

@@ -177,6 +177,20 @@ def test_damaged_encrypted_bundles_are_refused_without_a_write(mb, owner, damage
     assert seq_of(bob) == 0 and list(mb.store.list("ns/bob/")) == []
 
 
+@pytest.mark.parametrize("params", [{"n": 2**24}, {"r": 1024}, {"n": 3}, {"chunk_size": 1 << 40}])
+def test_an_encrypted_header_cannot_demand_unbounded_work(mb, owner, params):
+    import struct
+
+    ops.add(owner, "a memory")
+    data, _ = export_bytes(owner, passphrase="pw")
+    hlen = struct.unpack(">I", data[4:8])[0]
+    header = json.loads(data[8 : 8 + hlen]) | params
+    raw = json.dumps(header).encode()
+    bad = data[:4] + struct.pack(">I", len(raw)) + raw + data[8 + hlen :]
+    with pytest.raises(errors.BundleInvalid):
+        import_bundle(mb.context("bob"), io.BytesIO(bad), passphrase="pw")
+
+
 def _rezip(data: bytes, change) -> bytes:
     src = zipfile.ZipFile(io.BytesIO(data))
     files = {n: src.read(n) for n in src.namelist()}

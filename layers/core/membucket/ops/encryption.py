@@ -110,8 +110,11 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, passphrase: str) -> None:
         doc = json.loads(header)
         salt, prefix, check = (base64.b64decode(doc[k]) for k in ("salt", "nonce_prefix", "check"))
         n, r, p, chunk_size = int(doc["n"]), int(doc["r"]), int(doc["p"]), int(doc["chunk_size"])
-        if doc.get("kdf") != "scrypt" or len(prefix) != 8 or not (2 <= n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):
-            raise ValueError("unsupported parameters")
+        # the header is untrusted: bound the work and memory (128 * n * r bytes) it can demand
+        if doc.get("kdf") != "scrypt" or len(prefix) != 8 or n & (n - 1) or not (2**10 <= n <= 2**18 and 1 <= r <= 16 and 1 <= p <= 4):
+            raise ValueError("unsupported scrypt parameters")
+        if 128 * n * r > 256 << 20 or not (1024 <= chunk_size <= 64 << 20):
+            raise ValueError("scrypt memory or chunk size out of bounds")
     except (ValueError, KeyError, TypeError) as exc:
         raise BundleInvalid(f"encrypted bundle header is invalid: {exc}") from None
     aes = AESGCM(_key(passphrase, salt, n, r, p))

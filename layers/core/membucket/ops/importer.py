@@ -17,7 +17,8 @@ Guarantees:
   history and vectors (unless ``reembed``). The access log is exported but not imported.
 - **merge** adds what is missing and replaces a memory (row and history) only when the bundle's
   ``updated_at`` is newer; an app's paused flag likewise; rules are added by id unless an equal
-  rule exists. **replace** makes the namespace equal to the bundle (memories, apps, rules).
+  rule exists. **replace** makes the namespace equal to the bundle (memories, apps, rules): a
+  bundle exported with filters removes everything outside them.
   Idempotent: a second identical import finds nothing to do and commits nothing.
 - A bundle from another embedder (id or dimension) is refused (409 ``embedder_mismatch``)
   unless ``reembed``, which embeds every text with the current embedder. OpenMemory bundles
