@@ -489,3 +489,28 @@ def test_gc_removes_parts_only_once_no_entry_names_them(mb, owner, alice):
     cold = make_mb(mb.settings.store, Path(mb.settings.cache_dir) / "cold").context("bob")
     with cold.ns.read() as rep, bob.ns.read() as warm:  # the checkpoint needs no part
         assert dump(rep) == dump(warm)
+
+
+def test_a_concurrent_write_between_decision_and_commit_is_decided_again(tmp_path, mb, owner, alice, monkeypatch):
+    """Replace mode: while the parts upload, another process edits a memory the import had found
+    equal. The commit sees that its parts do not cover it, decides again, and still ends equal."""
+    from membucket.ops import importer
+
+    data, _ = export_bytes(owner)
+    bob = mb.context("bob")
+    import_bundle(bob, io.BytesIO(data))
+    other = make_mb(str(tmp_path / "bucket"), tmp_path / "cache-other").context("bob")  # another process
+    ops.update(other, alice["a"], text="edited elsewhere, before the replace")
+    real_upload, calls = importer._upload, []
+
+    def upload(ctx, bundle, ids, embed, progress):
+        calls.append(set(ids))
+        if len(calls) == 1:
+            ops.update(other, alice["d"], text="edited elsewhere, during the replace")
+        return real_upload(ctx, bundle, ids, embed, progress)
+
+    monkeypatch.setattr(importer, "_upload", upload)
+    result = import_bundle(bob, io.BytesIO(data), mode="replace")
+    assert calls == [{alice["a"]}, {alice["a"], alice["d"]}]
+    assert result.updated == 2
+    assert snapshot(bob) | {"index": []} == snapshot(owner) | {"index": []}
