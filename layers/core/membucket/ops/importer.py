@@ -46,7 +46,6 @@ from ..errors import BundleEncrypted, EmbedderMismatch, Forbidden, InvalidInput
 from ..store import IF_ABSENT, PreconditionFailed
 from .bundle import Bundle, open_bundle
 from .context import Context, check_embedder, init_ops
-from .encryption import decrypt_stream, is_encrypted
 from .export import Progress
 
 __all__ = ["import_bundle", "ImportResult", "MODES", "PART_ROWS"]
@@ -111,11 +110,13 @@ def _plain(f: BinaryIO, passphrase: str | None, tmp_dir: Path) -> Iterator[Binar
     start = f.tell()
     head = f.read(4)
     f.seek(start)
-    if not is_encrypted(head):
+    if head != b"MBX1":  # encryption.MAGIC; cryptography is imported only for encrypted bundles
         yield f
         return
     if not passphrase:
         raise BundleEncrypted("this bundle is encrypted: give its passphrase (MEMBUCKET_PASSPHRASE, the prompt, or X-Membucket-Passphrase)")
+    from .encryption import decrypt_stream
+
     with tempfile.TemporaryFile(dir=tmp_dir) as out:
         decrypt_stream(f, out, passphrase)
         out.seek(0)
