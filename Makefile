@@ -51,6 +51,7 @@ test-fast: install
 bench: install
 	$(PY) -m membucket.bench.embedder --out bench/results/embedder.json
 	$(VENV)/bin/membucket bench engine --out bench/results/engine.json
+	$(VENV)/bin/membucket bench export --n 100000 --out bench/results/export.json
 
 # sam build (python3.12) + size check that fails above Lambda's 250 MB + smoke run of the bundle.
 package: install sam-venv

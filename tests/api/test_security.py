@@ -53,6 +53,8 @@ ROUTES = [
     ("GET", "/preferences", None, "read"),
     ("PUT", "/preferences", {"page_size": 99, "theme": "dark"}, "admin"),
     ("GET", "/connect", None, "read"),
+    ("POST", "/export", {}, "admin"),
+    ("POST", "/import", {}, "admin"),  # a JSON body: 415 once past auth (the bundle tests are in test_export_api.py)
 ]
 PUBLIC = {("GET", "/health"), ("GET", "/ready")}
 

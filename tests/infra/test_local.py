@@ -16,7 +16,7 @@ from .conftest import ROOT
 EVENTS = ROOT / "local" / "events"
 # event file -> (function directory, the status it gets with a fresh bucket and a valid token)
 EXPECTED = {
-    "add.json": ("add", 201), "search.json": ("search", 200), "state.json": ("state", 404), "export.json": ("export", 501),
+    "add.json": ("add", 201), "search.json": ("search", 200), "state.json": ("state", 404), "export.json": ("export", 200),
     "mcp-initialize.json": ("mcp", 200), "mcp-tools-list.json": ("mcp", 200), "mcp-tools-call.json": ("mcp", 200),
     "api-health.json": ("api", 200), "api-stats.json": ("api", 200),
     "maintenance-compact.json": ("maintenance", None), "maintenance-backup.json": ("maintenance", None),
@@ -47,7 +47,8 @@ def test_sample_events_run_in_process(bucket, tokens, load):
     loaded = {}
     for name in sorted(EXPECTED, key=lambda n: (n != "add.json", n)):  # add first, so search finds it
         fn_name, status = EXPECTED[name]
-        fn = loaded.setdefault(fn_name, load(fn_name, container=fn_name))
+        env = {"MEMBUCKET_EXPORT_STORE": f"s3://{bucket}/exports"} if fn_name == "export" else {}
+        fn = loaded.setdefault(fn_name, load(fn_name, container=fn_name, **env))
         event = json.loads((EVENTS / name).read_text().replace("mb_REPLACE_WITH_TOKEN_FROM_membucket_token_create", token))
         resp = fn.lambda_handler(event, FakeContext())
         if status is None:

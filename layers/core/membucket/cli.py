@@ -878,6 +878,11 @@ def bench_categories(data_path, out):
 
     result = run(data_path, out=out)
     click.echo(json.dumps({k: v for k, v in result.items() if k != "holdout_per_category"}, indent=2))
+from .cli_bundles import bench_export_cmd, export_cmd, import_cmd  # noqa: E402 (they use the helpers above)
+
+cli.add_command(export_cmd)
+cli.add_command(import_cmd)
+bench.add_command(bench_export_cmd)
 
 
 def main() -> None:

@@ -8,11 +8,15 @@
      │    ├── InvalidAppName            invalid_app_name     400
      │    ├── InvalidState              invalid_state        400
      │    ├── InvalidMetadata           invalid_metadata     400
-     │    └── TooLarge                  too_large            413
+     │    ├── TooLarge                  too_large            413
+     │    ├── BundleEncrypted           bundle_encrypted     400
+     │    └── BadPassphrase             bad_passphrase       400
      ├── NotFoundError                  not_found            404
      ├── Forbidden                      forbidden            403
      │    ├── AppPaused                 app_paused           403
      │    └── AccessDenied              access_denied        403
+     ├── BundleInvalid                  bundle_invalid       422
+     │    └── BundleChecksum            bundle_checksum      422
      ├── Conflict                       conflict             409
      │    ├── IllegalTransition         illegal_transition   409
      │    ├── EmbedderMismatch          embedder_mismatch    409
@@ -51,6 +55,10 @@ __all__ = [
     "ServiceUnavailable",
     "CommitContention",
     "StoreUnavailable",
+    "BundleEncrypted",
+    "BadPassphrase",
+    "BundleInvalid",
+    "BundleChecksum",
 ]
 
 
@@ -153,3 +161,25 @@ class CommitContention(ServiceUnavailable):
 
 class StoreUnavailable(ServiceUnavailable):
     code = "store_unavailable"
+
+
+class BundleEncrypted(InvalidInput):
+    """An encrypted export bundle and no passphrase to open it."""
+
+    code = "bundle_encrypted"
+
+
+class BadPassphrase(InvalidInput):
+    code = "bad_passphrase"
+
+
+class BundleInvalid(MembucketError):
+    """An import bundle that is not a bundle: not a zip, a missing part, a row that fails the schema."""
+
+    code, status = "bundle_invalid", 422
+
+
+class BundleChecksum(BundleInvalid):
+    """A part whose sha256 differs from the manifest, or an encrypted chunk that fails authentication."""
+
+    code = "bundle_checksum"

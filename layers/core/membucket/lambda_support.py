@@ -49,7 +49,7 @@ from .settings import Settings
 from .store import NotFound, ObjectStore, open_store
 
 __all__ = [
-    "logger", "metrics", "tracer", "configure_logging", "make_membucket", "http_app", "http_handler", "serve_http",
+    "logger", "metrics", "tracer", "configure_logging", "make_membucket", "http_app", "export_app", "http_handler", "serve_http",
     "invocation_metrics", "json_response", "GatewayTokenStore", "identity_from_claims",
     "publish_model", "fetch_model", "S3ModelEmbedder", "MODEL_FILES",
 ]
@@ -81,8 +81,8 @@ def make_membucket(settings: Settings | None = None, registry: ReplicaRegistry |
     return Membucket(settings, embedder=embedder, registry=registry)
 
 
-def http_app(mb: Membucket | None = None):
-    """Mangum over the shared ASGI app, with bearer tokens (or API Gateway's JWT claims) required."""
+def http_app(mb: Membucket | None = None, factory=None):
+    """Mangum over the shared ASGI app (or ``factory(state)``), with bearer tokens (or API Gateway's JWT claims) required."""
     from mangum import Mangum
 
     from .server import build_state
@@ -93,7 +93,17 @@ def http_app(mb: Membucket | None = None):
     if os.environ.get("MEMBUCKET_LAMBDA_AUTH", "tokens") == "jwt":
         state.tokens = GatewayTokenStore(mb.store, user_claim=os.environ.get("MEMBUCKET_JWT_USER_CLAIM", "sub"))
     configure_logging()
-    return Mangum(create_app(state), lifespan="off", api_gateway_base_path="/")
+    return Mangum((factory or create_app)(state), lifespan="off", api_gateway_base_path="/")
+
+
+def export_app(mb: Membucket | None = None):
+    """The export function's app: bundles go to ``MEMBUCKET_EXPORT_STORE``, answers are presigned URLs."""
+    from .api.export_bucket import create_export_app
+
+    mb = mb or make_membucket()
+    url = os.environ.get("MEMBUCKET_EXPORT_STORE")
+    store = open_store(url, endpoint_url=mb.settings.endpoint_url, region=mb.settings.region) if url else None
+    return http_app(mb, factory=lambda state: create_export_app(state, store, mb.settings.export_url_seconds))
 
 
 def serve_http(app, event: dict, context: Any, function: str, latency_metric: str = "Latency") -> dict:
@@ -113,13 +123,13 @@ def serve_http(app, event: dict, context: Any, function: str, latency_metric: st
     return response
 
 
-def http_handler(function: str, latency_metric: str = "Latency"):
+def http_handler(function: str, latency_metric: str = "Latency", app=None):
     """The Lambda handler of an HTTP function: the shared app under Mangum, built once per
     container, with Powertools' correlation id, tracing (responses not captured) and EMF metrics.
     The app is ``handler.app``, for tests that check routes."""
     from aws_lambda_powertools.logging import correlation_paths
 
-    app = http_app()
+    app = app or http_app()
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler(capture_response=False)

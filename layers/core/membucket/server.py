@@ -57,6 +57,7 @@ def build_state(mb: Membucket, host: str = "127.0.0.1", auth: bool | None = None
         allowed_hosts=hosts if (loopback or s.allowed_hosts) else [],
         allowed_origins=list(s.allowed_origins),
         max_body_bytes=s.max_body_bytes,
+        max_import_bytes=s.max_import_bytes,
         rate_limit_per_minute=s.rate_limit_per_minute,
     )
 

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] = Field(default_factory=list, description="Host headers served (e.g. memory.example.com); loopback is always added on loopback")
     allowed_origins: list[str] = Field(default_factory=list, description="Browser origins allowed to call the API besides the app's own")
     max_body_bytes: int = Field(1_048_576, description="Largest HTTP request body accepted")
+    export_url_seconds: int = Field(3600, description="Lifetime of the presigned URL the export Lambda function answers")
+    max_import_bytes: int = Field(512 * 1_048_576, description="Largest bundle POST /api/v1/import accepts (spooled to disk, not memory)")
     rate_limit_per_minute: int = Field(1200, description="Requests per minute per caller (token or address) before 429; 0 = off")
     token_cache_seconds: float = Field(10.0, description="How long a process trusts a token lookup (revocations elsewhere take this long)")
 

@@ -1,6 +1,7 @@
 """The one ASGI app: REST under /api/v1, MCP under /mcp, served by uvicorn locally and Mangum in Lambda.
 
-Guards applied before any route: request body limit (413), Host allow-list (421, the
+Guards applied before any route: request body limit (413; ``POST /api/v1/import`` has its own,
+``max_import_bytes``), Host allow-list (421, the
 DNS-rebinding defence on loopback, configured with real hostnames behind a proxy), and a
 browser-Origin allow-list (403), all answering in the API's JSON error shape.
 """
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__
 from .api import ServerState, install_error_handlers, router
+from .api.bundles import IMPORT_PATH
 from .api.errors import error_response
 
 __all__ = ["create_app", "LOOPBACK_HOSTS"]
@@ -75,10 +77,15 @@ class GuardMiddleware:
                     429, "rate_limited", "too many requests; slow down", headers={"Retry-After": str(max(1, round(wait)))}
                 )(scope, receive, send)
         limit = self.state.max_body_bytes
+        bundle = scope.get("path") == IMPORT_PATH and scope.get("method") == "POST"
+        if bundle:  # the import route has its own limit, and spools its body to disk itself
+            limit = self.state.max_import_bytes
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit() or int(length) > limit:
                 return await error_response(413, "too_large", f"request body above {limit} bytes")(scope, receive, send)
+            return await self.app(scope, receive, send)
+        if bundle:
             return await self.app(scope, receive, send)
         # No Content-Length (chunked): read up to the limit here, so an oversized body is a 413
         # from us rather than a parse error deep inside FastAPI or the MCP transport.

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from . import apps, categories, console, memories, system, tokens
+from . import apps, bundles, categories, console, memories, system, tokens
 from .deps import ServerState
 from .errors import install_error_handlers
 
@@ -15,3 +15,4 @@ router.include_router(system.router)
 router.include_router(tokens.router)
 router.include_router(categories.router)
 router.include_router(console.router)
+router.include_router(bundles.router)

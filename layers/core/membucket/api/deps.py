@@ -22,6 +22,7 @@ class ServerState:
     allowed_hosts: list[str] = field(default_factory=list)
     allowed_origins: list[str] = field(default_factory=list)
     max_body_bytes: int = 1_048_576
+    max_import_bytes: int = 512 * 1_048_576  # POST /api/v1/import only
     rate_limit_per_minute: int = 0  # per caller; 0 = off
 
 

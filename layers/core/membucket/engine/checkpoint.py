@@ -155,6 +155,7 @@ class GcResult:
     checkpoints_deleted: int = 0
     kept_recent: int = 0
     reindex_deleted: int = 0
+    blobs_deleted: int = 0
 
 
 def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: float, now: float | None = None) -> GcResult:
@@ -191,4 +192,7 @@ def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: 
     from .reindex import collect_reindex_garbage  # (reindex imports this module)
 
     result.reindex_deleted = collect_reindex_garbage(store, keys, pointer.seq, cutoff)
+    from .blobs import collect_blobs  # bulk-import parts (ops/importer.py)
+
+    result.blobs_deleted = collect_blobs(store, keys, cutoff)
     return result

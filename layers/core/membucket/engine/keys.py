@@ -113,3 +113,12 @@ class NamespaceKeys:
 
     def reindex_progress(self, target_dir: str) -> str:
         return f"{target_dir}progress.json"
+    @property
+    def blobs_prefix(self) -> str:
+        return f"{self.root}blobs/"
+
+    def blob(self, sha256: str) -> str:
+        """A content-addressed side object a log entry refers to (bulk import rows)."""
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256[:80]!r}")
+        return f"{self.blobs_prefix}{sha256}.bin"

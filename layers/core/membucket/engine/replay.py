@@ -91,6 +91,11 @@ def _columns(names: list[str], rows: list[list]) -> dict[str, np.ndarray]:
 
 def _bulk_insert(con, rows: list[list], history: list[list]) -> None:
     """Many rows: register numpy columns and INSERT ... SELECT (executemany is ~600 rows/s)."""
+    if not history:  # an import may carry rows without history
+        history = [["", 0, "", None, None, None, None, None, None]]
+        skip_history = True
+    else:
+        skip_history = False
     con.register("_new_memories", _columns(MEMORY_COLUMNS, rows))
     con.register("_new_history", _columns(HISTORY_COLUMNS, history))
     try:
@@ -109,7 +114,7 @@ def _bulk_insert(con, rows: list[list], history: list[list]) -> None:
             SELECT memory_id, seq, event, old_state::VARCHAR, new_state, old_text::VARCHAR, new_text, actor::VARCHAR,
                    changed_at::TIMESTAMP
             FROM _new_history
-            """
+            """ + (" WHERE false" if skip_history else "")
         )
     finally:
         con.unregister("_new_memories")
@@ -233,9 +238,107 @@ def _category_define(rep: "Replica", op: dict, entry: LogEntry) -> None:
 
 def _category_delete(rep: "Replica", op: dict, entry: LogEntry) -> None:
     rep.con.execute("DELETE FROM category_defs WHERE name = ?", [op["name"]])
+# -- imports (ops/importer.py): rows restored with their own ids, times, states and history -------
+def _import_memories(rep: "Replica", op: dict, entry: LogEntry) -> None:
+    """Insert the rows of content-addressed parts (engine/blobs.py), optionally only ``ids``.
+
+    Each row keeps its id, state, app, categories, metadata and timestamps. Then the rows of the
+    ``history_parts`` for the memories inserted here, as they were, under this entry's seq.
+    Memories already present are skipped (a writer replacing a row purges it earlier in the
+    same entry).
+    """
+    from .blobs import decode_part
+
+    wanted = None if op.get("ids") is None else set(op["ids"])
+    inserted: set[str] = set()
+    for part in op["parts"]:
+        rows, vectors = decode_part(rep.store.get(rep.keys.blob(part["sha256"])).body, part["sha256"])
+        if vectors.shape[1] != rep.dim:
+            raise ValueError(f"vector dimension {vectors.shape[1]} != namespace dimension {rep.dim}")
+        keep = [i for i, r in enumerate(rows) if wanted is None or r["id"] in wanted]
+        if keep:
+            ids = [rows[i]["id"] for i in keep]
+            present = {r[0] for r in rep.con.execute(f"SELECT id FROM memories WHERE id IN {in_list(len(ids))}", ids).fetchall()}
+            keep = [i for i in keep if rows[i]["id"] not in present]
+        if not keep:
+            continue
+        vids = np.arange(rep.next_vid, rep.next_vid + len(keep), dtype=np.int64)
+        rep.next_vid += len(keep)
+        vecs = np.ascontiguousarray(vectors[keep], dtype=np.float32)
+        mem_rows = []
+        for i, vid, vec in zip(keep, vids, vecs):
+            r = rows[i]
+            inserted.add(r["id"])
+            mem_rows.append([
+                r["id"], int(vid), r["text"], r["hash"], json.dumps(r.get("metadata") or {}), list(r.get("categories") or []),
+                r.get("app"), r["state"], parse_ts(r["created_at"]), parse_ts(r["updated_at"]), _ts(r, "archived_at", None),
+                _ts(r, "deleted_at", None), vec.astype("<f4").tobytes(),
+            ])
+        _bulk_insert(rep.con, mem_rows, [])
+        active = np.array([rows[i]["state"] == "active" for i in keep])
+        rep.index.add(vids[active], vecs[active])
+        if rep.lexical is not None:
+            rep.lexical.add(vids[active], [rows[i]["text"] for i, a in zip(keep, active) if a])
+    for part in op.get("history_parts") or []:
+        rows, _ = decode_part(rep.store.get(rep.keys.blob(part["sha256"])).body, part["sha256"])
+        hist = [
+            [h["memory_id"], entry.seq, h["event"], h.get("old_state"), h.get("new_state"), h.get("old_text"), h.get("new_text"),
+             h.get("actor"), parse_ts(h["changed_at"])]
+            for h in rows if h["memory_id"] in inserted
+        ]
+        if hist:
+            rep.con.register("_new_history", _columns(HISTORY_COLUMNS, hist))
+            try:
+                rep.con.execute(
+                    "INSERT INTO history SELECT memory_id, seq, event, old_state::VARCHAR, new_state::VARCHAR, old_text::VARCHAR, "
+                    "new_text::VARCHAR, actor::VARCHAR, changed_at::TIMESTAMP FROM _new_history"
+                )
+            finally:
+                rep.con.unregister("_new_history")
+
+
+def _purge_memories(rep: "Replica", op: dict, entry: LogEntry) -> None:
+    """Hard removal (import in replace mode): the row, its history and its index entries."""
+    ids = list(op["ids"])
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        rows = rep.con.execute(f"SELECT vid, state FROM memories WHERE id IN {in_list(len(chunk))}", chunk).fetchall()
+        active = [r[0] for r in rows if r[1] == "active"]
+        rep.index.remove(active)
+        if rep.lexical is not None:
+            rep.lexical.remove(active)
+        rep.con.execute(f"DELETE FROM memories WHERE id IN {in_list(len(chunk))}", chunk)
+        rep.con.execute(f"DELETE FROM history WHERE memory_id IN {in_list(len(chunk))}", chunk)
+
+
+def _app_import(rep: "Replica", op: dict, entry: LogEntry) -> None:
+    rep.con.execute("DELETE FROM apps WHERE name = ?", [op["name"]])
+    rep.con.execute(
+        "INSERT INTO apps VALUES (?, ?, ?, ?)",
+        [op["name"], bool(op["paused"]), parse_ts(op["created_at"]), parse_ts(op["updated_at"])],
+    )
+
+
+def _app_purge(rep: "Replica", op: dict, entry: LogEntry) -> None:
+    names = list(op["names"])
+    if names:
+        rep.con.execute(f"DELETE FROM apps WHERE name IN {in_list(len(names))}", names)
+
+
+def _rule_import(rep: "Replica", op: dict, entry: LogEntry) -> None:
+    if rep.con.execute("SELECT 1 FROM rules WHERE id = ?", [op["id"]]).fetchone() is None:
+        rep.con.execute(
+            "INSERT INTO rules VALUES (?, ?, ?, ?, ?, ?)",
+            [op["id"], op["app"], op["effect"], op["scope"], op.get("target"), parse_ts(op["created_at"])],
+        )
 
 
 HANDLERS: dict[str, Callable[["Replica", dict, LogEntry], None]] = {
+    "memory.import": _import_memories,
+    "memory.purge": _purge_memories,
+    "app.import": _app_import,
+    "app.purge": _app_purge,
+    "rule.import": _rule_import,
     "init": _init,
     "memory.update": _update_memory,
     "memory.state": _change_state,

@@ -6,7 +6,9 @@ from .apps import add_rule, delete_rule, get_app, list_apps, list_rules, set_app
 from .categorize import recategorize
 from .category_defs import define_category, delete_category, list_category_defs
 from .context import Context
+from .export import ExportFilters, bundle_filename, export_bundle
 from .filters import Filters
+from .importer import ImportResult, import_bundle
 from .memories import get, history, list_memories, related, update
 from .search import search, search_vector
 from .state import change_state, delete, delete_all
@@ -21,4 +23,5 @@ __all__ = [
     "stats", "list_categories", "access_log", "ensure_app", "check_caller",
     "readiness", "public_config",
     "recategorize", "define_category", "delete_category", "list_category_defs",
+    "export_bundle", "import_bundle", "ExportFilters", "ImportResult", "bundle_filename",
 ]
