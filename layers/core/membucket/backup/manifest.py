@@ -57,6 +57,9 @@ class NamespaceRecord:
     checkpoints: list[dict] = field(default_factory=list)  # {"seq", "dir", "created_at"}, seq <= self.seq
     log: list[list] = field(default_factory=list)  # [seq, ts] for retained entries <= self.seq
     access: list[str] = field(default_factory=list)  # access-record keys
+    # content-addressed objects log entries name (bulk-import parts, reindex vector packs):
+    # replaying an entry not yet under a checkpoint reads them
+    sides: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -139,7 +139,9 @@ def restore(
 
 
 def _access_keys(manifest: Manifest, plan: RestorePlan) -> list[str]:
-    return list(manifest.namespaces[plan.user].access)
+    """Objects restored verbatim: access records, and the side objects log entries name."""
+    rec = manifest.namespaces[plan.user]
+    return list(rec.access) + list(rec.sides)
 
 
 def _copy_in(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manifest: Manifest) -> int:

@@ -188,6 +188,7 @@ class _Run:
         logs: dict[int, ObjectInfo] = {}
         dirs: dict[str, dict[str, ObjectInfo]] = {}
         access: list[ObjectInfo] = []
+        sides: list[tuple[ObjectInfo, str]] = []
         for info in self.src.list(keys.root):
             if info.key.startswith(keys.log_prefix):
                 seq = keys.seq_of_log(info.key)
@@ -198,6 +199,8 @@ class _Run:
                 dirs.setdefault(d + "/", {})[name] = info
             elif info.key.startswith(keys.access_prefix):
                 access.append(info)
+            elif (sha := _side_sha256(keys, info.key)) is not None:
+                sides.append((info, sha))
         seq = base
         while seq + 1 in logs:
             seq += 1
@@ -255,6 +258,12 @@ class _Run:
                 record.access.append(info.key)
             except NotFound:
                 continue
+        for info, sha in sides:  # immutable, named by their sha256: copied server-side, once
+            try:
+                self.large(info, sha, objects)
+                record.sides.append(info.key)
+            except NotFound:
+                continue  # collected meanwhile: no retained entry names it any more
         return record, objects
 
     # -- tokens ------------------------------------------------------------------------------
@@ -278,6 +287,16 @@ class _Run:
             objects[target] = ObjectRecord(size=len(body), sha256=sha, etag=info.etag)
             out.append(TokenRecord(key=info.key, object=target, user=str(json.loads(body).get("user", ""))))
         return out, objects
+
+
+def _side_sha256(keys: NamespaceKeys, key: str) -> str | None:
+    """The sha256 a side object's key names (``blobs/<sha>.bin``, ``reindex/<target>/vectors/<sha>.bin``), else None."""
+    in_blobs = key.startswith(keys.blobs_prefix)
+    in_packs = key.startswith(keys.reindex_prefix) and "/vectors/" in key[len(keys.reindex_prefix):]
+    name = key.rsplit("/", 1)[-1]
+    if (in_blobs or in_packs) and name.endswith(".bin") and len(name) == 68 and all(c in "0123456789abcdef" for c in name[:64]):
+        return name[:64]
+    return None
 
 
 def _same_endpoint(src: ObjectStore, dst: ObjectStore) -> bool:

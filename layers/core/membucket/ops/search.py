@@ -40,7 +40,7 @@ DEFAULT_MODE = "hybrid"
 # normalisation of the cosine (within 0.5 point, worse R@1 and MRR, and it loses score >= cosine).
 CANDIDATES = 50
 LEXICAL_WEIGHT = 0.5
-# Context neighbours (vid - 1, vid + 1: replay assigns vids in write order), tuned on LoCoMo dev:
+# Context neighbours (the previous and next memory of the same app by creation time), tuned on LoCoMo dev:
 # R@10 69.1 -> 73.0, MRR 53.8 -> 54.8 (bench/README.md). Max of the two, not the mean (71.6).
 CONTEXT_WEIGHT = 0.3
 CONTEXT_WINDOW_SECONDS = 3600.0
@@ -182,29 +182,35 @@ def _rank(rep: Replica, mode: str, vector, query, limit: int, allowed, threshold
     return fused[order].astype(np.float32), cand[order]
 
 
-def _write_order(rep: Replica) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(vids, app hashes, created epochs) of the active memories, sorted by vid; memoised until
-    the replica changes (one scan: ~1 ms at 10k memories, ~8 ms at 100k)."""
+def _write_order(rep: Replica) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The active memories in write order per app: (vids, app hashes, created epochs) sorted by
+    (app, created_at, vid), and each vid's position in them (-1 if not active). Ordered by time,
+    not vid, so an imported or restored namespace has the same neighbours as its source.
+    Memoised until the replica changes (one scan: ~1 ms at 10k memories, ~8 ms at 100k)."""
     key = ("write-order",)
     if key not in rep.memo:
         cols = rep.con.execute(
             "SELECT vid, hash(coalesce(app, '')) AS app, epoch(created_at) AS created FROM memories "
-            "WHERE state = 'active' ORDER BY vid"
+            "WHERE state = 'active' ORDER BY 2, 3, 1"
         ).fetchnumpy()
-        rep.memo[key] = (np.asarray(cols["vid"], dtype=np.int64), np.asarray(cols["app"]), np.asarray(cols["created"], dtype=np.float64))
+        vids = np.asarray(cols["vid"], dtype=np.int64)
+        position = np.full(int(vids.max()) + 1 if len(vids) else 0, -1, dtype=np.int64)
+        position[vids] = np.arange(len(vids))
+        rep.memo[key] = (vids, np.asarray(cols["app"]), np.asarray(cols["created"], dtype=np.float64), position)
     return rep.memo[key]
 
 
 def _context_neighbours(rep: Replica, cand: np.ndarray, allowed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(left, right, scored): each candidate's previous/next memory by the same app within the
     context window (-1 if none or not ``allowed``), and the sorted vids to score (both included)."""
-    vids, apps, created = _write_order(rep)
-    pos = np.searchsorted(vids, cand)  # candidates are active, so present
+    vids, apps, created, position = _write_order(rep)
+    pos = position[cand]  # candidates are active, so present
     sides = []
     for step in (-1, 1):
-        other = cand + step
         opos = np.clip(pos + step, 0, max(len(vids) - 1, 0))
-        ok = (vids[opos] == other) & (apps[opos] == apps[pos]) & (np.abs(created[opos] - created[pos]) <= CONTEXT_WINDOW_SECONDS)
+        other = vids[opos]
+        ok = (pos + step >= 0) & (pos + step < len(vids)) & (apps[opos] == apps[pos])
+        ok &= np.abs(created[opos] - created[pos]) <= CONTEXT_WINDOW_SECONDS
         if allowed is not None:
             ok &= np.isin(other, np.asarray(allowed, dtype=np.int64))
         sides.append(np.where(ok, other, -1))
