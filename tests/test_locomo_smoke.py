@@ -55,3 +55,16 @@ def test_hybrid_beats_bm25_on_one_conversation():
     assert hybrid["recall@10"] >= lexical["recall@10"]
     assert hybrid["mrr"] >= lexical["mrr"]
     assert set(results["hybrid"]["by_category"]) == {"multi-hop", "temporal", "open-domain", "single-hop"}
+
+
+def test_latency_at_scale_reports_every_mode():
+    """The scale run behind the 10k latency figure works end to end (figures themselves are benchmarks)."""
+    if not DATA.is_file():
+        pytest.skip(f"LoCoMo data not found at {DATA}")
+    from membucket.bench.locomo import latency_at_scale
+    from tests.support.embedders import HashEmbedder
+
+    out = latency_at_scale(load(DATA)[:1], 1500, embedder=HashEmbedder(), queries=20)
+    assert out["memories"] == 1500 and out["queries"] == 20
+    assert set(out["search"]) == {"dense", "lexical", "hybrid"}
+    assert all(v["n"] == 20 and v["p50"] > 0 for v in out["search"].values())

@@ -851,8 +851,9 @@ def bench_http(n, queries, clients, seconds, out):
 @click.option("--conversations", type=int, help="Only the first N conversations.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--out", help="Also write the JSON results here (e.g. bench/results/retrieval-quality.json).")
+@click.option("--scale", type=int, help="Also time warm searches with this many memories in one namespace (e.g. 10000).")
 @translate_errors
-def bench_locomo(data_path, modes, conversations, as_json, out):
+def bench_locomo(data_path, modes, conversations, as_json, out, scale):
     """Retrieval quality (recall@1/5/10, MRR) on LoCoMo through the real add and search operations.
 
     Example: membucket bench locomo --data ../shared/data/locomo/locomo_dev.json --mode dense,lexical,hybrid
@@ -860,7 +861,7 @@ def bench_locomo(data_path, modes, conversations, as_json, out):
     from .bench.locomo import run
 
     try:
-        run(data_path, [m for m in modes.split(",") if m], as_json=as_json, conversations=conversations, out=out)
+        run(data_path, [m for m in modes.split(",") if m], as_json=as_json, conversations=conversations, out=out, scale=scale)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -156,6 +156,44 @@ def evaluate(
     return out
 
 
+def latency_at_scale(data: list[dict], n: int, modes: Iterable[str] = ("dense", "lexical", "hybrid"), *, embedder=None,
+                     queries: int = 300) -> dict:
+    """Warm search latency with ``n`` memories in one namespace: LoCoMo turns recycled (text
+    numbered so each is distinct, vectors of the original turn with a little noise, one app, as
+    one conversation stream) and real LoCoMo questions; the query embedding is timed apart."""
+    import numpy as np
+
+    modes = [clean_mode(m) for m in modes]
+    turns = [t for s in data for t in turns_of(s)]
+    qs = [q.question for s in data for q in queries_of(s, {t.dia_id for t in turns_of(s)})][:queries]
+    with tempfile.TemporaryDirectory(prefix="membucket-locomo-scale-") as tmp:
+        settings = Settings(store=str(Path(tmp) / "bucket"), cache_dir=str(Path(tmp) / "cache"))
+        mb = Membucket(settings, embedder=embedder, registry=ReplicaRegistry(), categorizer=None)
+        ctx = mb.context("scale", app="bench")
+        base = mb.embedder.embed([t.text for t in turns])
+        rng = np.random.default_rng(0)
+        for j in range(0, n, settings.max_batch):
+            idx = [(j + k) % len(turns) for k in range(min(settings.max_batch, n - j))]
+            vecs = base[idx] + rng.normal(0, 0.01, (len(idx), base.shape[1])).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            ops.add_batch(ctx, [ops.NewMemory(text=f"{turns[i].text} (#{j + k})", vector=v) for k, (i, v) in enumerate(zip(idx, vecs))])
+        embed_ms, vectors = [], []
+        for q in qs:
+            t0 = time.perf_counter()
+            vectors.append(ctx.embed_one(q))
+            embed_ms.append((time.perf_counter() - t0) * 1000)
+        out = {"memories": n, "queries": len(qs), "query_embed": percentiles(embed_ms), "search": {}}
+        for m in modes:
+            ops.search_vector(ctx, vectors[0], query=qs[0], mode=m)  # warm: lexical index, memo
+            ms = []
+            for q, v in zip(qs, vectors):
+                t0 = time.perf_counter()
+                ops.search_vector(ctx, v, limit=10, query=q, mode=m)
+                ms.append((time.perf_counter() - t0) * 1000)
+            out["search"][m] = percentiles(ms)
+        return out
+
+
 def _table(mode: str, r: dict) -> str:
     lines = [f"mode {mode}: {r['data']['queries']} queries over {r['data']['turns']} turns in {r['data']['conversations']} conversations",
              f"{'category':<12} {'n':>5} {'R@1':>7} {'R@5':>7} {'R@10':>7} {'MRR':>7}"]
@@ -167,8 +205,14 @@ def _table(mode: str, r: dict) -> str:
     return "\n".join(lines)
 
 
-def run(data_path: str, modes: list[str], *, as_json: bool = False, conversations: int | None = None, out: str | None = None) -> dict:
-    results = evaluate(load(data_path), modes, conversations=conversations)
+def run(data_path: str, modes: list[str], *, as_json: bool = False, conversations: int | None = None, out: str | None = None,
+        scale: int | None = None) -> dict:
+    data = load(data_path)
+    results = evaluate(data, modes, conversations=conversations)
+    if scale:
+        at_scale = latency_at_scale(data, scale, modes)
+        for r in results.values():
+            r["latency_at_scale_ms"] = at_scale
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(results, indent=2) + "\n")
@@ -180,4 +224,9 @@ def run(data_path: str, modes: list[str], *, as_json: bool = False, conversation
             print(json.dumps({m: {k: r[k] for k in ("overall", "by_category", "latency_ms")} for m, r in results.items()}))
     else:
         print("\n\n".join(_table(m, r) for m, r in results.items()))
+        if scale:
+            sc = next(iter(results.values()))["latency_at_scale_ms"]
+            print(f"\nwarm search at {sc['memories']} memories (p50/p95 ms): "
+                  + ", ".join(f"{m} {v['p50']}/{v['p95']}" for m, v in sc["search"].items())
+                  + f"; query embedding {sc['query_embed']['p50']}/{sc['query_embed']['p95']}")
     return results
