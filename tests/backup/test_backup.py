@@ -333,6 +333,9 @@ def test_side_objects_of_imports_and_reindex_are_backed_up_and_restored(env, tmp
     assert any(i.key.startswith("ns/bob/blobs/") for i in mb.store.list("ns/bob/"))
     assert any("/vectors/" in i.key for i in mb.store.list("ns/carol/reindex/"))
     before = {u: state(mb, u) for u in ("bob",)}
+    from membucket.ops.preferences import get_preferences, put_preferences
+
+    put_preferences(mb.context("bob"), {"page_size": 77, "theme": "dark"})
 
     target = BackupTarget.open(bak_url, **opts)
     take_backup(mb.store, target.root)
@@ -342,5 +345,6 @@ def test_side_objects_of_imports_and_reindex_are_backed_up_and_restored(env, tmp
     restore(mb.store, target.root, cache_dir=tmp_path / "rc")
     fresh = mb_for(src_url, tmp_path / "c2", opts)
     assert state(fresh, "bob") == before["bob"]
+    assert get_preferences(fresh.context("bob"))["page_size"] == 77  # the UI preferences came back too
     carol = make_mb(src_url, tmp_path / "c3", embedder=HashEmbedder(dim=32, id="test/hash-32"), **opts)
     assert ops.search(carol.context("carol"), "carol fact item colour", mode="dense")

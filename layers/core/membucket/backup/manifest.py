@@ -56,7 +56,7 @@ class NamespaceRecord:
     pointer: dict | None  # {"seq", "dir"} as CHECKPOINT named it, or None
     checkpoints: list[dict] = field(default_factory=list)  # {"seq", "dir", "created_at"}, seq <= self.seq
     log: list[list] = field(default_factory=list)  # [seq, ts] for retained entries <= self.seq
-    access: list[str] = field(default_factory=list)  # access-record keys
+    access: list[str] = field(default_factory=list)  # access-record keys (and preferences.json)
     # content-addressed objects log entries name (bulk-import parts, reindex vector packs):
     # replaying an entry not yet under a checkpoint reads them
     sides: list[str] = field(default_factory=list)

@@ -197,8 +197,8 @@ class _Run:
             elif info.key.startswith(keys.checkpoints_prefix):
                 d, name = info.key.rsplit("/", 1)
                 dirs.setdefault(d + "/", {})[name] = info
-            elif info.key.startswith(keys.access_prefix):
-                access.append(info)
+            elif info.key.startswith(keys.access_prefix) or info.key == keys.preferences:
+                access.append(info)  # restored verbatim (preferences: as they were at the backup)
             elif (sha := _side_sha256(keys, info.key)) is not None:
                 sides.append((info, sha))
         seq = base

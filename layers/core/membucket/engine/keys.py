@@ -94,6 +94,11 @@ class NamespaceKeys:
     def access_prefix(self) -> str:
         return f"{self.root}access/"
 
+    @property
+    def preferences(self) -> str:
+        """The user's UI preferences (ops/preferences.py): the one small object changed in place."""
+        return f"{self.root}preferences.json"
+
     # -- reindex (re-embedding into another model; see engine/reindex.py) -------------------
     @property
     def reindex_prefix(self) -> str:

@@ -42,7 +42,7 @@ class Preferences(BaseModel):
 
 
 def preferences_key(ctx: Context) -> str:
-    return f"{ctx.ns.keys.root}preferences.json"
+    return ctx.ns.keys.preferences
 
 
 def get_preferences(ctx: Context) -> dict[str, Any]:
