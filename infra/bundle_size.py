@@ -150,7 +150,7 @@ def smoke(build_dir: Path, py312: str, work: Path) -> dict:
             "AWS_LAMBDA_FUNCTION_NAME": "membucket-smoke", "POWERTOOLS_SERVICE_NAME": "membucket",
             "POWERTOOLS_METRICS_NAMESPACE": "membucket", "POWERTOOLS_TRACE_DISABLED": "true",
             "MEMBUCKET_STORE": "s3://data/membucket", "MEMBUCKET_MODEL_URL": "s3://data/membucket/models/all-MiniLM-L6-v2",
-            "MEMBUCKET_BACKUP_URL": "s3://backup/membucket",
+            "MEMBUCKET_BACKUP_URL": "s3://backup/membucket", "MEMBUCKET_EXPORT_STORE": "s3://backup/exports",
         }
         runtime = runtime_dir(build_dir.parent, py312)
         init = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "smoke", "version": "1"}}
@@ -161,11 +161,11 @@ def smoke(build_dir: Path, py312: str, work: Path) -> dict:
             "SearchFunction": [{"name": "search", "http": ["POST", "/api/v1/memories/search", {"query": "tea"}], "token": token, "keep_body": True}],
             "McpFunction": [{"name": m, "http": ["POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": m, "params": p}], "token": token}
                             for m, p in (("initialize", init), ("tools/list", {}), ("tools/call", {"name": "search_memory", "arguments": {"query": "tea"}}))],
-            "ExportFunction": [{"name": "export", "http": ["GET", "/api/v1/export", None], "token": token}],
-            "MaintenanceFunction": [{"name": "maintenance", "event": {"tasks": ["compact", "backup"]}}],
+            "ExportFunction": [{"name": "export", "http": ["POST", "/api/v1/export", {}], "token": token, "keep_body": True}],
+            "MaintenanceFunction": [{"name": "maintenance", "event": {"tasks": ["compact", "backup", "categorize"]}}],
         }
         expected = {"health": 200, "openapi": 200, "add": 201, "search": 200, "initialize": 200, "tools/list": 200,
-                    "tools/call": 200, "export": 501, "state": 200, "maintenance": 200}
+                    "tools/call": 200, "export": 200, "state": 200, "maintenance": 200}
         report = {}
         for fn, calls in plans.items():
             report[fn] = run_function(py312, build_dir, fn, runtime, env, calls, work)
@@ -178,6 +178,13 @@ def smoke(build_dir: Path, py312: str, work: Path) -> dict:
         hits = json.loads(report["SearchFunction"]["calls"][0]["bodies"][0])["items"]
         if not hits or "oolong" not in hits[0]["text"]:
             failures.append(f"SearchFunction: the memory added by AddFunction was not found: {hits}")
+        link = json.loads(report["ExportFunction"]["calls"][0]["bodies"][0]) if report["ExportFunction"]["calls"][0]["status"] == [200] else {}
+        if link:  # the presigned URL serves the bundle, which holds the memory add made
+            import httpx
+
+            body = httpx.get(link["url"], timeout=30).content
+            if link["manifest"]["counts"].get("memories") != 1 or len(body) != link["bytes"]:
+                failures.append(f"ExportFunction: the presigned bundle is not the export ({len(body)} bytes, {link['manifest']['counts']})")
         for r in report.values():
             for c in r["calls"]:
                 c.pop("bodies", None)
