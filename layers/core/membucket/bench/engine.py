@@ -59,9 +59,10 @@ def _writer(store_url, endpoint, cache, user, k, barrier, out):
     ops.search(ctx, "warm up")  # creates the app and warms the replica outside the timed window
     barrier.wait()
     t0 = time.perf_counter()
+    latencies = []
     for i in range(k):
-        ops.add(ctx, f"concurrent {os.getpid()} {i}")
-    out.put((t0, time.perf_counter()))
+        latencies.append(_timed(lambda: ops.add(ctx, f"concurrent {os.getpid()} {i}")))
+    out.put((t0, time.perf_counter(), latencies))
 
 
 def _concurrent_commits(store_url: str, endpoint: str | None, root: Path, writers: int, k: int = 40) -> dict[str, Any]:
@@ -74,8 +75,12 @@ def _concurrent_commits(store_url: str, endpoint: str | None, root: Path, writer
     spans = [out.get(timeout=600) for _ in procs]
     for p in procs:
         p.join()
-    wall = max(e for _, e in spans) - min(s for s, _ in spans)
-    return {"writers": writers, "commits": writers * k, "seconds": round(wall, 3), "commits_per_s": round(writers * k / wall, 1)}
+    wall = max(e for _, e, _ in spans) - min(s for s, _, _ in spans)
+    # Fairness: how long the unluckiest commits waited while others kept winning.
+    latency = percentiles([ms for *_, lat in spans for ms in lat])
+    latency["max"] = round(max(ms for *_, lat in spans for ms in lat), 1)
+    return {"writers": writers, "commits": writers * k, "seconds": round(wall, 3), "commits_per_s": round(writers * k / wall, 1),
+            "commit_ms": latency}
 
 
 def _measure(store_url: str, endpoint: str | None, root: Path, n: int, queries: int) -> dict[str, Any]:
