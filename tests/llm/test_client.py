@@ -49,7 +49,7 @@ def test_json_object_mode_puts_the_schema_in_the_prompt(fake):
         make_llm(fake, response_format="xml")
 
 
-@pytest.mark.parametrize("answer", ["not json at all", "[1, 2]", "", '{"categories": '])
+@pytest.mark.parametrize("answer", ["not json at all", "[1, 2]", "", '{"categories": ', '{"categories": ' + "[" * 100_000], ids=["text", "list", "empty", "cut", "deeply-nested"])
 def test_unusable_answers_are_llm_errors(fake, answer):
     fake.chat_script.append(answer)
     with pytest.raises(LlmError):

@@ -78,7 +78,7 @@ class Llm:
             raise LlmError("LLM answer is empty (refused or cut off)")
         try:
             doc = json.loads(_strip_fence(content))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting too deep for the parser
             raise LlmError("LLM answer is not valid JSON") from None
         if not isinstance(doc, dict):
             raise LlmError("LLM answer is not a JSON object")
