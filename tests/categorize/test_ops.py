@@ -148,6 +148,21 @@ def test_recategorize_skips_memories_edited_meanwhile(mb, rec):
     assert ops.get(ctx, a).categories == ["z"] and ops.get(ctx, b).categories == ["beta"]
 
 
+def test_recategorize_never_overwrites_a_categories_edit_made_meanwhile(mb, rec):
+    """Same text, new categories from the user while the run went on: the user's edit wins."""
+    ctx = mb.context("alice")
+    a = ops.add(ctx, "Alpha text", categories=["old"]).events[0].id
+    b = ops.add(ctx, "Beta text", categories=["old"]).events[0].id
+
+    def progress(done, total):
+        if done == 0:  # after the memories were read, before the first batch commits
+            ops.update(mb.context("alice"), a, categories=["chosen by the user"])
+
+    result = ops.recategorize(ctx, progress=progress)
+    assert (result.changed, result.skipped, result.changed_ids) == (1, 1, [b])
+    assert ops.get(ctx, a).categories == ["chosen by the user"] and ops.get(ctx, b).categories == ["beta"]
+
+
 def test_recategorize_bad_input_writes_nothing(mb, rec):
     ctx = mb.context("alice")
     mid = ops.add(ctx, "Something", categories=["keep"]).events[0].id

@@ -89,7 +89,7 @@ class RecategorizeResult:
 
 
 def _targets(ctx: Context, ids: list[str] | None, only_missing: bool) -> tuple[list[tuple], tuple]:
-    """(id, hash, text, vector) of the memories to run over, and the custom definitions."""
+    """(id, hash, text, vector, categories) of the memories to run over, and the custom definitions."""
     with ctx.ns.read() as rep:
         vis = check_app(rep, ctx.app, write=True)
         vwhere, vparams = vis.sql()
@@ -103,7 +103,7 @@ def _targets(ctx: Context, ids: list[str] | None, only_missing: bool) -> tuple[l
             where, params = f"list_contains(?, id) AND {where}", [ids, *params]
         if only_missing:
             where += " AND len(categories) = 0"
-        rows = rep.con.execute(f"SELECT id, hash, text, vector FROM memories WHERE {where} ORDER BY vid", params).fetchall()
+        rows = rep.con.execute(f"SELECT id, hash, text, vector, categories FROM memories WHERE {where} ORDER BY vid", params).fetchall()
         return rows, custom_defs(rep)
 
 
@@ -134,7 +134,7 @@ def recategorize(
         chunk = rows[start:start + batch]
         vectors = np.stack([np.frombuffer(r[3], dtype="<f4") for r in chunk])
         proposed = categorize_vectors(ctx.categorizer, [r[2] for r in chunk], vectors, custom)
-        new = {r[0]: (r[1], _usable(c, ctx.settings.max_categories)) for r, c in zip(chunk, proposed)}
+        new = {r[0]: (r[1], list(r[4] or []), _usable(c, ctx.settings.max_categories)) for r, c in zip(chunk, proposed)}
         result.scanned += len(chunk)
         outcome = ctx.ns.commit(_batch_plan(ctx, new), actor=ctx.app)
         changed, unchanged, skipped = outcome
@@ -148,7 +148,9 @@ def recategorize(
     return result
 
 
-def _batch_plan(ctx: Context, new: dict[str, tuple[str, list[str]]]) -> Callable:
+def _batch_plan(ctx: Context, new: dict[str, tuple[str, list[str], list[str]]]) -> Callable:
+    """``new``: id -> (hash and categories when read, proposed categories). A memory whose text or
+    categories changed since it was read was edited meanwhile: skipped, never overwritten."""
     def build(rep) -> Plan:
         vis = check_app(rep, ctx.app, write=True)
         ids = list(new)
@@ -156,9 +158,9 @@ def _batch_plan(ctx: Context, new: dict[str, tuple[str, list[str]]]) -> Callable
         changed, unchanged, skipped, ops = [], 0, 0, []
         for mid, digest, state, cats in rows:
             cats = list(cats or [])
-            want_hash, want = new[mid]
+            read_hash, read_cats, want = new[mid]
             hidden = state == "deleted" or (ctx.app is not None and (state not in APP_STATES or not vis.allows(mid, cats)))
-            if hidden or digest != want_hash:
+            if hidden or digest != read_hash or cats != read_cats:
                 skipped += 1
             elif cats == want:
                 unchanged += 1
