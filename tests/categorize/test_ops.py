@@ -163,6 +163,18 @@ def test_recategorize_never_overwrites_a_categories_edit_made_meanwhile(mb, rec)
     assert ops.get(ctx, a).categories == ["chosen by the user"] and ops.get(ctx, b).categories == ["beta"]
 
 
+def test_a_dotted_capital_i_category_stays_usable(mb):
+    """"İ".lower() is "i" + a combining dot, which the name rule refuses: a name accepted on write
+    must be accepted again (re-saved, filtered on, named in a rule), so it is folded to "i"."""
+    ctx = mb.context("alice")
+    mid = ops.add(ctx, "Trip planning", categories=["İstanbul"]).events[0].id
+    assert ops.get(ctx, mid).categories == ["istanbul"]
+    ops.update(ctx, mid, categories=[*ops.get(ctx, mid).categories, "travel"])
+    ops.add_rule(ctx, "cursor", "deny", "category", ops.get(ctx, mid).categories[0])
+    ops.define_category(ctx, "İzmir", "The city of Izmir")
+    assert [d.name for d in ops.list_category_defs(ctx)] == ["izmir"]
+
+
 def test_recategorize_bad_input_writes_nothing(mb, rec):
     ctx = mb.context("alice")
     mid = ops.add(ctx, "Something", categories=["keep"]).events[0].id

@@ -33,8 +33,11 @@ def _usable(names: Sequence[str], limit: int) -> list[str]:
     """A categorizer's answer as valid category names (an odd name is dropped, not a 400)."""
     out: list[str] = []
     for n in names or ():
-        if isinstance(n, str) and _NAME.match(n.strip()) and n.strip().lower() not in out:
-            out.append(n.strip().lower())
+        if not isinstance(n, str) or not _NAME.match(n.strip()):
+            continue
+        name = n.strip().lower().replace("i\u0307", "i")  # as clean_categories
+        if name not in out:
+            out.append(name)
     return out[:limit]
 
 
