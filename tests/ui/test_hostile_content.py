@@ -54,3 +54,12 @@ def test_a_crafted_memory_link_cannot_reach_other_routes(page, server):
     api_paths = [p for p in paths if p.startswith("/api/")]
     assert api_paths and all(p.startswith("/api/v1/memories/") or p in ("/api/v1/rules", "/api/v1/apps") for p in api_paths), api_paths
     assert "not found" in page.locator("main").inner_text().lower() or "not valid" in page.locator("main").inner_text().lower()
+
+
+def test_a_malformed_link_shows_an_error_not_a_stuck_page(page, server):
+    """``%E0%A4%A`` is not valid percent-encoding: the page must still render (an error), with no script error."""
+    sign_in(page, server, server.token("trent"))
+    go(page, "#/memories/%E0%A4%A")
+    assert page.locator("main .error-text").count() == 1
+    go(page, "#/dashboard")  # and the UI still navigates
+    assert page.locator("main h1").inner_text() == "Dashboard"

@@ -84,7 +84,8 @@ async function route() {
   if (!ctx.me) return;
   const [name = "dashboard", ...rest] = location.hash.replace(/^#\/?/, "").split("/");
   const page = ROUTES[name] ? name : "dashboard";
-  const arg = rest.length ? decodeURIComponent(rest.join("/")) : undefined;
+  let arg = rest.length ? rest.join("/") : undefined;
+  try { if (arg !== undefined) arg = decodeURIComponent(arg); } catch { /* malformed %-escape: the page shows it is not found */ }
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.getAttribute("href") === `#/${page}`) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
