@@ -107,6 +107,7 @@ def test_user_defined_category_gets_assigned(tmp_path, minilm):
     ("ok", "", errors.InvalidInput),
     ("bad<name>", "fine", errors.InvalidInput),
     ("ok", "x" * 501, errors.TooLarge),
+    ("ok", "Notes\x00 with a NUL", errors.InvalidInput),  # as for memory text
 ])
 def test_bad_definitions_are_refused(mb, name, description, error):
     with pytest.raises(error):
