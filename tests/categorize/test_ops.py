@@ -7,6 +7,7 @@ import pytest
 
 from membucket import errors, ops
 from membucket.categorize.zeroshot import ZeroShotCategorizer
+from membucket.ops.pending import fill_categories, pending_ids
 from tests.support.factories import make_mb
 
 
@@ -80,6 +81,26 @@ def test_odd_names_from_a_categorizer_are_dropped_not_refused(tmp_path):
     mb = make_mb(str(tmp_path / "b"), tmp_path / "c", categorizer=lambda t, v: ["ok", "<script>", "", "OK", 7])
     ctx = mb.context("alice")
     assert ops.get(ctx, ops.add(ctx, "anything").events[0].id).categories == ["ok"]
+
+
+def test_odd_names_are_dropped_when_a_failed_write_is_filled_later(tmp_path):
+    """The follow-up (maintenance) treats the answer as the write did: odd names dropped, never
+    a memory left pending for ever because one name did not fit."""
+    answers = [RuntimeError("model down"), ["ok", "<script>", "OK", 7]]
+
+    def flaky(text, vector):
+        a = answers.pop(0)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    mb = make_mb(str(tmp_path / "b"), tmp_path / "c", categorizer=flaky)
+    ctx = mb.context("alice")
+    mid = ops.add(ctx, "anything").events[0].id
+    assert pending_ids(ctx) == [mid]
+    report = fill_categories(ctx)
+    assert (report.categorized, report.failed) == ([mid], [])
+    assert ops.get(ctx, mid).categories == ["ok"] and pending_ids(ctx) == []
 
 
 def test_user_defined_category_gets_assigned(tmp_path, minilm):
