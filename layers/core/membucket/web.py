@@ -38,6 +38,7 @@ class RateLimiter:
         self.capacity = float(per_minute)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._next_prune = 0.0
 
     def retry_after(self, caller: str) -> float:
         """0 if the request may go ahead (and is counted), else seconds until it may."""
@@ -45,12 +46,13 @@ class RateLimiter:
         with self._lock:
             tokens, last = self._buckets.get(caller, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if len(self._buckets) > 10_000 and now >= self._next_prune:  # forget idle callers (at most every 10 s)
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
+                self._next_prune = now + 10
             if tokens >= 1:
                 self._buckets[caller] = (tokens - 1, now)
                 return 0.0
             self._buckets[caller] = (tokens, now)
-            if len(self._buckets) > 10_000:  # forget idle callers
-                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
             return (1 - tokens) / self.rate
 
 
