@@ -116,7 +116,8 @@ async function start() {
   await route();
 }
 
-window.addEventListener("hashchange", route);
+// An in-page anchor (the skip link's #main) is not a route: stay on the page, the browser moves focus.
+window.addEventListener("hashchange", () => (location.hash && !location.hash.startsWith("#/") ? undefined : route()));
 window.addEventListener("membucket:unauthorized", () => {
   if (ctx.me && ctx.me.auth_required) { session.clear(); ctx.me = null; signInPage("Your session ended: the token is no longer accepted."); }
 });
