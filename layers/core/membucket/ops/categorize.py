@@ -15,7 +15,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..engine.namespace import Plan
-from ..errors import InvalidInput, NotFoundError
+from ..errors import InvalidInput, LlmUnavailable, NotFoundError
+from ..llm.client import LlmError
 from .access import check_app
 from .category_defs import custom_defs
 from .context import Categorizer, Context
@@ -136,7 +137,10 @@ def recategorize(
     for start in range(0, total, batch):
         chunk = rows[start:start + batch]
         vectors = np.stack([np.frombuffer(r[3], dtype="<f4") for r in chunk])
-        proposed = categorize_vectors(ctx.categorizer, [r[2] for r in chunk], vectors, custom)
+        try:
+            proposed = categorize_vectors(ctx.categorizer, [r[2] for r in chunk], vectors, custom)
+        except LlmError as exc:  # batches committed so far stay; the rest is a clear 503, not a 500
+            raise LlmUnavailable(f"the categorizer failed: {exc}", changed=result.changed) from None
         new = {r[0]: (r[1], list(r[4] or []), _usable(c, ctx.settings.max_categories)) for r, c in zip(chunk, proposed)}
         result.scanned += len(chunk)
         outcome = ctx.ns.commit(_batch_plan(ctx, new), actor=ctx.app)
