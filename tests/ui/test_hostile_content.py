@@ -63,3 +63,19 @@ def test_a_malformed_link_shows_an_error_not_a_stuck_page(page, server):
     assert page.locator("main .error-text").count() == 1
     go(page, "#/dashboard")  # and the UI still navigates
     assert page.locator("main h1").inner_text() == "Dashboard"
+
+
+def test_an_app_bound_token_sees_only_its_view_on_every_page(page, server):
+    owner = server.token("victor")
+    with server.rest(owner) as rest:
+        hidden = rest.post("/memories", json={"text": "Victor's hidden diagnosis", "categories": ["health"]}).json()["results"][0]["id"]
+        rest.post("/memories", json={"text": "Victor's visible todo", "categories": ["work"]})
+        assert rest.post("/rules", json={"app": "cursor", "effect": "deny", "scope": "category", "target": "health"}).status_code in (200, 201)
+    sign_in(page, server, server.token("victor", app="cursor", scopes=("read",)))
+    for route in ["#/dashboard", "#/memories", f"#/memories/{hidden}", "#/apps", "#/connect", "#/settings", "#/transfer"]:
+        go(page, route)
+        assert "hidden diagnosis" not in page.locator("main").inner_text(), route
+    go(page, "#/memories")
+    assert "Victor's visible todo" in page.locator("#results").inner_text()
+    go(page, "#/dashboard")
+    assert page.locator("#timeline").inner_text().count("Added (1)") == 1  # the hidden add is not counted
