@@ -56,6 +56,30 @@ def test_unusable_answers_are_llm_errors(fake, answer):
         make_llm(fake).structured("file it", "x", "categories", SCHEMA)
 
 
+def _completion(message=None, choices=None) -> dict:
+    body = {"id": "x", "object": "chat.completion", "created": 0, "model": "fake-chat"}
+    if choices is not None:
+        body["choices"] = choices
+    else:
+        body["choices"] = [{"index": 0, "message": message, "finish_reason": "stop"}]
+    return body
+
+
+@pytest.mark.parametrize("body", [
+    _completion({"role": "assistant", "content": ["not", "a", "string"]}),
+    _completion({"role": "assistant", "content": 42}),
+    _completion({"role": "assistant", "content": {"categories": ["work"]}}),
+    _completion(None),
+    _completion(choices=[]),
+    _completion(choices="nope"),
+    {"object": "chat.completion"},
+], ids=["list-content", "number-content", "object-content", "no-message", "no-choices", "odd-choices", "bare"])
+def test_odd_provider_responses_are_llm_errors(fake, body):
+    fake.chat_raw.append(body)
+    with pytest.raises(LlmError):
+        make_llm(fake).structured("file it", "x", "categories", SCHEMA)
+
+
 def test_a_code_fenced_answer_is_accepted(fake):
     fake.chat_script.append('```json\n{"categories": ["work"]}\n```')
     assert make_llm(fake).structured("file it", "x", "categories", SCHEMA) == {"categories": ["work"]}

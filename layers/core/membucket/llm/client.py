@@ -74,6 +74,8 @@ class Llm:
             content = resp.choices[0].message.content
         except (AttributeError, IndexError, TypeError):
             raise LlmError("LLM answer has no message") from None
+        if content is not None and not isinstance(content, str):  # the client does not validate answers
+            raise LlmError("LLM answer is not text")
         if not content:
             raise LlmError("LLM answer is empty (refused or cut off)")
         try:
