@@ -16,6 +16,20 @@ def test_token_bucket_refills():
     assert limiter.retry_after("b") == 0  # per caller
 
 
+def test_idle_callers_are_forgotten_even_when_nobody_is_refused(monkeypatch):
+    """A flood of distinct Authorization values (each a new caller, never refused) must not grow
+    the table for ever: idle callers are dropped once it is large."""
+    now = [1000.0]
+    monkeypatch.setattr("membucket.web.time.monotonic", lambda: now[0])
+    limiter = RateLimiter(per_minute=60)
+    for i in range(10_050):
+        assert limiter.retry_after(f"Bearer guess-{i}") == 0
+    now[0] += 300  # all of them idle now
+    for i in range(10):
+        assert limiter.retry_after(f"Bearer later-{i}") == 0
+    assert len(limiter._buckets) <= 10
+
+
 def test_rate_limit_over_http(tmp_path):
     mb = make_mb(str(tmp_path / "b"), tmp_path / "c", rate_limit_per_minute=5)
     state = build_state(mb, "127.0.0.1", auth=True)

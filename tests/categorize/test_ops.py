@@ -7,6 +7,7 @@ import pytest
 
 from membucket import errors, ops
 from membucket.categorize.zeroshot import ZeroShotCategorizer
+from membucket.ops.pending import fill_categories, pending_ids
 from tests.support.factories import make_mb
 
 
@@ -82,6 +83,26 @@ def test_odd_names_from_a_categorizer_are_dropped_not_refused(tmp_path):
     assert ops.get(ctx, ops.add(ctx, "anything").events[0].id).categories == ["ok"]
 
 
+def test_odd_names_are_dropped_when_a_failed_write_is_filled_later(tmp_path):
+    """The follow-up (maintenance) treats the answer as the write did: odd names dropped, never
+    a memory left pending for ever because one name did not fit."""
+    answers = [RuntimeError("model down"), ["ok", "<script>", "OK", 7]]
+
+    def flaky(text, vector):
+        a = answers.pop(0)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    mb = make_mb(str(tmp_path / "b"), tmp_path / "c", categorizer=flaky)
+    ctx = mb.context("alice")
+    mid = ops.add(ctx, "anything").events[0].id
+    assert pending_ids(ctx) == [mid]
+    report = fill_categories(ctx)
+    assert (report.categorized, report.failed) == ([mid], [])
+    assert ops.get(ctx, mid).categories == ["ok"] and pending_ids(ctx) == []
+
+
 def test_user_defined_category_gets_assigned(tmp_path, minilm):
     mb = make_mb(str(tmp_path / "b"), tmp_path / "c", embedder=minilm, categorizer=ZeroShotCategorizer(minilm))
     ctx = mb.context("alice")
@@ -107,6 +128,7 @@ def test_user_defined_category_gets_assigned(tmp_path, minilm):
     ("ok", "", errors.InvalidInput),
     ("bad<name>", "fine", errors.InvalidInput),
     ("ok", "x" * 501, errors.TooLarge),
+    ("ok", "Notes\x00 with a NUL", errors.InvalidInput),  # as for memory text
 ])
 def test_bad_definitions_are_refused(mb, name, description, error):
     with pytest.raises(error):
@@ -146,6 +168,33 @@ def test_recategorize_skips_memories_edited_meanwhile(mb, rec):
     result = ops.recategorize(ctx, progress=progress)
     assert (result.changed, result.skipped) == (1, 1)
     assert ops.get(ctx, a).categories == ["z"] and ops.get(ctx, b).categories == ["beta"]
+
+
+def test_recategorize_never_overwrites_a_categories_edit_made_meanwhile(mb, rec):
+    """Same text, new categories from the user while the run went on: the user's edit wins."""
+    ctx = mb.context("alice")
+    a = ops.add(ctx, "Alpha text", categories=["old"]).events[0].id
+    b = ops.add(ctx, "Beta text", categories=["old"]).events[0].id
+
+    def progress(done, total):
+        if done == 0:  # after the memories were read, before the first batch commits
+            ops.update(mb.context("alice"), a, categories=["chosen by the user"])
+
+    result = ops.recategorize(ctx, progress=progress)
+    assert (result.changed, result.skipped, result.changed_ids) == (1, 1, [b])
+    assert ops.get(ctx, a).categories == ["chosen by the user"] and ops.get(ctx, b).categories == ["beta"]
+
+
+def test_a_dotted_capital_i_category_stays_usable(mb):
+    """"İ".lower() is "i" + a combining dot, which the name rule refuses: a name accepted on write
+    must be accepted again (re-saved, filtered on, named in a rule), so it is folded to "i"."""
+    ctx = mb.context("alice")
+    mid = ops.add(ctx, "Trip planning", categories=["İstanbul"]).events[0].id
+    assert ops.get(ctx, mid).categories == ["istanbul"]
+    ops.update(ctx, mid, categories=[*ops.get(ctx, mid).categories, "travel"])
+    ops.add_rule(ctx, "cursor", "deny", "category", ops.get(ctx, mid).categories[0])
+    ops.define_category(ctx, "İzmir", "The city of Izmir")
+    assert [d.name for d in ops.list_category_defs(ctx)] == ["izmir"]
 
 
 def test_recategorize_bad_input_writes_nothing(mb, rec):

@@ -113,6 +113,30 @@ def test_a_follow_up_never_overwrites_a_newer_edit(make, fake):
     assert ops.get(owner, other).categories == [] and pending_ids(owner) == [other]  # the new text still waits
 
 
+def test_a_follow_up_racing_a_delete_or_pause_never_resurrects(make, fake):
+    mb = make()
+    owner = mb.context("alice")
+    fake.chat_fail_next = 2
+    gone = ops.add(owner, "Alice is allergic to peanuts").events[0].id
+    paused = ops.add(owner, "Alice leads the payments team at work").events[0].id
+    editor = make_mb(mb.settings.store, mb.settings.cache_dir + "-editor")  # another process
+    real = mb.categorizer
+
+    def slow_categorizer(text, vector):  # the user acts while the model is thinking
+        if "peanuts" in text:
+            ops.delete(editor.context("alice"), [gone])
+        else:
+            ops.change_state(editor.context("alice"), [paused], "paused")
+        return real(text, vector)
+
+    owner.categorizer = slow_categorizer
+    report = fill_categories(owner, [gone, paused])
+    assert report.categorized == [paused] and report.skipped == [gone]
+    assert ops.get(owner, gone).state == "deleted" and ops.get(owner, gone).categories == []
+    assert (ops.get(owner, paused).state, ops.get(owner, paused).categories) == ("paused", ["work"])
+    assert pending_ids(owner) == []
+
+
 def test_apps_denied_a_category_do_not_see_uncategorized_memories(make, fake):
     mb = make()
     owner = mb.context("alice")

@@ -49,9 +49,33 @@ def test_json_object_mode_puts_the_schema_in_the_prompt(fake):
         make_llm(fake, response_format="xml")
 
 
-@pytest.mark.parametrize("answer", ["not json at all", "[1, 2]", "", '{"categories": '])
+@pytest.mark.parametrize("answer", ["not json at all", "[1, 2]", "", '{"categories": ', '{"categories": ' + "[" * 100_000], ids=["text", "list", "empty", "cut", "deeply-nested"])
 def test_unusable_answers_are_llm_errors(fake, answer):
     fake.chat_script.append(answer)
+    with pytest.raises(LlmError):
+        make_llm(fake).structured("file it", "x", "categories", SCHEMA)
+
+
+def _completion(message=None, choices=None) -> dict:
+    body = {"id": "x", "object": "chat.completion", "created": 0, "model": "fake-chat"}
+    if choices is not None:
+        body["choices"] = choices
+    else:
+        body["choices"] = [{"index": 0, "message": message, "finish_reason": "stop"}]
+    return body
+
+
+@pytest.mark.parametrize("body", [
+    _completion({"role": "assistant", "content": ["not", "a", "string"]}),
+    _completion({"role": "assistant", "content": 42}),
+    _completion({"role": "assistant", "content": {"categories": ["work"]}}),
+    _completion(None),
+    _completion(choices=[]),
+    _completion(choices="nope"),
+    {"object": "chat.completion"},
+], ids=["list-content", "number-content", "object-content", "no-message", "no-choices", "odd-choices", "bare"])
+def test_odd_provider_responses_are_llm_errors(fake, body):
+    fake.chat_raw.append(body)
     with pytest.raises(LlmError):
         make_llm(fake).structured("file it", "x", "categories", SCHEMA)
 

@@ -136,3 +136,18 @@ def test_doctor_checks_the_llm(make, fake):
     fake.chat_fail_next = 5
     report = run_checks(make())
     assert not report["ok"] and "InternalServerError" in next(c for c in report["checks"] if c["check"] == "llm")["error"]
+
+
+def test_recategorize_with_the_model_down_is_a_clear_503_and_writes_nothing(server, fake):
+    url, state, mb = server
+    token, _ = state.tokens.create("alice", None, ["admin"])
+    with httpx.Client(base_url=url + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        r = http.post("/memories", json={"text": "Alice is allergic to peanuts", "categories": ["mine"]})
+        assert r.status_code in (200, 201), r.text
+        entries = len(log_entries(mb))
+        fake.chat_fail_next = 100
+        r = http.post("/memories/recategorize", json={})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "llm_unavailable", r.text
+        assert KEY not in r.text
+        assert len(log_entries(mb)) == entries
+        assert http.get("/memories").json()["items"][0]["categories"] == ["mine"]

@@ -104,7 +104,7 @@ def test_facts_keep_their_subject_end_to_end(make, fake):
     assert "never 'has a PhD'" in fake.chat_requests[0]["messages"][0]["content"]
 
 
-@pytest.mark.parametrize("bad", ["{not json", {"facts": "Alice"}, {"nothing": []}])
+@pytest.mark.parametrize("bad", ["{not json", {"facts": "Alice"}, {"nothing": []}, '{"facts": ' + "[" * 100_000 + "]" * 100_000 + "}"], ids=["cut", "string", "no-facts", "deeply-nested"])
 def test_unusable_extraction_falls_back_to_verbatim(make, fake, bad):
     mb = make(categorizer=False)
     fake.chat_script.append(bad if isinstance(bad, str) else bad)

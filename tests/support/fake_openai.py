@@ -13,7 +13,7 @@ json_schema, or json_object with the schema in the prompt) deterministically, by
 - ``decisions``: per fact, the existing memory sharing most words: same words -> NONE, "no longer"
   -> DELETE, half the words -> UPDATE, else ADD.
 
-``chat_script`` answers the next requests with the given content first (a dict is sent as JSON, a
+``chat_raw`` sends whole response bodies as they are (odd providers). ``chat_script`` answers the next requests with the given content first (a dict is sent as JSON, a
 string as is: invalid JSON, code fences). ``chat_fail_next`` / ``chat_delay`` fail or slow chat only.
 """
 
@@ -44,6 +44,7 @@ class FakeOpenAI:
     chat_delay: float = 0.0
     chat_script: list = field(default_factory=list)
     chat_requests: list[dict] = field(default_factory=list)
+    chat_raw: list[dict] = field(default_factory=list)  # whole response bodies, sent as they are (odd providers)
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -74,6 +75,8 @@ class FakeOpenAI:
             if self.chat_fail_next > 0:
                 self.chat_fail_next -= 1
                 return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, status_code=500)
+            if self.chat_raw:
+                return JSONResponse(self.chat_raw.pop(0))
             if self.chat_script:
                 answer = self.chat_script.pop(0)
                 content = answer if isinstance(answer, str) else json.dumps(answer)

@@ -411,3 +411,23 @@ def test_export_then_import_round_trip(page, server, tmp_path):
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.locator("#import-result .error-text")).to_contain_text("Import failed")
     expect(page.get_by_role("alert")).not_to_be_empty()
+
+
+def test_the_skip_link_stays_on_the_current_page(page, server):
+    """"Skip to content" (href=#main) moves focus to the content; it is not a route to the dashboard."""
+    sign_in(page, server, server.token("alice"))
+    go(page, "#/memories")
+    page.locator("#results[aria-busy='false']").wait_for()
+    # Runs right after the app's own hashchange listener (registered first): a re-route has
+    # already replaced the page with "Loading…" by then.
+    page.evaluate("""window.addEventListener('hashchange', () => {
+        window.__afterHashchange = document.getElementById('main').querySelector('h1')?.textContent ?? 'replaced'; })""")
+    page.locator("a.skip").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("window.__afterHashchange !== undefined")
+    assert page.evaluate("window.__afterHashchange") == "Memories"
+    assert page.locator("main").get_attribute("data-page") == "memories"
+    assert page.locator("main h1").inner_text() == "Memories"
+    assert page.evaluate("document.activeElement.id") == "main"
+    go(page, "#/apps")  # and routing still works afterwards
+    assert page.locator("main h1").inner_text() == "Apps"

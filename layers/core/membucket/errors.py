@@ -24,7 +24,8 @@
      │    └── BackupUnusable            backup_unusable      409
      └── ServiceUnavailable             unavailable          503
           ├── CommitContention          commit_contention    503
-          └── StoreUnavailable          store_unavailable    503
+          ├── StoreUnavailable          store_unavailable    503
+          └── LlmUnavailable            llm_unavailable      503
 
 Surfaces translate these at one boundary: the CLI prints ``code: message`` and exits non-zero,
 HTTP answers ``status`` with ``{"error": {"code", "message"}}``, MCP raises a tool error.
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 __all__ = [
     "MembucketError",
+    "LlmUnavailable",
     "InvalidInput",
     "EmptyText",
     "InvalidId",
@@ -161,6 +163,12 @@ class CommitContention(ServiceUnavailable):
 
 class StoreUnavailable(ServiceUnavailable):
     code = "store_unavailable"
+
+
+class LlmUnavailable(ServiceUnavailable):
+    """The configured model gave no usable answer where one is needed (recategorize)."""
+
+    code = "llm_unavailable"
 
 
 class BundleEncrypted(InvalidInput):

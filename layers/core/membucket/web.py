@@ -3,7 +3,8 @@
 Guards applied before any route: request body limit (413; ``POST /api/v1/import`` has its own,
 ``max_import_bytes``), Host allow-list (421, the
 DNS-rebinding defence on loopback, configured with real hostnames behind a proxy), and a
-browser-Origin allow-list (403), all answering in the API's JSON error shape.
+browser-Origin allow-list (403; a write without Origin that Sec-Fetch-Site or Referer says came
+from another site is refused too), all answering in the API's JSON error shape.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import threading
 import time
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -23,6 +25,7 @@ from .api.errors import error_response
 __all__ = ["create_app", "LOOPBACK_HOSTS"]
 
 LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class RateLimiter:
@@ -35,6 +38,7 @@ class RateLimiter:
         self.capacity = float(per_minute)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._next_prune = 0.0
 
     def retry_after(self, caller: str) -> float:
         """0 if the request may go ahead (and is counted), else seconds until it may."""
@@ -42,12 +46,13 @@ class RateLimiter:
         with self._lock:
             tokens, last = self._buckets.get(caller, (self.capacity, now))
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if len(self._buckets) > 10_000 and now >= self._next_prune:  # forget idle callers (at most every 10 s)
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
+                self._next_prune = now + 10
             if tokens >= 1:
                 self._buckets[caller] = (tokens - 1, now)
                 return 0.0
             self._buckets[caller] = (tokens, now)
-            if len(self._buckets) > 10_000:  # forget idle callers
-                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
             return (1 - tokens) / self.rate
 
 
@@ -69,6 +74,8 @@ class GuardMiddleware:
         origin = headers.get("origin")
         if origin and not self._origin_ok(origin, host):
             return await error_response(403, "origin_not_allowed", f"origin {origin!r} is not allowed")(scope, receive, send)
+        if not origin and scope.get("method") not in SAFE_METHODS and self._foreign_without_origin(headers, host):
+            return await error_response(403, "origin_not_allowed", "a write from another site is not allowed")(scope, receive, send)
         if self.limiter is not None:
             client = scope.get("client") or ("?", 0)
             wait = self.limiter.retry_after(headers.get("authorization") or client[0])
@@ -110,6 +117,20 @@ class GuardMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    def _foreign_without_origin(self, headers: dict[str, str], host: str) -> bool:
+        """A browser that leaves Origin out of a write still says where it came from: Sec-Fetch-Site
+        (another port of this host is "same-site"), or the Referer. Non-browser clients send neither."""
+        if headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+            return True
+        referer = headers.get("referer")
+        if not referer:
+            return False
+        try:
+            parts = urlsplit(referer)
+        except ValueError:
+            return True
+        return not (parts.scheme and parts.netloc and self._origin_ok(f"{parts.scheme}://{parts.netloc}", host))
 
     def _origin_ok(self, origin: str, host: str) -> bool:
         if origin.split("://", 1)[-1].lower() == host.lower():

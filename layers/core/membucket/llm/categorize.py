@@ -36,7 +36,7 @@ def normalize_category(name: object, max_length: int = MAX_LENGTH) -> str | None
     """Lowercase, only the characters categories allow, single spaces, at most ``max_length``; None if nothing is left."""
     if not isinstance(name, str):
         return None
-    name = _SPACES.sub(" ", _DISALLOWED.sub(" ", name.replace("_", " ").lower())).strip(" .-+/&")
+    name = _SPACES.sub(" ", _DISALLOWED.sub(" ", name.replace("_", " ").lower().replace("i\u0307", "i"))).strip(" .-+/&")
     name = name[:max_length].strip(" .-+/&")
     return name or None
 

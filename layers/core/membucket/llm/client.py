@@ -74,11 +74,13 @@ class Llm:
             content = resp.choices[0].message.content
         except (AttributeError, IndexError, TypeError):
             raise LlmError("LLM answer has no message") from None
+        if content is not None and not isinstance(content, str):  # the client does not validate answers
+            raise LlmError("LLM answer is not text")
         if not content:
             raise LlmError("LLM answer is empty (refused or cut off)")
         try:
             doc = json.loads(_strip_fence(content))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting too deep for the parser
             raise LlmError("LLM answer is not valid JSON") from None
         if not isinstance(doc, dict):
             raise LlmError("LLM answer is not a JSON object")

@@ -15,7 +15,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..engine.namespace import Plan
-from ..errors import InvalidInput, NotFoundError
+from ..errors import InvalidInput, LlmUnavailable, NotFoundError
+from ..llm.client import LlmError
 from .access import check_app
 from .category_defs import custom_defs
 from .context import Categorizer, Context
@@ -33,8 +34,11 @@ def _usable(names: Sequence[str], limit: int) -> list[str]:
     """A categorizer's answer as valid category names (an odd name is dropped, not a 400)."""
     out: list[str] = []
     for n in names or ():
-        if isinstance(n, str) and _NAME.match(n.strip()) and n.strip().lower() not in out:
-            out.append(n.strip().lower())
+        if not isinstance(n, str) or not _NAME.match(n.strip()):
+            continue
+        name = n.strip().lower().replace("i\u0307", "i")  # as clean_categories
+        if name not in out:
+            out.append(name)
     return out[:limit]
 
 
@@ -89,7 +93,7 @@ class RecategorizeResult:
 
 
 def _targets(ctx: Context, ids: list[str] | None, only_missing: bool) -> tuple[list[tuple], tuple]:
-    """(id, hash, text, vector) of the memories to run over, and the custom definitions."""
+    """(id, hash, text, vector, categories) of the memories to run over, and the custom definitions."""
     with ctx.ns.read() as rep:
         vis = check_app(rep, ctx.app, write=True)
         vwhere, vparams = vis.sql()
@@ -103,7 +107,7 @@ def _targets(ctx: Context, ids: list[str] | None, only_missing: bool) -> tuple[l
             where, params = f"list_contains(?, id) AND {where}", [ids, *params]
         if only_missing:
             where += " AND len(categories) = 0"
-        rows = rep.con.execute(f"SELECT id, hash, text, vector FROM memories WHERE {where} ORDER BY vid", params).fetchall()
+        rows = rep.con.execute(f"SELECT id, hash, text, vector, categories FROM memories WHERE {where} ORDER BY vid", params).fetchall()
         return rows, custom_defs(rep)
 
 
@@ -133,8 +137,11 @@ def recategorize(
     for start in range(0, total, batch):
         chunk = rows[start:start + batch]
         vectors = np.stack([np.frombuffer(r[3], dtype="<f4") for r in chunk])
-        proposed = categorize_vectors(ctx.categorizer, [r[2] for r in chunk], vectors, custom)
-        new = {r[0]: (r[1], _usable(c, ctx.settings.max_categories)) for r, c in zip(chunk, proposed)}
+        try:
+            proposed = categorize_vectors(ctx.categorizer, [r[2] for r in chunk], vectors, custom)
+        except LlmError as exc:  # batches committed so far stay; the rest is a clear 503, not a 500
+            raise LlmUnavailable(f"the categorizer failed: {exc}", changed=result.changed) from None
+        new = {r[0]: (r[1], list(r[4] or []), _usable(c, ctx.settings.max_categories)) for r, c in zip(chunk, proposed)}
         result.scanned += len(chunk)
         outcome = ctx.ns.commit(_batch_plan(ctx, new), actor=ctx.app)
         changed, unchanged, skipped = outcome
@@ -148,7 +155,9 @@ def recategorize(
     return result
 
 
-def _batch_plan(ctx: Context, new: dict[str, tuple[str, list[str]]]) -> Callable:
+def _batch_plan(ctx: Context, new: dict[str, tuple[str, list[str], list[str]]]) -> Callable:
+    """``new``: id -> (hash and categories when read, proposed categories). A memory whose text or
+    categories changed since it was read was edited meanwhile: skipped, never overwritten."""
     def build(rep) -> Plan:
         vis = check_app(rep, ctx.app, write=True)
         ids = list(new)
@@ -156,9 +165,9 @@ def _batch_plan(ctx: Context, new: dict[str, tuple[str, list[str]]]) -> Callable
         changed, unchanged, skipped, ops = [], 0, 0, []
         for mid, digest, state, cats in rows:
             cats = list(cats or [])
-            want_hash, want = new[mid]
+            read_hash, read_cats, want = new[mid]
             hidden = state == "deleted" or (ctx.app is not None and (state not in APP_STATES or not vis.allows(mid, cats)))
-            if hidden or digest != want_hash:
+            if hidden or digest != read_hash or cats != read_cats:
                 skipped += 1
             elif cats == want:
                 unchanged += 1

@@ -57,6 +57,8 @@ def define_category(ctx: Context, name: str, description: str) -> CategoryDefini
     name = _clean(ctx, name)
     if not isinstance(description, str) or not description.strip():
         raise InvalidInput("description must be a non-empty string: what belongs in this category")
+    if "\x00" in description:
+        raise InvalidInput("description must not contain NUL characters")
     description = " ".join(description.split())
     if len(description) > MAX_DESCRIPTION:
         raise TooLarge(f"description is {len(description)} characters; the limit is {MAX_DESCRIPTION}", limit=MAX_DESCRIPTION)

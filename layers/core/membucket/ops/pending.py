@@ -106,12 +106,14 @@ def fill_categories(ctx: Context, ids: Sequence[str] | None = None, *, limit: in
             f"WHERE m.state != 'deleted' AND m.id IN {in_list(len(ids))}",
             ids,
         ).fetchall()
+    from .categorize import _usable  # as on write: an odd name is dropped, never a memory pending for ever
+
     found = {r[0] for r in rows}
     report.skipped += [i for i in ids if i not in found]
     done: dict[str, tuple[str, list[str]]] = {}
     for mid, text, digest, blob in rows:
         try:
-            cats = clean_categories(ctx.categorizer(text, np.frombuffer(blob, dtype="<f4")), ctx.settings)
+            cats = _usable(ctx.categorizer(text, np.frombuffer(blob, dtype="<f4")), ctx.settings.max_categories)
         except Exception as exc:  # stays pending for the next attempt
             log.warning("categorizing memory %s failed: %s", mid, type(exc).__name__)
             report.failed.append(mid)

@@ -88,7 +88,7 @@ def clean_categories(categories: Iterable[Any] | None, settings: Settings) -> li
     for c in categories:
         if not isinstance(c, str) or not _CATEGORY.match(c.strip()):
             raise InvalidInput(f"invalid category {str(c)[:80]!r}: 1-64 letters, digits, spaces and & / . + - _")
-        name = c.strip().lower()
+        name = c.strip().lower().replace("i\u0307", "i")  # "İ".lower() adds a combining dot the rule refuses
         if name not in out:
             out.append(name)
     if len(out) > settings.max_categories:

@@ -84,7 +84,8 @@ async function route() {
   if (!ctx.me) return;
   const [name = "dashboard", ...rest] = location.hash.replace(/^#\/?/, "").split("/");
   const page = ROUTES[name] ? name : "dashboard";
-  const arg = rest.length ? decodeURIComponent(rest.join("/")) : undefined;
+  let arg = rest.length ? rest.join("/") : undefined;
+  try { if (arg !== undefined) arg = decodeURIComponent(arg); } catch { /* malformed %-escape: the page shows it is not found */ }
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.getAttribute("href") === `#/${page}`) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
@@ -115,7 +116,8 @@ async function start() {
   await route();
 }
 
-window.addEventListener("hashchange", route);
+// An in-page anchor (the skip link's #main) is not a route: stay on the page, the browser moves focus.
+window.addEventListener("hashchange", () => (location.hash && !location.hash.startsWith("#/") ? undefined : route()));
 window.addEventListener("membucket:unauthorized", () => {
   if (ctx.me && ctx.me.auth_required) { session.clear(); ctx.me = null; signInPage("Your session ended: the token is no longer accepted."); }
 });

@@ -190,9 +190,10 @@ function memoryRules(id, rules, apps) {
 }
 
 export async function memoryPage(id) {
+  const enc = encodeURIComponent(id); // the id comes from the URL: "../tokens" must stay one path segment
   const [m, hist, access, related, rules, apps] = await Promise.all([
-    api(`/memories/${id}`), api(`/memories/${id}/history`),
-    api(`/memories/${id}/access`, { query: { limit: 50 } }), api(`/memories/${id}/related`, { query: { limit: 5 } }).catch(() => ({ items: [] })),
+    api(`/memories/${enc}`), api(`/memories/${enc}/history`),
+    api(`/memories/${enc}/access`, { query: { limit: 50 } }), api(`/memories/${enc}/related`, { query: { limit: 5 } }).catch(() => ({ items: [] })),
     api("/rules").catch(() => null), api("/apps").catch(() => null), // management: admin tokens only
   ]);
   const text = h("textarea", { name: "text", required: true });
@@ -206,7 +207,7 @@ export async function memoryPage(id) {
     if (newCats.join("\u0000") !== m.categories.join("\u0000")) body.categories = newCats;
     if (!Object.keys(body).length) return status("Nothing changed");
     try {
-      await api(`/memories/${id}`, { method: "PATCH", body });
+      await api(`/memories/${enc}`, { method: "PATCH", body });
       status(body.text ? "Saved (text re-embedded)" : "Saved");
       document.getElementById("main").replaceChildren(await memoryPage(id));
     } catch (err) { alertError(err); }
@@ -216,7 +217,7 @@ export async function memoryPage(id) {
   const stateButtons = ACTIONS.map(([action, label]) => h("button", { type: "button", class: action === "delete" ? "danger" : "secondary", onclick: async () => {
     if (!(await confirmAction(`${label} this memory?`, { title: `${label} memory`, ok: label }))) return;
     try {
-      const r = await api(`/memories/${id}/state`, { method: "POST", body: { action } });
+      const r = await api(`/memories/${enc}/state`, { method: "POST", body: { action } });
       status(`Memory is now ${r.state}`);
       document.getElementById("main").replaceChildren(await memoryPage(id));
     } catch (err) { alertError(err); }
