@@ -254,3 +254,21 @@ def test_definitions_are_capped(mb, monkeypatch):
         ops.define_category(ctx, "c", "third")
     ops.define_category(ctx, "a", "first, redescribed")  # replacing one is not adding one
     assert [d.description for d in ops.list_category_defs(ctx)] == ["first, redescribed", "second"]
+
+
+def test_define_answers_409_when_a_delete_lands_before_the_read_back(tmp_path, monkeypatch):
+    """A definition deleted by another writer right after ours commits is a 409, not a 500."""
+    from membucket.ops import category_defs
+
+    mb = make_mb(str(tmp_path / "b"), tmp_path / "c")
+    owner = mb.context("alice")
+    real = category_defs.list_category_defs
+
+    def deleted_meanwhile(ctx):
+        category_defs.delete_category(  # another process deletes it
+make_mb(str(tmp_path / "b"), tmp_path / "c3").context("alice"), "gardening")
+        return real(ctx)
+
+    monkeypatch.setattr(category_defs, "list_category_defs", deleted_meanwhile)
+    with pytest.raises(errors.Conflict):
+        category_defs.define_category(owner, "gardening", "plants, soil and the garden")

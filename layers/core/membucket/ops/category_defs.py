@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..engine.namespace import Plan
-from ..errors import InvalidInput, NotFoundError, TooLarge
+from ..errors import Conflict, InvalidInput, NotFoundError, TooLarge
 from .access import check_app
 from .context import Context
 from .models import iso
@@ -71,7 +71,10 @@ def define_category(ctx: Context, name: str, description: str) -> CategoryDefini
         return Plan([{"op": "category.define", "name": name, "description": description}], None)
 
     ctx.ns.commit(build, actor=ctx.app)
-    return next(d for d in list_category_defs(ctx) if d.name == name)
+    found = next((d for d in list_category_defs(ctx) if d.name == name), None)
+    if found is None:  # deleted by another writer between our commit and this read
+        raise Conflict(f"category {name!r} was deleted while it was being defined; define it again", name=name)
+    return found
 
 
 def delete_category(ctx: Context, name: str) -> None:

@@ -101,9 +101,8 @@ export function chips(cats) {
   return (cats || []).map((c) => h("span", { class: "chip" }, c));
 }
 
-/** Copy text to the clipboard (falls back to a hidden textarea); the last copy is kept for tests. */
+/** Copy text to the clipboard (falls back to a hidden textarea); nothing else keeps it (it may hold a token). */
 export async function copyText(text) {
-  window.membucketLastCopied = text;
   try {
     await navigator.clipboard.writeText(text);
   } catch {
