@@ -92,3 +92,17 @@ def test_embedder_mismatch_is_refused(mb, tmp_path):
     assert info.value.status == 409
     with pytest.raises(errors.EmbedderMismatch):
         ops.search(other.context("alice"), "model")
+
+
+def test_an_app_never_learns_a_paused_memory_through_a_duplicate(mb):
+    """Apps see active memories only: adding the text of a paused one must not answer NOOP with
+    its id (that would reveal it); the owner still gets the NOOP."""
+    from membucket import ops
+
+    owner = mb.context("alice")
+    cursor = mb.context("alice", app="cursor")
+    hidden = ops.add(owner, "Alice is seeing a therapist on Mondays").events[0].id
+    ops.change_state(owner, [hidden], "paused")
+    event = ops.add(cursor, "Alice is seeing a therapist on Mondays").events[0]
+    assert event.event == "ADD" and event.id != hidden
+    assert ops.add(owner, "Alice is seeing a therapist on Mondays").events[0].event == "NOOP"

@@ -18,7 +18,7 @@ from .models import AddEvent, AddResult
 from .pending import after_commit, categorize_now, pending_op
 from .validate import clean_categories, clean_metadata, clean_text, text_hash
 
-__all__ = ["add", "add_batch", "NewMemory"]
+__all__ = ["add", "add_batch", "NewMemory", "duplicate_states"]
 
 NO_LLM_NOTE = "infer requested but no LLM is configured: stored verbatim with duplicate detection"
 
@@ -32,6 +32,12 @@ class NewMemory:
     categories: list[str] = field(default_factory=list)
     vector: np.ndarray | None = None
     id: str | None = None
+
+
+def duplicate_states(ctx: Context) -> str:
+    """Which memories an exact duplicate may match: the owner's every kept state; an app's only
+    the active ones it can see (a NOOP naming a paused memory would reveal it to the app)."""
+    return "state = 'active'" if ctx.app is not None else "state != 'deleted'"
 
 
 def _app_ops(ctx: Context, rep) -> list[dict]:
@@ -80,7 +86,7 @@ def add(
         if dedupe and rep.embedder is not None:
             where, params = vis.sql()
             row = rep.con.execute(
-                f"SELECT id, text FROM memories WHERE hash = ? AND state != 'deleted' AND {where} LIMIT 1",
+                f"SELECT id, text FROM memories WHERE hash = ? AND {duplicate_states(ctx)} AND {where} LIMIT 1",
                 [digest, *params],
             ).fetchone()
             if row is not None:

@@ -21,7 +21,7 @@ from ..engine.log import encode_vector
 from ..engine.namespace import Plan
 from ..llm.extract import Decision, extract_facts, reconcile
 from .access import check_app
-from .add import _app_ops
+from .add import _app_ops, duplicate_states
 from .context import Context, check_embedder, init_ops
 from .models import AddEvent, AddResult
 from .pending import after_commit, categorize_now, pending_op
@@ -104,7 +104,7 @@ def infer_add(ctx: Context, text: str, *, metadata: dict[str, Any], categories: 
                 return
             added.add(digest)
             row = rep.con.execute(
-                f"SELECT id, text FROM memories WHERE hash = ? AND state != 'deleted' AND {where} LIMIT 1", [digest, *params]
+                f"SELECT id, text FROM memories WHERE hash = ? AND {duplicate_states(ctx)} AND {where} LIMIT 1", [digest, *params]
             ).fetchone()
             if row is not None:
                 events.append(AddEvent(row[0], "NOOP", row[1]))
