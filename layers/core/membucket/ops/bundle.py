@@ -17,6 +17,7 @@ import re
 import uuid
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Iterator
 
 import numpy as np
@@ -44,6 +45,7 @@ def _ts(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{what} is not a time")
     if _CANONICAL_TS.fullmatch(value):
+        datetime.fromisoformat(value[:-1])  # the shape is not enough: "2024-02-30..." would break replay
         return value
     return format_ts(parse_ts(value))
 
@@ -241,8 +243,12 @@ class Bundle:
         else:
             doc = {"memories": [], "apps": [], "categories": [], "status_history": [], "access_controls": []}
             try:
-                with gzip.open(self.zf.open("memories.jsonl.gz"), "rt", encoding="utf-8") as f:
-                    for n, line in enumerate(f, 1):
+                with gzip.open(self.zf.open("memories.jsonl.gz"), "rb") as f:
+                    size = 0  # parsed whole like memories.json, so bounded like it (a gzip bomb stops here)
+                    for line in iter(lambda: f.readline(MAX_LINE + 1), b""):
+                        size += len(line)
+                        if size > MAX_DOCUMENT or len(line) > MAX_LINE:
+                            raise BundleInvalid(f"memories.jsonl.gz is above {MAX_DOCUMENT} bytes (or has a line above {MAX_LINE})")
                         if line.strip():
                             doc["memories"].append(json.loads(line))
             except (ValueError, OSError, EOFError) as exc:
@@ -280,9 +286,12 @@ def _convert_openmemory(doc: dict, bundle: Bundle) -> dict:
         except MembucketError as exc:
             raise BundleInvalid(f"memories.json app {a.get('id')!r}: {exc.message}") from None
         app_names[str(a.get("id"))] = name
-        created = _opt_ts(a.get("created_at"), "created_at") or format_ts(parse_ts("1970-01-01T00:00:00Z"))
-        apps[name] = {"name": name, "paused": a.get("is_active") is False, "created_at": created,
-                      "updated_at": _opt_ts(a.get("updated_at"), "updated_at") or created}
+        try:
+            created = _opt_ts(a.get("created_at"), "created_at") or format_ts(parse_ts("1970-01-01T00:00:00Z"))
+            updated = _opt_ts(a.get("updated_at"), "updated_at") or created
+        except (ValueError, TypeError) as exc:
+            raise BundleInvalid(f"memories.json app {name!r}: {exc}") from None
+        apps[name] = {"name": name, "paused": a.get("is_active") is False, "created_at": created, "updated_at": updated}
     memories, history = [], []
     for m in _get(doc.get("memories"), "memories"):
         mid = str(m.get("id"))
@@ -354,11 +363,14 @@ def open_bundle(f, settings: Settings) -> Bundle:
         for name in PARTS:
             if name not in names or not isinstance(parts.get(name), dict):
                 raise BundleInvalid(f"bundle part {name} is missing")
+        count = manifest["counts"].get("memories") or 0
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise BundleInvalid("manifest.json: counts.memories is not a count")
         dim = manifest.get("dim")
         if manifest.get("counts").get("memories") and (not isinstance(dim, int) or dim < 1 or not manifest.get("embedder")):
             raise BundleInvalid("manifest.json lacks the embedder and dimension")
         return Bundle(zf, "membucket", settings, embedder=manifest.get("embedder"), dim=dim, manifest=manifest,
-                      count=int(manifest["counts"].get("memories") or 0))
+                      count=count)
     if "memories.json" in names or "memories.jsonl.gz" in names:
         bundle = Bundle(zf, "openmemory", settings)
         bundle._load_openmemory()

@@ -1,0 +1,104 @@
+"""Hostile bundles found in review: each must be a 422 with a code, before any write."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import struct
+import zipfile
+
+import pytest
+
+from membucket import errors, ops
+from membucket.ops import bundle as bundle_mod
+from membucket.ops.importer import import_bundle
+from tests.ops.test_export_import import _rezip, export_bytes, openmemory_zip, seq_of
+
+
+def _edit_memories(change):
+    """A rezip edit that rewrites memories.jsonl rows and re-signs the manifest checksum."""
+
+    def edit(files):
+        rows = [json.loads(line) for line in files["memories.jsonl"].splitlines() if line.strip()]
+        change(rows)
+        files["memories.jsonl"] = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+        m = json.loads(files["manifest.json"])
+        m["parts"]["memories.jsonl"]["sha256"] = hashlib.sha256(files["memories.jsonl"]).hexdigest()
+        files["manifest.json"] = json.dumps(m).encode()
+
+    return edit
+
+
+def _set_manifest(**kw):
+    def edit(files):
+        files["manifest.json"] = json.dumps(json.loads(files["manifest.json"]) | kw).encode()
+
+    return edit
+
+
+@pytest.mark.parametrize("change", [
+    # canonical in shape, impossible as a date: passed the fast path, then broke replay after commit
+    _edit_memories(lambda rows: rows[0].update(created_at="2024-02-30T00:00:00.000000Z")),
+    _edit_memories(lambda rows: rows[0].update(updated_at="2024-13-01T25:61:00.000000Z")),
+    _set_manifest(counts={"memories": "many"}),
+    _set_manifest(counts={"memories": [1]}),
+], ids=["feb30", "month13", "count-str", "count-list"])
+def test_bad_bundle_fields_are_refused_before_any_write(mb, owner, change):
+    ops.add(owner, "Alice takes insulin every morning")
+    data, _ = export_bytes(owner)
+    bob = mb.context("bob")
+    ops.add(bob, "bob's own memory")
+    seq = seq_of(bob)
+    with pytest.raises(errors.BundleInvalid) as info:
+        import_bundle(bob, io.BytesIO(_rezip(data, change)))
+    assert info.value.status == 422
+    assert seq_of(bob) == seq
+    assert [m.text for m in ops.list_memories(bob).items] == ["bob's own memory"]
+
+
+def _om_edit(change):
+    def edit(files):
+        doc = json.loads(files["memories.json"])
+        change(doc)
+        files["memories.json"] = json.dumps(doc).encode()
+
+    return edit
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d["apps"][0].update(created_at=12345),
+    lambda d: d["apps"][0].update(updated_at="not a time"),
+    lambda d: d["memories"][0].update(created_at="2025-02-30T00:00:00"),
+], ids=["app-created-int", "app-updated-garbage", "memory-feb30"])
+def test_openmemory_bad_times_are_refused(mb, change):
+    data, _ = openmemory_zip()
+    ctx = mb.context("alice")
+    with pytest.raises(errors.BundleInvalid):
+        import_bundle(ctx, io.BytesIO(_rezip(data, _om_edit(change))))
+    assert seq_of(ctx) == 0
+
+
+def test_openmemory_jsonl_gz_is_bounded(mb, monkeypatch):
+    """memories.jsonl.gz is parsed whole: a gzip bomb must stop at MAX_DOCUMENT, not fill memory."""
+    monkeypatch.setattr(bundle_mod, "MAX_DOCUMENT", 1 << 16)
+    line = json.dumps({"id": "x", "content": "a" * 100, "created_at": "2025-01-01T00:00:00"}) + "\n"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("memories.jsonl.gz", gzip.compress((line * 2000).encode()))
+    ctx = mb.context("alice")
+    with pytest.raises(errors.BundleInvalid, match="memories.jsonl.gz"):
+        import_bundle(ctx, io.BytesIO(out.getvalue()))
+    assert seq_of(ctx) == 0
+
+
+@pytest.mark.parametrize("raw", [b'"n": Infinity', b'"n": 1e400', b'"n": NaN'])
+def test_an_encrypted_header_with_non_finite_numbers_is_invalid(mb, owner, raw):
+    ops.add(owner, "a memory")
+    data, _ = export_bytes(owner, passphrase="pw")
+    hlen = struct.unpack(">I", data[4:8])[0]
+    header = json.dumps(json.loads(data[8 : 8 + hlen]) | {"n": 0}).encode().replace(b'"n": 0', raw)
+    bad = data[:4] + struct.pack(">I", len(header)) + header + data[8 + hlen :]
+    with pytest.raises(errors.BundleInvalid):
+        import_bundle(mb.context("bob"), io.BytesIO(bad), passphrase="pw")
