@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 import time
 import uuid
@@ -97,13 +98,23 @@ def restore(
     tokens = [t for t in manifest.tokens if user is None or t.user == user]
 
     # Check everything before writing anything.
+    for plan in plans:
+        _check_keys(manifest, plan)
     occupied = [p.user for p in plans if not _is_empty(target, p.user)]
     token_bodies = {}
     changed_tokens = []
     for t in tokens:
+        if not isinstance(t.key, str) or not _TOKEN_KEY.fullmatch(t.key) or t.object not in manifest.objects:
+            raise BackupUnusable(f"token record {str(t.key)[:80]!r} is not a token key with a listed object")
         body = backup.get(t.object).body
         if hashlib.sha256(body).hexdigest() != manifest.objects[t.object].sha256:
             raise BackupUnusable(f"token object {t.object} does not match its checksum")
+        try:
+            owner = json.loads(body).get("user")
+        except (ValueError, AttributeError):
+            owner = None
+        if owner != t.user:  # a token restored "for alice" must be alice's
+            raise BackupUnusable(f"token {t.key} belongs to {owner!r}, not {t.user!r} as the manifest says")
         token_bodies[t.key] = body
         try:
             if target.get(t.key).body != body:
@@ -136,6 +147,22 @@ def restore(
             target.put(key, body)
             report.tokens_restored += 1
     return report
+
+
+_TOKEN_KEY = re.compile(r"tokens/[A-Za-z0-9_-]{1,128}\.json")
+
+
+def _check_keys(manifest: Manifest, plan: RestorePlan) -> None:
+    """The manifest is data: every key it lists under a user (access records, side objects,
+    checkpoint directories) must lie inside that user's namespace, or a tampered backup could
+    make ``restore --user alice`` write (or read) another user's objects."""
+    keys = NamespaceKeys(plan.user)
+    rec = manifest.namespaces[plan.user]
+    listed = [(k, keys.root) for k in (*rec.access, *rec.sides)]
+    listed += [(c.get("dir") if isinstance(c, dict) else None, keys.checkpoints_prefix) for c in rec.checkpoints]
+    for key, prefix in listed:
+        if not isinstance(key, str) or not key.startswith(prefix) or any(p in ("", ".", "..") for p in key[len(prefix):].rstrip("/").split("/")):
+            raise BackupUnusable(f"backup manifest lists {str(key)[:120]!r} under user {plan.user!r}, outside {prefix}", user=plan.user)
 
 
 def _access_keys(manifest: Manifest, plan: RestorePlan) -> list[str]:

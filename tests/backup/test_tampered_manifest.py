@@ -1,0 +1,73 @@
+"""A tampered backup manifest must not let a restore write outside the namespaces it restores.
+
+The manifest names keys (access records, side objects, checkpoint directories, token keys) that
+the restore copies into the target. Each test lists another user's key (or a token key that is
+not a token) under alice, restores alice alone, and checks that the restore is refused before
+any write and that bob's objects and the other keys are untouched.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from membucket import ops
+from membucket.auth import TokenStore
+from membucket.backup import BackupTarget, restore, take_backup
+from membucket.backup.manifest import BACKUPS, list_backups
+from membucket.errors import BackupUnusable
+from tests.support.factories import make_mb
+
+
+def _listing(store, prefix=""):
+    return sorted((i.key, i.etag) for i in store.list(prefix))
+
+
+def _tamper(root, edit):
+    key = f"{BACKUPS}{list_backups(root)[-1]}/manifest.json"
+    doc = json.loads(root.get(key).body)
+    edit(doc)
+    root.put(key, json.dumps(doc).encode())
+
+
+def _bob_log(doc):
+    return next(k[len("objects/"):] for k in doc["objects"] if k.startswith("objects/ns/bob/log/"))
+
+
+def _bob_checkpoint(doc):
+    return doc["namespaces"]["bob"]["checkpoints"][0]
+
+
+EDITS = {
+    "access-into-bob": lambda d: d["namespaces"]["alice"]["access"].append(_bob_log(d)),
+    "side-into-bob": lambda d: d["namespaces"]["alice"]["sides"].append(_bob_log(d)),
+    "access-outside-ns": lambda d: d["namespaces"]["alice"]["access"].append("tokens/x.json"),
+    "checkpoint-of-bob": lambda d: d["namespaces"]["alice"].update(checkpoints=[_bob_checkpoint(d)]),
+    "token-key-not-a-token": lambda d: [t.update(key="ns/bob/CHECKPOINT") for t in d["tokens"] if t["user"] == "alice"],
+    "token-of-bob-under-alice": lambda d: [t.update(user="alice") for t in d["tokens"]],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_a_tampered_manifest_cannot_write_outside_the_restored_namespace(tmp_path, name):
+    mb = make_mb(str(tmp_path / "bucket"), tmp_path / "c1")
+    for user in ("alice", "bob"):
+        ctx = mb.context(user, app="cursor")
+        for i in range(3):
+            ops.add(ctx, f"{user} fact number {i}")
+    mb.compact("bob", gc=False)
+    tokens = TokenStore(mb.store)
+    tokens.create("alice", "cursor", ["write"])
+    tokens.create("bob", "cursor", ["write"])
+    target = BackupTarget.open(str(tmp_path / "backups"))
+    take_backup(mb.store, target.root)
+    _tamper(target.root, EDITS[name])
+
+    ops.add(mb.context("bob", app="cursor"), "bob wrote after the backup")
+    for info in list(mb.store.list("ns/alice/")) + [i for i in mb.store.list("tokens/")]:
+        mb.store.delete(info.key)
+    before = _listing(mb.store)
+    with pytest.raises(BackupUnusable):
+        restore(mb.store, target.root, cache_dir=tmp_path / "rc", user="alice", force=True)
+    assert _listing(mb.store) == before  # nothing written, bob's namespace included
