@@ -71,3 +71,15 @@ def test_a_tampered_manifest_cannot_write_outside_the_restored_namespace(tmp_pat
     with pytest.raises(BackupUnusable):
         restore(mb.store, target.root, cache_dir=tmp_path / "rc", user="alice", force=True)
     assert _listing(mb.store) == before  # nothing written, bob's namespace included
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "²", "-3"])
+def test_cli_restore_at_out_of_range_is_a_clean_error(tmp_path, monkeypatch, at):
+    from click.testing import CliRunner
+
+    from membucket import cli as cli_module
+
+    monkeypatch.setenv("MEMBUCKET_STORE", str(tmp_path / "bucket"))
+    result = CliRunner().invoke(cli_module.cli, ["restore", "--from", str(tmp_path / "backups"), "--user", "alice", "--at", at])
+    assert result.exit_code == 1 and isinstance(result.exception, (SystemExit, type(None))), result.exception
+    assert "invalid_input" in result.stderr

@@ -42,9 +42,10 @@ def _set_manifest(**kw):
     # canonical in shape, impossible as a date: passed the fast path, then broke replay after commit
     _edit_memories(lambda rows: rows[0].update(created_at="2024-02-30T00:00:00.000000Z")),
     _edit_memories(lambda rows: rows[0].update(updated_at="2024-13-01T25:61:00.000000Z")),
+    _edit_memories(lambda rows: rows[0].update(created_at="0001-01-01T00:00:00+01:00")),  # OverflowError
     _set_manifest(counts={"memories": "many"}),
     _set_manifest(counts={"memories": [1]}),
-], ids=["feb30", "month13", "count-str", "count-list"])
+], ids=["feb30", "month13", "year0", "count-str", "count-list"])
 def test_bad_bundle_fields_are_refused_before_any_write(mb, owner, change):
     ops.add(owner, "Alice takes insulin every morning")
     data, _ = export_bytes(owner)

@@ -47,7 +47,10 @@ def _ts(value: Any, what: str) -> str:
     if _CANONICAL_TS.fullmatch(value):
         datetime.fromisoformat(value[:-1])  # the shape is not enough: "2024-02-30..." would break replay
         return value
-    return format_ts(parse_ts(value))
+    try:
+        return format_ts(parse_ts(value))
+    except OverflowError:  # a zone offset pushing the time past year 1 or 9999
+        raise ValueError(f"{what} is out of range") from None
 
 
 def _opt_ts(value: Any, what: str) -> str | None:
