@@ -103,3 +103,19 @@ def test_an_encrypted_header_with_non_finite_numbers_is_invalid(mb, owner, raw):
     bad = data[:4] + struct.pack(">I", len(header)) + header + data[8 + hlen :]
     with pytest.raises(errors.BundleInvalid):
         import_bundle(mb.context("bob"), io.BytesIO(bad), passphrase="pw")
+
+
+@pytest.mark.parametrize("change", [
+    _edit_memories(lambda rows: rows[0].pop("vector")),
+    _edit_memories(lambda rows: rows[0].update(vector=None)),
+], ids=["vector-missing", "vector-null"])
+def test_a_row_without_its_vector_is_refused_before_any_upload(mb, owner, change):
+    """A membucket bundle carries every vector (or none travel: reembed); a row lacking one broke np.stack mid-upload."""
+    for text in ("Alice takes insulin every morning", "Alice rides a red bicycle"):
+        ops.add(owner, text)
+    data, _ = export_bytes(owner)
+    bob = mb.context("bob")
+    with pytest.raises(errors.BundleInvalid):
+        import_bundle(bob, io.BytesIO(_rezip(data, change)))
+    assert seq_of(bob) == 0 and list(mb.store.list("ns/bob/")) == []
+    assert import_bundle(bob, io.BytesIO(_rezip(data, change)), reembed=True).added == 2  # re-embedding needs none

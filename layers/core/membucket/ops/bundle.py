@@ -72,6 +72,7 @@ class Bundle:
     count: int = 0
     _om: dict | None = None
     notes: list[str] = field(default_factory=list)
+    without_vector: int = 0  # memories that carry no vector (validate() counts them)
 
     # -- the rows ---------------------------------------------------------------------------
     def memories(self) -> Iterator[dict]:
@@ -173,6 +174,7 @@ class Bundle:
             if row["id"] in seen:
                 raise BundleInvalid(f"memory {row['id']} appears twice")
             seen[row["id"]] = summarize(row) if summarize else None
+            self.without_vector += row["vector"] is None
             if len(seen) % 5000 == 0:
                 progress("validate", len(seen), self.count or None)
         for row in self.history():

@@ -42,7 +42,7 @@ import numpy as np
 from ..engine.blobs import encode_part
 from ..engine.log import format_ts
 from ..engine.namespace import Plan
-from ..errors import BundleEncrypted, EmbedderMismatch, Forbidden, InvalidInput
+from ..errors import BundleEncrypted, BundleInvalid, EmbedderMismatch, Forbidden, InvalidInput
 from ..store import IF_ABSENT, PreconditionFailed
 from .bundle import Bundle, open_bundle
 from .context import Context, check_embedder, init_ops
@@ -150,6 +150,8 @@ def import_bundle(
                 f"{ctx.embedder.id} ({ctx.embedder.dim}-d). Import with --reembed (reembed=true) to embed it again.",
                 bundle_embedder=bundle.embedder, embedder=ctx.embedder.id,
             )
+        if not embed and bundle.without_vector:
+            raise BundleInvalid(f"{bundle.without_vector} memories carry no vector; import with --reembed (reembed=true) to embed them")
         return _commit(ctx, bundle, index, mode, embed, progress)
 
 
