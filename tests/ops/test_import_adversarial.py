@@ -119,3 +119,19 @@ def test_a_row_without_its_vector_is_refused_before_any_upload(mb, owner, change
         import_bundle(bob, io.BytesIO(_rezip(data, change)))
     assert seq_of(bob) == 0 and list(mb.store.list("ns/bob/")) == []
     assert import_bundle(bob, io.BytesIO(_rezip(data, change)), reembed=True).added == 2  # re-embedding needs none
+
+
+def test_a_zip_of_many_entries_is_refused_before_its_directory_is_parsed(mb, monkeypatch):
+    """Each central-directory entry costs ~500 bytes once parsed: refuse by the end record's count."""
+    parsed = []
+    real = zipfile.ZipFile.__init__
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", lambda self, *a, **kw: parsed.append(1) or real(self, *a, **kw))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for i in range(bundle_mod.MAX_ENTRIES + 1):
+            zf.writestr(f"e{i}", b"")
+    parsed.clear()
+    ctx = mb.context("alice")
+    with pytest.raises(errors.BundleInvalid, match="entries"):
+        import_bundle(ctx, io.BytesIO(out.getvalue()))
+    assert parsed == [] and seq_of(ctx) == 0

@@ -33,6 +33,7 @@ __all__ = ["Bundle", "open_bundle"]
 
 _EVENTS = ("add", "update", "state", "import")
 MAX_LINE = 4 << 20  # bytes: a row holds at most ~16k characters of text, 16 KiB of metadata and a vector
+MAX_ENTRIES = 64  # zip members: a membucket bundle has 6, an OpenMemory export 2
 MAX_DOCUMENT = 128 << 20  # manifest.json / OpenMemory's memories.json, parsed whole
 _OM_NS = uuid.UUID("6f1d8a4e-5b7c-4d1e-9a3f-0c2b7e8d9f10")  # ids for OpenMemory rows that have none
 
@@ -347,6 +348,12 @@ def _convert_openmemory(doc: dict, bundle: Bundle) -> dict:
 def open_bundle(f, settings: Settings) -> Bundle:
     """Detect the format of the (seekable, decrypted) file and read its manifest."""
     try:
+        # zipfile parses the whole central directory into objects (~500 bytes each): a bundle that
+        # is only empty entries would cost gigabytes of memory at MEMBUCKET_MAX_IMPORT_BYTES
+        end = zipfile._EndRecData(f)
+        if end is not None and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ENTRIES:
+            raise BundleInvalid(f"the zip has {end[zipfile._ECD_ENTRIES_TOTAL]} entries; a bundle has at most {MAX_ENTRIES}")
+        f.seek(0)
         zf = zipfile.ZipFile(f)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise BundleInvalid(f"not a zip bundle: {exc}") from None
