@@ -17,6 +17,7 @@ from membucket.auth import TokenStore
 from membucket.backup import BackupTarget, restore, take_backup
 from membucket.backup.manifest import BACKUPS, list_backups
 from membucket.errors import BackupUnusable
+from membucket.store import open_store
 from tests.support.factories import make_mb
 
 
@@ -83,3 +84,24 @@ def test_cli_restore_at_out_of_range_is_a_clean_error(tmp_path, monkeypatch, at)
     result = CliRunner().invoke(cli_module.cli, ["restore", "--from", str(tmp_path / "backups"), "--user", "alice", "--at", at])
     assert result.exit_code == 1 and isinstance(result.exception, (SystemExit, type(None))), result.exception
     assert "invalid_input" in result.stderr
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d.pop("id"),
+    lambda d: d["namespaces"]["alice"].update(surprise=1),
+    lambda d: d.update(tokens=[{"key": "tokens/x.json"}]),
+    lambda d: d.update(namespaces=[]),
+], ids=["no-id", "unknown-field", "token-fields", "namespaces-list"])
+def test_a_malformed_manifest_is_backup_unusable(tmp_path, edit):
+    from membucket.backup import verify_backup
+
+    mb = make_mb(str(tmp_path / "bucket"), tmp_path / "c1")
+    ops.add(mb.context("alice"), "alice likes tea")
+    target = BackupTarget.open(str(tmp_path / "backups"))
+    take_backup(mb.store, target.root)
+    _tamper(target.root, edit)
+    with pytest.raises(BackupUnusable):
+        verify_backup(target.root)
+    with pytest.raises(BackupUnusable):
+        restore(open_store(str(tmp_path / "r")), target.root, cache_dir=tmp_path / "rc")
+    assert list(open_store(str(tmp_path / "r")).list("")) == []

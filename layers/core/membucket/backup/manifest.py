@@ -127,6 +127,8 @@ def load_manifest(target: ObjectStore, backup_id: str | None = None) -> Manifest
         return Manifest.from_json(target.get(f"{BACKUPS}{backup_id}/manifest.json").body)
     except NotFound:
         raise NotFoundError(f"no backup {backup_id!r} in {target.url}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # damaged or hand-edited
+        raise BackupUnusable(f"backup {backup_id!r} has an unreadable manifest: {type(exc).__name__}: {exc}") from None
 
 
 class ObjectsView:
