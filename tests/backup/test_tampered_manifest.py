@@ -105,3 +105,25 @@ def test_a_malformed_manifest_is_backup_unusable(tmp_path, edit):
     with pytest.raises(BackupUnusable):
         restore(open_store(str(tmp_path / "r")), target.root, cache_dir=tmp_path / "rc")
     assert list(open_store(str(tmp_path / "r")).list("")) == []
+
+
+@pytest.mark.parametrize("where", ["bucket", "bucket/ns/zed", "bucket/sub", "."])
+def test_a_backup_target_overlapping_the_source_is_refused(tmp_path, where):
+    from membucket.errors import InvalidInput
+
+    mb = make_mb(str(tmp_path / "bucket"), tmp_path / "c1")
+    ops.add(mb.context("alice"), "alice likes tea")
+    before = _listing(mb.store)
+    target = open_store(str(tmp_path / where))
+    with pytest.raises(InvalidInput):
+        take_backup(mb.store, target)
+    assert _listing(mb.store) == before
+    with pytest.raises(InvalidInput):
+        restore(mb.store, target, cache_dir=tmp_path / "rc", force=True)
+    assert _listing(mb.store) == before
+
+
+def test_a_sibling_prefix_is_not_an_overlap(tmp_path):
+    mb = make_mb(str(tmp_path / "bucket"), tmp_path / "c1")
+    ops.add(mb.context("alice"), "alice likes tea")
+    assert take_backup(mb.store, open_store(str(tmp_path / "bucket-bak"))).id

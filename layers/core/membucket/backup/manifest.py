@@ -20,7 +20,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from ..errors import BackupUnusable, NotFoundError
+from ..errors import BackupUnusable, InvalidInput, NotFoundError
 from ..store import NotFound, ObjectStore, PutCondition
 from ..store.base import GetResult, ObjectInfo
 
@@ -102,6 +102,18 @@ class Manifest:
             "namespaces": len(self.namespaces), "tokens": len(self.tokens), "objects": len(self.objects),
             "bytes": sum(o.size for o in self.objects.values()),
         }
+
+
+def check_apart(a: ObjectStore, b: ObjectStore) -> None:
+    """Refuse a backup target that is the source, or lies inside it (or it inside the target):
+    a target under ``ns/`` would become a namespace of garbage keys, backed up into itself."""
+    def where(store: ObjectStore) -> tuple[str, str]:
+        meta = getattr(getattr(store, "client", None), "meta", None)
+        return str(getattr(meta, "endpoint_url", "") or ""), store.url.rstrip("/") + "/"
+
+    (end_a, url_a), (end_b, url_b) = where(a), where(b)
+    if end_a == end_b and (url_a.startswith(url_b) or url_b.startswith(url_a)):
+        raise InvalidInput(f"the backup location {b.url} overlaps the store {a.url}: use a separate bucket or prefix")
 
 
 def new_backup_id(now: datetime | None = None) -> str:

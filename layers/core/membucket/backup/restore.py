@@ -41,7 +41,7 @@ from ..engine.log import LogEntry
 from ..engine.replica import RESTORE_OP, Replica
 from ..errors import BackupUnusable, Conflict, InvalidInput, NotFoundError, TargetNotEmpty
 from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCondition
-from .manifest import OBJECTS, Manifest, ObjectsView, load_manifest
+from .manifest import OBJECTS, Manifest, ObjectsView, check_apart, load_manifest
 from .plan import RestorePlan, plan_restore, replay, seq_at_time
 
 __all__ = ["RestoreReport", "restore"]
@@ -89,6 +89,7 @@ def restore(
         raise InvalidInput("give a sequence or a time, not both")
     if at_seq is not None and user is None:
         raise InvalidInput("a sequence is per namespace: restore --at SEQ needs --user")
+    check_apart(target, backup)
     manifest = load_manifest(backup, backup_id)
     objects = ObjectsView(backup, manifest.moved())
     if user is not None and user not in manifest.namespaces:
