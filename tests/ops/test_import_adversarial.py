@@ -72,7 +72,9 @@ def _om_edit(change):
     lambda d: d["apps"][0].update(created_at=12345),
     lambda d: d["apps"][0].update(updated_at="not a time"),
     lambda d: d["memories"][0].update(created_at="2025-02-30T00:00:00"),
-], ids=["app-created-int", "app-updated-garbage", "memory-feb30"])
+    lambda d: d["memories"][0].update(category_ids=5),
+    lambda d: d.update(export_meta="v1"),
+], ids=["app-created-int", "app-updated-garbage", "memory-feb30", "category-ids-int", "export-meta-str"])
 def test_openmemory_bad_times_are_refused(mb, change):
     data, _ = openmemory_zip()
     ctx = mb.context("alice")

@@ -244,6 +244,8 @@ class Bundle:
             if not isinstance(doc, dict) or not isinstance(doc.get("memories"), list):
                 raise BundleInvalid("memories.json has no memories list")
             meta = doc.get("export_meta") or {}
+            if not isinstance(meta, dict):
+                raise BundleInvalid("memories.json: export_meta must be an object")
             if meta and str(meta.get("version", "1")) != "1":
                 raise BundleInvalid(f"OpenMemory export version {meta.get('version')!r} is not supported (1 is)")
         else:
@@ -259,7 +261,10 @@ class Bundle:
                             doc["memories"].append(json.loads(line))
             except (ValueError, OSError, EOFError) as exc:
                 raise BundleInvalid(f"memories.jsonl.gz: {exc}") from None
-        self._om = _convert_openmemory(doc, self)
+        try:
+            self._om = _convert_openmemory(doc, self)
+        except (TypeError, AttributeError, ValueError) as exc:  # a field of the wrong type (category_ids: 5)
+            raise BundleInvalid(f"OpenMemory export: a field has the wrong type ({exc})") from None
         self.apps, self.rules = self._om["apps"], self._om["rules"]
         self.count = len(self._om["memories"])
 
