@@ -127,3 +127,20 @@ def test_a_sibling_prefix_is_not_an_overlap(tmp_path):
     mb = make_mb(str(tmp_path / "bucket"), tmp_path / "c1")
     ops.add(mb.context("alice"), "alice likes tea")
     assert take_backup(mb.store, open_store(str(tmp_path / "bucket-bak"))).id
+
+
+def test_restore_force_refuses_a_log_entry_that_does_not_match_its_checksum(tmp_path):
+    """--force replays the backup locally: a damaged entry must stop it, as it stops a copy-in."""
+    mb = make_mb(str(tmp_path / "bucket"), tmp_path / "c1")
+    ctx = mb.context("alice")
+    ops.add(ctx, "alice likes tea")
+    ops.add(ctx, "alice rides a bike")
+    target = BackupTarget.open(str(tmp_path / "backups"))
+    take_backup(mb.store, target.root)
+    victim = next((tmp_path / "backups" / "objects" / "ns" / "alice" / "log").iterdir())
+    victim.write_bytes(victim.read_bytes().replace(b"tea", b"gin"))
+    ops.add(ctx, "alice moved inland")
+    before = _listing(mb.store)
+    with pytest.raises(BackupUnusable, match="checksum"):
+        restore(mb.store, target.root, cache_dir=tmp_path / "rc", user="alice", force=True)
+    assert _listing(mb.store) == before

@@ -166,6 +166,12 @@ def _check_keys(manifest: Manifest, plan: RestorePlan) -> None:
             raise BackupUnusable(f"backup manifest lists {str(key)[:120]!r} under user {plan.user!r}, outside {prefix}", user=plan.user)
 
 
+def _listed_sha256(manifest: Manifest, objects: ObjectsView, key: str) -> str | None:
+    """The manifest's checksum of a source key's copy (None when the manifest does not list it)."""
+    rec = manifest.objects.get(objects.moved.get(key) or OBJECTS + key)
+    return None if rec is None else rec.sha256
+
+
 def _access_keys(manifest: Manifest, plan: RestorePlan) -> list[str]:
     """Objects restored verbatim: access records, and the side objects log entries name."""
     rec = manifest.namespaces[plan.user]
@@ -188,7 +194,7 @@ def _copy_in(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manif
         if seq > plan.seq:
             break
         body = objects.get(keys.log(seq)).body
-        if hashlib.sha256(body).hexdigest() != manifest.objects[objects.moved.get(keys.log(seq)) or OBJECTS + keys.log(seq)].sha256:
+        if hashlib.sha256(body).hexdigest() != _listed_sha256(manifest, objects, keys.log(seq)):
             raise BackupUnusable(f"log entry {keys.log(seq)} does not match its checksum", user=plan.user)
         try:
             target.put(keys.log(seq), body, IF_ABSENT)
@@ -235,7 +241,7 @@ def _replace(target: ObjectStore, objects: ObjectStore, plan: RestorePlan, manif
     """Replace a namespace that holds data (see the module doc); returns the restore entry's sequence."""
     keys = NamespaceKeys(plan.user)
     with tempfile.TemporaryDirectory(prefix="restore-", dir=_mkdir(cache_dir)) as tmp:
-        rep = replay(objects, plan, Path(tmp))
+        rep = replay(objects, plan, Path(tmp), sha256=lambda key: _listed_sha256(manifest, objects, key))
         for _ in range(20):
             seq = _highest_seq(target, keys) + 1
             ckpt_dir = _write_checkpoint(target, keys, rep, seq, Path(tmp))
