@@ -137,3 +137,22 @@ def test_a_zip_of_many_entries_is_refused_before_its_directory_is_parsed(mb, mon
     with pytest.raises(errors.BundleInvalid, match="entries"):
         import_bundle(ctx, io.BytesIO(out.getvalue()))
     assert parsed == [] and seq_of(ctx) == 0
+
+
+@pytest.mark.parametrize("scale", [1e30, 0.5, 0.0])
+def test_a_vector_that_is_not_unit_length_is_refused(mb, owner, scale):
+    """Every embedder gives L2-normalized vectors and inner-product scores assume it."""
+    import base64
+
+    import numpy as np
+
+    def scale_first(rows):
+        v = np.frombuffer(base64.b64decode(rows[0]["vector"]), "<f4") * np.float32(scale)
+        rows[0]["vector"] = base64.b64encode(v.astype("<f4").tobytes()).decode()
+
+    ops.add(owner, "Alice takes insulin every morning")
+    data, _ = export_bytes(owner)
+    bob = mb.context("bob")
+    with pytest.raises(errors.BundleInvalid, match="normalized"):
+        import_bundle(bob, io.BytesIO(_rezip(data, _edit_memories(scale_first))))
+    assert seq_of(bob) == 0

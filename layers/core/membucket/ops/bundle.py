@@ -127,6 +127,8 @@ class Bundle:
                 vec = np.frombuffer(base64.b64decode(d["vector"], validate=True), dtype="<f4")
                 if vec.shape[0] != self.dim or not np.isfinite(vec).all():
                     raise ValueError(f"vector has {vec.shape[0]} finite values, the manifest says {self.dim}")
+                if abs(float(np.linalg.norm(vec.astype(np.float64))) - 1.0) > 1e-3:  # embedders give unit vectors; scores assume it
+                    raise ValueError("vector is not L2-normalized")
                 row["vector"] = vec
         except (MembucketError, ValueError, TypeError, KeyError) as exc:
             raise BundleInvalid(f"{where}: {getattr(exc, 'message', exc)}") from None
