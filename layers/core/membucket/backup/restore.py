@@ -95,7 +95,10 @@ def restore(
     if user is not None and user not in manifest.namespaces:
         raise NotFoundError(f"backup {manifest.id} has no namespace {user!r}")
     users = [user] if user is not None else sorted(manifest.namespaces)
-    plans = _plans(manifest, users, at_seq, at_time)
+    try:
+        plans = _plans(manifest, users, at_seq, at_time)
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:  # records of the wrong shape (hand-edited)
+        raise BackupUnusable(f"backup {manifest.id} has a malformed namespace record: {type(exc).__name__}: {exc}") from None
     tokens = [t for t in manifest.tokens if user is None or t.user == user]
 
     # Check everything before writing anything.
