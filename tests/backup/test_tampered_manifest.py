@@ -151,3 +151,30 @@ def test_restore_force_refuses_a_log_entry_that_does_not_match_its_checksum(tmp_
     with pytest.raises(BackupUnusable, match="checksum"):
         restore(mb.store, target.root, cache_dir=tmp_path / "rc", user="alice", force=True)
     assert _listing(mb.store) == before
+
+
+def test_a_restore_entry_naming_another_users_checkpoint_is_not_loaded(tmp_path):
+    """A ``namespace.restore`` entry (which a restored log may carry) must name a checkpoint of its own namespace."""
+    from membucket.engine.checkpoint import CorruptCheckpoint, read_pointer
+    from membucket.engine.keys import NamespaceKeys
+    from membucket.engine.log import LogEntry
+    from membucket.engine.replica import RESTORE_OP
+
+    mb = make_mb(str(tmp_path / "bucket"), tmp_path / "c1")
+    for i in range(3):
+        ops.add(mb.context("bob"), f"bob secret number {i}")
+    mb.compact("bob", gc=False)
+    bob_ckpt = read_pointer(mb.store, NamespaceKeys("bob"))
+    alice = mb.context("alice")
+    while (seq := _seq(mb, "alice")) < bob_ckpt.seq - 1:
+        ops.add(alice, f"alice fact {seq}")
+    entry = LogEntry(seq=bob_ckpt.seq, ops=[{"op": RESTORE_OP, "checkpoint": bob_ckpt.dir, "backup": "x", "source_seq": 1}], actor="restore")
+    mb.store.put(NamespaceKeys("alice").log(bob_ckpt.seq), entry.encode())
+    cold = make_mb(str(tmp_path / "bucket"), tmp_path / "c2")
+    with pytest.raises(CorruptCheckpoint, match="outside ns/alice/checkpoints/"):
+        ops.list_memories(cold.context("alice"))
+
+
+def _seq(mb, user):
+    with mb.namespace(user).read() as rep:
+        return rep.seq
