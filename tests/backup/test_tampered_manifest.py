@@ -45,6 +45,8 @@ EDITS = {
     "access-into-bob": lambda d: d["namespaces"]["alice"]["access"].append(_bob_log(d)),
     "side-into-bob": lambda d: d["namespaces"]["alice"]["sides"].append(_bob_log(d)),
     "access-outside-ns": lambda d: d["namespaces"]["alice"]["access"].append("tokens/x.json"),
+    "access-is-own-pointer": lambda d: d["namespaces"]["alice"]["access"].append("ns/alice/CHECKPOINT"),
+    "side-is-own-log": lambda d: d["namespaces"]["alice"]["sides"].append(_bob_log(d).replace("bob", "alice")),
     "checkpoint-of-bob": lambda d: d["namespaces"]["alice"].update(checkpoints=[_bob_checkpoint(d)]),
     "token-key-not-a-token": lambda d: [t.update(key="ns/bob/CHECKPOINT") for t in d["tokens"] if t["user"] == "alice"],
     "token-of-bob-under-alice": lambda d: [t.update(user="alice") for t in d["tokens"]],

@@ -160,13 +160,18 @@ def _check_keys(manifest: Manifest, plan: RestorePlan) -> None:
     """The manifest is data: every key it lists under a user (access records, side objects,
     checkpoint directories) must lie inside that user's namespace, or a tampered backup could
     make ``restore --user alice`` write (or read) another user's objects."""
+    from .take import _side_sha256
+
     keys = NamespaceKeys(plan.user)
     rec = manifest.namespaces[plan.user]
-    listed = [(k, keys.root) for k in (*rec.access, *rec.sides)]
-    listed += [(c.get("dir") if isinstance(c, dict) else None, keys.checkpoints_prefix) for c in rec.checkpoints]
-    for key, prefix in listed:
-        if not isinstance(key, str) or not key.startswith(prefix) or any(p in ("", ".", "..") for p in key[len(prefix):].rstrip("/").split("/")):
-            raise BackupUnusable(f"backup manifest lists {str(key)[:120]!r} under user {plan.user!r}, outside {prefix}", user=plan.user)
+    listed = [(k, (keys.access_prefix,), lambda k: True) for k in rec.access if k != keys.preferences]
+    listed += [(k, (keys.blobs_prefix, keys.reindex_prefix), lambda k: _side_sha256(keys, k) is not None) for k in rec.sides]
+    listed += [(c.get("dir") if isinstance(c, dict) else None, (keys.checkpoints_prefix,), lambda k: True) for c in rec.checkpoints]
+    for key, prefixes, shaped in listed:
+        inside = isinstance(key, str) and key.startswith(prefixes) and shaped(key)
+        if not inside or any(p in ("", ".", "..") for p in key[len(keys.root):].rstrip("/").split("/")):
+            raise BackupUnusable(f"backup manifest lists {str(key)[:120]!r} under user {plan.user!r}, outside {' or '.join(prefixes)}",
+                                 user=plan.user)
 
 
 def _listed_sha256(manifest: Manifest, objects: ObjectsView, key: str) -> str | None:
