@@ -156,3 +156,22 @@ def test_a_vector_that_is_not_unit_length_is_refused(mb, owner, scale):
     with pytest.raises(errors.BundleInvalid, match="normalized"):
         import_bundle(bob, io.BytesIO(_rezip(data, _edit_memories(scale_first))))
     assert seq_of(bob) == 0
+
+
+@pytest.mark.parametrize("member", ["memories.jsonl", "history.jsonl", "memories.json"])
+def test_damaged_zip_member_data_is_bundle_checksum(mb, owner, member):
+    """A flipped byte inside a member's compressed data: zipfile's CRC or zlib error, as a 422."""
+    if member == "memories.json":
+        data, _ = openmemory_zip()
+    else:
+        for i in range(50):
+            ops.add(owner, f"alice fact number {i} about things")
+        data, _ = export_bytes(owner)
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo(member)
+    off = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + info.compress_size // 2
+    bad = bytearray(data)
+    bad[off] ^= 0xFF
+    bob = mb.context("bob")
+    with pytest.raises(errors.BundleChecksum):
+        import_bundle(bob, io.BytesIO(bytes(bad)))
+    assert seq_of(bob) == 0 and list(mb.store.list("ns/bob/")) == []

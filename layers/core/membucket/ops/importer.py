@@ -33,6 +33,8 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -42,7 +44,7 @@ import numpy as np
 from ..engine.blobs import encode_part
 from ..engine.log import format_ts
 from ..engine.namespace import Plan
-from ..errors import BundleEncrypted, BundleInvalid, EmbedderMismatch, Forbidden, InvalidInput
+from ..errors import BundleChecksum, BundleEncrypted, BundleInvalid, EmbedderMismatch, Forbidden, InvalidInput
 from ..store import IF_ABSENT, PreconditionFailed
 from .bundle import Bundle, open_bundle
 from .context import Context, check_embedder, init_ops
@@ -140,6 +142,13 @@ def import_bundle(
     progress = progress or (lambda stage, done, total: None)
     tmp_dir = Path(ctx.settings.cache_dir) / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _import(ctx, source, mode, reembed, passphrase, progress, tmp_dir)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a member's data is damaged (bad CRC, bad deflate stream)
+        raise BundleChecksum(f"the bundle is damaged: {exc}") from None
+
+
+def _import(ctx: Context, source, mode: str, reembed: bool, passphrase: str | None, progress: Progress, tmp_dir: Path) -> ImportResult:
     with _seekable(source, tmp_dir) as raw, _plain(raw, passphrase, tmp_dir) as f:
         bundle = open_bundle(f, ctx.settings)
         index = bundle.validate(progress, summarize=lambda r: (r["updated_at"], _fingerprint(r)))
