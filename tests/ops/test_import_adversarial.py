@@ -175,3 +175,27 @@ def test_damaged_zip_member_data_is_bundle_checksum(mb, owner, member):
     with pytest.raises(errors.BundleChecksum):
         import_bundle(bob, io.BytesIO(bytes(bad)))
     assert seq_of(bob) == 0 and list(mb.store.list("ns/bob/")) == []
+
+
+def _edit_history(change):
+    def edit(files):
+        rows = [json.loads(line) for line in files["history.jsonl"].splitlines() if line.strip()]
+        change(rows)
+        files["history.jsonl"] = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+        m = json.loads(files["manifest.json"])
+        m["parts"]["history.jsonl"]["sha256"] = hashlib.sha256(files["history.jsonl"]).hexdigest()
+        files["manifest.json"] = json.dumps(m).encode()
+
+    return edit
+
+
+@pytest.mark.parametrize("field,size", [("new_text", "over"), ("old_text", "over"), ("actor", 257)])
+def test_history_texts_are_bounded_like_memory_texts(mb, owner, field, size):
+    """History rows are batched 20k to a part: an unbounded text (up to the 4 MiB line cap) would make one part 80 GB."""
+    ops.add(owner, "Alice takes insulin every morning")
+    data, _ = export_bytes(owner)
+    n = mb.settings.max_text_chars + 1 if size == "over" else size
+    bob = mb.context("bob")
+    with pytest.raises(errors.BundleInvalid, match=field):
+        import_bundle(bob, io.BytesIO(_rezip(data, _edit_history(lambda rows: rows[0].update({field: "x" * n})))))
+    assert seq_of(bob) == 0

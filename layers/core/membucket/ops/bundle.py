@@ -142,9 +142,11 @@ class Bundle:
             for k in ("old_state", "new_state"):
                 if d.get(k) is not None:
                     clean_state(d[k])
-            for k in ("old_text", "new_text", "actor"):
+            for k, limit in (("old_text", self.settings.max_text_chars), ("new_text", self.settings.max_text_chars), ("actor", 256)):
                 if d.get(k) is not None and not isinstance(d[k], str):
                     raise ValueError(f"{k} must be a string")
+                if d.get(k) is not None and len(d[k]) > limit:  # a memory's texts were capped when written; parts hold 20k rows
+                    raise ValueError(f"{k} is longer than {limit} characters")
             return {
                 "memory_id": validate_memory_id(d.get("memory_id")), "event": event, "old_state": d.get("old_state"),
                 "new_state": d.get("new_state"), "old_text": d.get("old_text"), "new_text": d.get("new_text"),
