@@ -199,3 +199,30 @@ def test_history_texts_are_bounded_like_memory_texts(mb, owner, field, size):
     with pytest.raises(errors.BundleInvalid, match=field):
         import_bundle(bob, io.BytesIO(_rezip(data, _edit_history(lambda rows: rows[0].update({field: "x" * n})))))
     assert seq_of(bob) == 0
+
+
+def test_parts_are_bounded_by_text_size_as_well_as_rows(mb, owner, monkeypatch):
+    """Rows of long texts split into more parts (each part is held whole by the importer and by replay)."""
+    from membucket.engine.log import LogEntry
+    from membucket.ops import importer
+
+    topics = ["insulin every morning", "a red bicycle", "the payments team", "tea over coffee"]
+    texts = [f"Alice and {t}: " + " ".join(f"{t.split()[-1]}{j}" for j in range(60)) for t in topics]
+    for text in texts:
+        ops.add(owner, text)
+    data, _ = export_bytes(owner)
+    monkeypatch.setattr(importer, "PART_CHARS", max(map(len, texts)) + 1)  # two rows reach it
+    bob = mb.context("bob")
+    assert import_bundle(bob, io.BytesIO(data)).added == 4
+    keys = mb.namespace("bob").keys
+    entry = LogEntry.decode(mb.store.get(keys.log(seq_of(bob))).body, seq_of(bob))
+    op = next(o for o in entry.ops if o["op"] == "memory.import")
+    assert [p["rows"] for p in op["parts"]] == [2, 2]
+    assert sorted(m.text for m in ops.list_memories(make_mb_cold(mb, "bob")).items) == sorted(texts)
+
+
+def make_mb_cold(mb, user):
+    """A fresh process's view of ``user`` (replays the import from the parts)."""
+    from tests.support.factories import make_mb
+
+    return make_mb(mb.settings.store, mb.settings.cache_dir + "-cold").context(user)

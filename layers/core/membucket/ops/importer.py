@@ -55,6 +55,7 @@ __all__ = ["import_bundle", "ImportResult", "MODES", "PART_ROWS"]
 MODES = ("merge", "replace")
 PART_ROWS = 5000
 HISTORY_PART_ROWS = 20000
+PART_CHARS = 16 << 20  # text characters per part too: rows of maximal texts would make a rows-only part GBs
 EMBED_BATCH = 256
 _RETRY = object()
 
@@ -274,10 +275,10 @@ def _upload(ctx: Context, bundle: Bundle, ids: set[str], embed: bool, progress: 
 
     parts: list[dict] = []
     batch: list[dict] = []
-    done = 0
+    done = chars = 0
 
     def flush() -> None:
-        nonlocal batch, done
+        nonlocal batch, done, chars
         if embed:
             vecs = [ctx.embedder.embed([r["text"] for r in batch[i : i + EMBED_BATCH]]) for i in range(0, len(batch), EMBED_BATCH)]
             vectors = np.concatenate(vecs).astype(np.float32)
@@ -287,23 +288,26 @@ def _upload(ctx: Context, bundle: Bundle, ids: set[str], embed: bool, progress: 
         parts.append(put(rows, vectors))
         done += len(batch)
         progress("upload", done, len(ids))
-        batch = []
+        batch, chars = [], 0
 
     for row in bundle.memories():
         if row["id"] in ids:
             batch.append(row)
-            if len(batch) >= PART_ROWS:
+            chars += len(row["text"])
+            if len(batch) >= PART_ROWS or chars >= PART_CHARS:
                 flush()
     if batch:
         flush()
     history_parts: list[dict] = []
     hist: list[dict] = []
+    chars = 0
     for h in bundle.history():
         if h["memory_id"] in ids:
             hist.append(h)
-            if len(hist) >= HISTORY_PART_ROWS:
+            chars += len(h["old_text"] or "") + len(h["new_text"] or "")
+            if len(hist) >= HISTORY_PART_ROWS or chars >= PART_CHARS:
                 history_parts.append(put(hist, np.zeros((len(hist), 0), dtype=np.float32)))
-                hist = []
+                hist, chars = [], 0
     if hist:
         history_parts.append(put(hist, np.zeros((len(hist), 0), dtype=np.float32)))
     return parts, history_parts
