@@ -696,13 +696,13 @@ def _parse_at(value: str | None) -> tuple[int | None, Any]:
     """``--at``: a sequence number (digits) or an ISO time (UTC unless it says otherwise)."""
     if value is None:
         return None, None
-    if value.strip().isdigit():
+    if value.strip().isascii() and value.strip().isdigit():
         return int(value), None
     from .engine.log import parse_ts
 
     try:
         return None, parse_ts(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an offset pushing the time past year 1 or 9999
         raise ValueError(f"--at must be a sequence number or an ISO time such as 2026-11-25T12:00:00Z, got {value!r}") from None
 
 

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from ..errors import BackupUnusable, NotFoundError
+from ..errors import BackupUnusable, InvalidInput, NotFoundError
 from ..store import NotFound, ObjectStore, PutCondition
 from ..store.base import GetResult, ObjectInfo
 
@@ -104,6 +104,18 @@ class Manifest:
         }
 
 
+def check_apart(a: ObjectStore, b: ObjectStore) -> None:
+    """Refuse a backup target that is the source, or lies inside it (or it inside the target):
+    a target under ``ns/`` would become a namespace of garbage keys, backed up into itself."""
+    def where(store: ObjectStore) -> tuple[str, str]:
+        meta = getattr(getattr(store, "client", None), "meta", None)
+        return str(getattr(meta, "endpoint_url", "") or ""), store.url.rstrip("/") + "/"
+
+    (end_a, url_a), (end_b, url_b) = where(a), where(b)
+    if end_a == end_b and (url_a.startswith(url_b) or url_b.startswith(url_a)):
+        raise InvalidInput(f"the backup location {b.url} overlaps the store {a.url}: use a separate bucket or prefix")
+
+
 def new_backup_id(now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     return f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(3)}"
@@ -127,6 +139,8 @@ def load_manifest(target: ObjectStore, backup_id: str | None = None) -> Manifest
         return Manifest.from_json(target.get(f"{BACKUPS}{backup_id}/manifest.json").body)
     except NotFound:
         raise NotFoundError(f"no backup {backup_id!r} in {target.url}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # damaged or hand-edited
+        raise BackupUnusable(f"backup {backup_id!r} has an unreadable manifest: {type(exc).__name__}: {exc}") from None
 
 
 class ObjectsView:

@@ -9,9 +9,11 @@ the backup's objects (as ``membucket backup verify`` and ``restore --force`` do)
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from ..engine.checkpoint import Pointer
 from ..engine.keys import NamespaceKeys
@@ -69,8 +71,12 @@ def plan_restore(user: str, rec: NamespaceRecord, seq: int | None = None) -> Res
     return RestorePlan(user=user, seq=target, checkpoint=ckpt, entries=needed)
 
 
-def replay(objects: ObjectStore, plan: RestorePlan, cache_dir: Path) -> Replica:
-    """A replica at exactly ``plan.seq``, built from the backup's objects (verified checksums)."""
+def replay(objects: ObjectStore, plan: RestorePlan, cache_dir: Path, sha256: Callable[[str], str | None] | None = None) -> Replica:
+    """A replica at exactly ``plan.seq``, built from the backup's objects.
+
+    The checkpoint's files are checked against its meta.json; each log entry against
+    ``sha256(key)`` (the manifest's checksum) when given: restore must not apply a damaged entry.
+    """
     keys = NamespaceKeys(plan.user)
     rep = Replica(objects, keys, cache_dir)
     rep.loaded = True
@@ -78,7 +84,10 @@ def replay(objects: ObjectStore, plan: RestorePlan, cache_dir: Path) -> Replica:
         rep.load_checkpoint(Pointer(seq=plan.checkpoint["seq"], dir=plan.checkpoint["dir"]))
     batch: list[LogEntry] = []
     for seq in plan.entries:
-        batch.append(LogEntry.decode(objects.get(keys.log(seq)).body, seq))
+        body = objects.get(keys.log(seq)).body
+        if sha256 is not None and hashlib.sha256(body).hexdigest() != sha256(keys.log(seq)):
+            raise BackupUnusable(f"log entry {keys.log(seq)} does not match its checksum", user=plan.user)
+        batch.append(LogEntry.decode(body, seq))
         if len(batch) >= 256:
             rep.apply(batch)
             batch = []

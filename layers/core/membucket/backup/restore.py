@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 import time
 import uuid
@@ -40,7 +41,7 @@ from ..engine.log import LogEntry
 from ..engine.replica import RESTORE_OP, Replica
 from ..errors import BackupUnusable, Conflict, InvalidInput, NotFoundError, TargetNotEmpty
 from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCondition
-from .manifest import OBJECTS, Manifest, ObjectsView, load_manifest
+from .manifest import OBJECTS, Manifest, ObjectsView, check_apart, load_manifest
 from .plan import RestorePlan, plan_restore, replay, seq_at_time
 
 __all__ = ["RestoreReport", "restore"]
@@ -88,22 +89,36 @@ def restore(
         raise InvalidInput("give a sequence or a time, not both")
     if at_seq is not None and user is None:
         raise InvalidInput("a sequence is per namespace: restore --at SEQ needs --user")
+    check_apart(target, backup)
     manifest = load_manifest(backup, backup_id)
     objects = ObjectsView(backup, manifest.moved())
     if user is not None and user not in manifest.namespaces:
         raise NotFoundError(f"backup {manifest.id} has no namespace {user!r}")
     users = [user] if user is not None else sorted(manifest.namespaces)
-    plans = _plans(manifest, users, at_seq, at_time)
+    try:
+        plans = _plans(manifest, users, at_seq, at_time)
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:  # records of the wrong shape (hand-edited)
+        raise BackupUnusable(f"backup {manifest.id} has a malformed namespace record: {type(exc).__name__}: {exc}") from None
     tokens = [t for t in manifest.tokens if user is None or t.user == user]
 
     # Check everything before writing anything.
+    for plan in plans:
+        _check_keys(manifest, plan)
     occupied = [p.user for p in plans if not _is_empty(target, p.user)]
     token_bodies = {}
     changed_tokens = []
     for t in tokens:
+        if not isinstance(t.key, str) or not _TOKEN_KEY.fullmatch(t.key) or t.object not in manifest.objects:
+            raise BackupUnusable(f"token record {str(t.key)[:80]!r} is not a token key with a listed object")
         body = backup.get(t.object).body
         if hashlib.sha256(body).hexdigest() != manifest.objects[t.object].sha256:
             raise BackupUnusable(f"token object {t.object} does not match its checksum")
+        try:
+            owner = json.loads(body).get("user")
+        except (ValueError, AttributeError):
+            owner = None
+        if owner != t.user:  # a token restored "for alice" must be alice's
+            raise BackupUnusable(f"token {t.key} belongs to {owner!r}, not {t.user!r} as the manifest says")
         token_bodies[t.key] = body
         try:
             if target.get(t.key).body != body:
@@ -138,6 +153,33 @@ def restore(
     return report
 
 
+_TOKEN_KEY = re.compile(r"tokens/[A-Za-z0-9_-]{1,128}\.json")
+
+
+def _check_keys(manifest: Manifest, plan: RestorePlan) -> None:
+    """The manifest is data: every key it lists under a user (access records, side objects,
+    checkpoint directories) must lie inside that user's namespace, or a tampered backup could
+    make ``restore --user alice`` write (or read) another user's objects."""
+    from .take import _side_sha256
+
+    keys = NamespaceKeys(plan.user)
+    rec = manifest.namespaces[plan.user]
+    listed = [(k, (keys.access_prefix,), lambda k: True) for k in rec.access if k != keys.preferences]
+    listed += [(k, (keys.blobs_prefix, keys.reindex_prefix), lambda k: _side_sha256(keys, k) is not None) for k in rec.sides]
+    listed += [(c.get("dir") if isinstance(c, dict) else None, (keys.checkpoints_prefix,), lambda k: True) for c in rec.checkpoints]
+    for key, prefixes, shaped in listed:
+        inside = isinstance(key, str) and key.startswith(prefixes) and shaped(key)
+        if not inside or any(p in ("", ".", "..") for p in key[len(keys.root):].rstrip("/").split("/")):
+            raise BackupUnusable(f"backup manifest lists {str(key)[:120]!r} under user {plan.user!r}, outside {' or '.join(prefixes)}",
+                                 user=plan.user)
+
+
+def _listed_sha256(manifest: Manifest, objects: ObjectsView, key: str) -> str | None:
+    """The manifest's checksum of a source key's copy (None when the manifest does not list it)."""
+    rec = manifest.objects.get(objects.moved.get(key) or OBJECTS + key)
+    return None if rec is None else rec.sha256
+
+
 def _access_keys(manifest: Manifest, plan: RestorePlan) -> list[str]:
     """Objects restored verbatim: access records, and the side objects log entries name."""
     rec = manifest.namespaces[plan.user]
@@ -160,7 +202,7 @@ def _copy_in(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manif
         if seq > plan.seq:
             break
         body = objects.get(keys.log(seq)).body
-        if hashlib.sha256(body).hexdigest() != manifest.objects[objects.moved.get(keys.log(seq)) or OBJECTS + keys.log(seq)].sha256:
+        if hashlib.sha256(body).hexdigest() != _listed_sha256(manifest, objects, keys.log(seq)):
             raise BackupUnusable(f"log entry {keys.log(seq)} does not match its checksum", user=plan.user)
         try:
             target.put(keys.log(seq), body, IF_ABSENT)
@@ -207,7 +249,7 @@ def _replace(target: ObjectStore, objects: ObjectStore, plan: RestorePlan, manif
     """Replace a namespace that holds data (see the module doc); returns the restore entry's sequence."""
     keys = NamespaceKeys(plan.user)
     with tempfile.TemporaryDirectory(prefix="restore-", dir=_mkdir(cache_dir)) as tmp:
-        rep = replay(objects, plan, Path(tmp))
+        rep = replay(objects, plan, Path(tmp), sha256=lambda key: _listed_sha256(manifest, objects, key))
         for _ in range(20):
             seq = _highest_seq(target, keys) + 1
             ckpt_dir = _write_checkpoint(target, keys, rep, seq, Path(tmp))

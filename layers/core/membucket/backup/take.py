@@ -36,7 +36,7 @@ from ..engine.checkpoint import CheckpointMeta, read_pointer
 from ..engine.keys import NamespaceKeys
 from ..engine.log import LogEntry, format_ts
 from ..store import IF_ABSENT, NotFound, ObjectInfo, ObjectStore
-from .manifest import BACKUPS, OBJECTS, PARTIAL, Manifest, NamespaceRecord, ObjectRecord, TokenRecord, list_backups, load_manifest, new_backup_id
+from .manifest import BACKUPS, OBJECTS, PARTIAL, Manifest, NamespaceRecord, ObjectRecord, TokenRecord, check_apart, list_backups, load_manifest, new_backup_id
 
 __all__ = ["BackupReport", "take_backup", "namespaces"]
 
@@ -333,6 +333,7 @@ def take_backup(
 
     Example: ``take_backup(open_store("s3://data/membucket"), open_store("s3://backups/membucket"))``
     """
+    check_apart(src, dst)
     started = datetime.now(timezone.utc)
     prev = _previous(dst)
     have = {info.key: info.size for info in dst.list(OBJECTS)}

@@ -173,8 +173,12 @@ class Replica:
         self._load_files(db_path, index_path)
 
     def _load_restored(self, entry: LogEntry, op: dict) -> None:
-        """Load the checkpoint a restore entry names; it must be the state at that very entry."""
-        self.load_checkpoint(Pointer(seq=entry.seq, dir=str(op["checkpoint"])))
+        """Load the checkpoint a restore entry names; it must be the state at that very entry,
+        and this namespace's own (a restored log is data: it must not pull in another user's)."""
+        ckpt_dir = str(op["checkpoint"])
+        if not ckpt_dir.startswith(self.keys.checkpoints_prefix) or ".." in ckpt_dir.split("/"):
+            raise CorruptCheckpoint(f"restore entry {entry.seq} names {ckpt_dir[:120]!r}, outside {self.keys.checkpoints_prefix}")
+        self.load_checkpoint(Pointer(seq=entry.seq, dir=ckpt_dir))
         if self.seq != entry.seq:
             raise CorruptCheckpoint(f"restore entry {entry.seq} names a checkpoint at seq {self.seq}")
 

@@ -17,6 +17,7 @@ import re
 import uuid
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Iterator
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = ["Bundle", "open_bundle"]
 
 _EVENTS = ("add", "update", "state", "import")
 MAX_LINE = 4 << 20  # bytes: a row holds at most ~16k characters of text, 16 KiB of metadata and a vector
+MAX_ENTRIES = 64  # zip members: a membucket bundle has 6, an OpenMemory export 2
 MAX_DOCUMENT = 128 << 20  # manifest.json / OpenMemory's memories.json, parsed whole
 _OM_NS = uuid.UUID("6f1d8a4e-5b7c-4d1e-9a3f-0c2b7e8d9f10")  # ids for OpenMemory rows that have none
 
@@ -44,8 +46,12 @@ def _ts(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{what} is not a time")
     if _CANONICAL_TS.fullmatch(value):
+        datetime.fromisoformat(value[:-1])  # the shape is not enough: "2024-02-30..." would break replay
         return value
-    return format_ts(parse_ts(value))
+    try:
+        return format_ts(parse_ts(value))
+    except OverflowError:  # a zone offset pushing the time past year 1 or 9999
+        raise ValueError(f"{what} is out of range") from None
 
 
 def _opt_ts(value: Any, what: str) -> str | None:
@@ -67,6 +73,7 @@ class Bundle:
     count: int = 0
     _om: dict | None = None
     notes: list[str] = field(default_factory=list)
+    without_vector: int = 0  # memories that carry no vector (validate() counts them)
 
     # -- the rows ---------------------------------------------------------------------------
     def memories(self) -> Iterator[dict]:
@@ -120,6 +127,8 @@ class Bundle:
                 vec = np.frombuffer(base64.b64decode(d["vector"], validate=True), dtype="<f4")
                 if vec.shape[0] != self.dim or not np.isfinite(vec).all():
                     raise ValueError(f"vector has {vec.shape[0]} finite values, the manifest says {self.dim}")
+                if abs(float(np.linalg.norm(vec.astype(np.float64))) - 1.0) > 1e-3:  # embedders give unit vectors; scores assume it
+                    raise ValueError("vector is not L2-normalized")
                 row["vector"] = vec
         except (MembucketError, ValueError, TypeError, KeyError) as exc:
             raise BundleInvalid(f"{where}: {getattr(exc, 'message', exc)}") from None
@@ -133,9 +142,11 @@ class Bundle:
             for k in ("old_state", "new_state"):
                 if d.get(k) is not None:
                     clean_state(d[k])
-            for k in ("old_text", "new_text", "actor"):
+            for k, limit in (("old_text", self.settings.max_text_chars), ("new_text", self.settings.max_text_chars), ("actor", 256)):
                 if d.get(k) is not None and not isinstance(d[k], str):
                     raise ValueError(f"{k} must be a string")
+                if d.get(k) is not None and len(d[k]) > limit:  # a memory's texts were capped when written; parts hold 20k rows
+                    raise ValueError(f"{k} is longer than {limit} characters")
             return {
                 "memory_id": validate_memory_id(d.get("memory_id")), "event": event, "old_state": d.get("old_state"),
                 "new_state": d.get("new_state"), "old_text": d.get("old_text"), "new_text": d.get("new_text"),
@@ -168,6 +179,7 @@ class Bundle:
             if row["id"] in seen:
                 raise BundleInvalid(f"memory {row['id']} appears twice")
             seen[row["id"]] = summarize(row) if summarize else None
+            self.without_vector += row["vector"] is None
             if len(seen) % 5000 == 0:
                 progress("validate", len(seen), self.count or None)
         for row in self.history():
@@ -236,18 +248,27 @@ class Bundle:
             if not isinstance(doc, dict) or not isinstance(doc.get("memories"), list):
                 raise BundleInvalid("memories.json has no memories list")
             meta = doc.get("export_meta") or {}
+            if not isinstance(meta, dict):
+                raise BundleInvalid("memories.json: export_meta must be an object")
             if meta and str(meta.get("version", "1")) != "1":
                 raise BundleInvalid(f"OpenMemory export version {meta.get('version')!r} is not supported (1 is)")
         else:
             doc = {"memories": [], "apps": [], "categories": [], "status_history": [], "access_controls": []}
             try:
-                with gzip.open(self.zf.open("memories.jsonl.gz"), "rt", encoding="utf-8") as f:
-                    for n, line in enumerate(f, 1):
+                with gzip.open(self.zf.open("memories.jsonl.gz"), "rb") as f:
+                    size = 0  # parsed whole like memories.json, so bounded like it (a gzip bomb stops here)
+                    for line in iter(lambda: f.readline(MAX_LINE + 1), b""):
+                        size += len(line)
+                        if size > MAX_DOCUMENT or len(line) > MAX_LINE:
+                            raise BundleInvalid(f"memories.jsonl.gz is above {MAX_DOCUMENT} bytes (or has a line above {MAX_LINE})")
                         if line.strip():
                             doc["memories"].append(json.loads(line))
             except (ValueError, OSError, EOFError) as exc:
                 raise BundleInvalid(f"memories.jsonl.gz: {exc}") from None
-        self._om = _convert_openmemory(doc, self)
+        try:
+            self._om = _convert_openmemory(doc, self)
+        except (TypeError, AttributeError, ValueError) as exc:  # a field of the wrong type (category_ids: 5)
+            raise BundleInvalid(f"OpenMemory export: a field has the wrong type ({exc})") from None
         self.apps, self.rules = self._om["apps"], self._om["rules"]
         self.count = len(self._om["memories"])
 
@@ -280,9 +301,12 @@ def _convert_openmemory(doc: dict, bundle: Bundle) -> dict:
         except MembucketError as exc:
             raise BundleInvalid(f"memories.json app {a.get('id')!r}: {exc.message}") from None
         app_names[str(a.get("id"))] = name
-        created = _opt_ts(a.get("created_at"), "created_at") or format_ts(parse_ts("1970-01-01T00:00:00Z"))
-        apps[name] = {"name": name, "paused": a.get("is_active") is False, "created_at": created,
-                      "updated_at": _opt_ts(a.get("updated_at"), "updated_at") or created}
+        try:
+            created = _opt_ts(a.get("created_at"), "created_at") or format_ts(parse_ts("1970-01-01T00:00:00Z"))
+            updated = _opt_ts(a.get("updated_at"), "updated_at") or created
+        except (ValueError, TypeError) as exc:
+            raise BundleInvalid(f"memories.json app {name!r}: {exc}") from None
+        apps[name] = {"name": name, "paused": a.get("is_active") is False, "created_at": created, "updated_at": updated}
     memories, history = [], []
     for m in _get(doc.get("memories"), "memories"):
         mid = str(m.get("id"))
@@ -333,6 +357,12 @@ def _convert_openmemory(doc: dict, bundle: Bundle) -> dict:
 def open_bundle(f, settings: Settings) -> Bundle:
     """Detect the format of the (seekable, decrypted) file and read its manifest."""
     try:
+        # zipfile parses the whole central directory into objects (~500 bytes each): a bundle that
+        # is only empty entries would cost gigabytes of memory at MEMBUCKET_MAX_IMPORT_BYTES
+        end = zipfile._EndRecData(f)
+        if end is not None and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ENTRIES:
+            raise BundleInvalid(f"the zip has {end[zipfile._ECD_ENTRIES_TOTAL]} entries; a bundle has at most {MAX_ENTRIES}")
+        f.seek(0)
         zf = zipfile.ZipFile(f)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise BundleInvalid(f"not a zip bundle: {exc}") from None
@@ -354,11 +384,14 @@ def open_bundle(f, settings: Settings) -> Bundle:
         for name in PARTS:
             if name not in names or not isinstance(parts.get(name), dict):
                 raise BundleInvalid(f"bundle part {name} is missing")
+        count = manifest["counts"].get("memories") or 0
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise BundleInvalid("manifest.json: counts.memories is not a count")
         dim = manifest.get("dim")
         if manifest.get("counts").get("memories") and (not isinstance(dim, int) or dim < 1 or not manifest.get("embedder")):
             raise BundleInvalid("manifest.json lacks the embedder and dimension")
         return Bundle(zf, "membucket", settings, embedder=manifest.get("embedder"), dim=dim, manifest=manifest,
-                      count=int(manifest["counts"].get("memories") or 0))
+                      count=count)
     if "memories.json" in names or "memories.jsonl.gz" in names:
         bundle = Bundle(zf, "openmemory", settings)
         bundle._load_openmemory()

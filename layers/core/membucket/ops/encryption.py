@@ -115,7 +115,7 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, passphrase: str) -> None:
             raise ValueError("unsupported scrypt parameters")
         if 128 * n * r > 256 << 20 or not (1024 <= chunk_size <= 64 << 20):
             raise ValueError("scrypt memory or chunk size out of bounds")
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:  # OverflowError: int(Infinity)
         raise BundleInvalid(f"encrypted bundle header is invalid: {exc}") from None
     aes = AESGCM(_key(passphrase, salt, n, r, p))
     try:

@@ -33,6 +33,8 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -42,7 +44,7 @@ import numpy as np
 from ..engine.blobs import encode_part
 from ..engine.log import format_ts
 from ..engine.namespace import Plan
-from ..errors import BundleEncrypted, EmbedderMismatch, Forbidden, InvalidInput
+from ..errors import BundleChecksum, BundleEncrypted, BundleInvalid, EmbedderMismatch, Forbidden, InvalidInput
 from ..store import IF_ABSENT, PreconditionFailed
 from .bundle import Bundle, open_bundle
 from .context import Context, check_embedder, init_ops
@@ -53,6 +55,7 @@ __all__ = ["import_bundle", "ImportResult", "MODES", "PART_ROWS"]
 MODES = ("merge", "replace")
 PART_ROWS = 5000
 HISTORY_PART_ROWS = 20000
+PART_CHARS = 16 << 20  # text characters per part too: rows of maximal texts would make a rows-only part GBs
 EMBED_BATCH = 256
 _RETRY = object()
 
@@ -140,6 +143,13 @@ def import_bundle(
     progress = progress or (lambda stage, done, total: None)
     tmp_dir = Path(ctx.settings.cache_dir) / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _import(ctx, source, mode, reembed, passphrase, progress, tmp_dir)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a member's data is damaged (bad CRC, bad deflate stream)
+        raise BundleChecksum(f"the bundle is damaged: {exc}") from None
+
+
+def _import(ctx: Context, source, mode: str, reembed: bool, passphrase: str | None, progress: Progress, tmp_dir: Path) -> ImportResult:
     with _seekable(source, tmp_dir) as raw, _plain(raw, passphrase, tmp_dir) as f:
         bundle = open_bundle(f, ctx.settings)
         index = bundle.validate(progress, summarize=lambda r: (r["updated_at"], _fingerprint(r)))
@@ -150,6 +160,8 @@ def import_bundle(
                 f"{ctx.embedder.id} ({ctx.embedder.dim}-d). Import with --reembed (reembed=true) to embed it again.",
                 bundle_embedder=bundle.embedder, embedder=ctx.embedder.id,
             )
+        if not embed and bundle.without_vector:
+            raise BundleInvalid(f"{bundle.without_vector} memories carry no vector; import with --reembed (reembed=true) to embed them")
         return _commit(ctx, bundle, index, mode, embed, progress)
 
 
@@ -263,10 +275,10 @@ def _upload(ctx: Context, bundle: Bundle, ids: set[str], embed: bool, progress: 
 
     parts: list[dict] = []
     batch: list[dict] = []
-    done = 0
+    done = chars = 0
 
     def flush() -> None:
-        nonlocal batch, done
+        nonlocal batch, done, chars
         if embed:
             vecs = [ctx.embedder.embed([r["text"] for r in batch[i : i + EMBED_BATCH]]) for i in range(0, len(batch), EMBED_BATCH)]
             vectors = np.concatenate(vecs).astype(np.float32)
@@ -276,23 +288,26 @@ def _upload(ctx: Context, bundle: Bundle, ids: set[str], embed: bool, progress: 
         parts.append(put(rows, vectors))
         done += len(batch)
         progress("upload", done, len(ids))
-        batch = []
+        batch, chars = [], 0
 
     for row in bundle.memories():
         if row["id"] in ids:
             batch.append(row)
-            if len(batch) >= PART_ROWS:
+            chars += len(row["text"])
+            if len(batch) >= PART_ROWS or chars >= PART_CHARS:
                 flush()
     if batch:
         flush()
     history_parts: list[dict] = []
     hist: list[dict] = []
+    chars = 0
     for h in bundle.history():
         if h["memory_id"] in ids:
             hist.append(h)
-            if len(hist) >= HISTORY_PART_ROWS:
+            chars += len(h["old_text"] or "") + len(h["new_text"] or "")
+            if len(hist) >= HISTORY_PART_ROWS or chars >= PART_CHARS:
                 history_parts.append(put(hist, np.zeros((len(hist), 0), dtype=np.float32)))
-                hist = []
+                hist, chars = [], 0
     if hist:
         history_parts.append(put(hist, np.zeros((len(hist), 0), dtype=np.float32)))
     return parts, history_parts
