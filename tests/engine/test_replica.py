@@ -104,3 +104,23 @@ def test_compaction_is_automatic_past_the_threshold(bucket, tmp_path):
     assert p is not None and p.seq >= 10
     meta = json.loads(writer.store.get(p.dir + "meta.json").body)
     assert meta["embedder"] == "test/hash-64" and meta["dim"] == 64 and meta["seq"] == p.seq
+
+
+def test_a_pointer_naming_another_users_checkpoint_never_loads_it(tmp_path):
+    """CHECKPOINT written by hand to point at bob's checkpoint: alice's replica refuses it."""
+    import json as _json
+
+    from membucket import ops
+    from membucket.engine.keys import NamespaceKeys
+    from tests.support.factories import make_mb
+
+    mb = make_mb(str(tmp_path / "b"), tmp_path / "c")
+    ops.add(mb.context("bob"), "Bob's private diary entry")
+    mb.compact("bob", gc=False)
+    ops.add(mb.context("alice"), "Alice's own memory")
+    bob_pointer = _json.loads(mb.store.get(NamespaceKeys("bob").pointer).body)
+    mb.store.put(NamespaceKeys("alice").pointer, _json.dumps({"seq": 1, "dir": bob_pointer["dir"]}).encode())
+    fresh = make_mb(str(tmp_path / "b"), tmp_path / "c2")
+    with pytest.raises(Exception) as info:
+        ops.list_memories(fresh.context("alice"))
+    assert "diary" not in str(info.value)

@@ -108,7 +108,13 @@ def _cached_object(store: ObjectStore, key: str, sha256: str, cache_dir: Path) -
 
 
 def fetch_checkpoint(store: ObjectStore, keys: NamespaceKeys, pointer: Pointer, cache_dir: Path) -> tuple[CheckpointMeta, Path, Path]:
-    """Return (meta, local path of db.duckdb, local path of index.faiss), verified by sha256."""
+    """Return (meta, local path of db.duckdb, local path of index.faiss), verified by sha256.
+
+    The pointer must name a checkpoint of this namespace: a pointer written into the bucket by
+    hand (or a tampered restore) can never load another user's data."""
+    inside = pointer.dir.startswith(keys.checkpoints_prefix) and pointer.dir.endswith("/")
+    if not inside or ".." in pointer.dir or "/" in pointer.dir[len(keys.checkpoints_prefix):-1]:
+        raise CorruptCheckpoint(f"CHECKPOINT of {keys.root} names {pointer.dir[:120]!r}, outside {keys.checkpoints_prefix}")
     meta = CheckpointMeta.from_json(store.get(pointer.dir + "meta.json").body)
     # Both files at once: on a remote store a cold start is mostly transfer time.
     with ThreadPoolExecutor(2) as pool:
