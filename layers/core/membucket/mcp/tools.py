@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from .. import ops
 from ..api.deps import ServerState, context_for
+from ..api.schemas import AddEventOut, AddOut
 from ..auth import Identity
 from ..errors import Conflict, Forbidden, InvalidInput, MembucketError, NotFoundError, ServiceUnavailable
 from ..store import StoreError
@@ -49,16 +50,9 @@ async def _call(scope: str, fn):
         raise MCPError(-32000, "store_unavailable: the store is unavailable; retry later", {"code": "store_unavailable", "status": 503}) from exc
 
 
-class MemoryEvent(BaseModel):
-    id: str
-    event: Literal["ADD", "UPDATE", "DELETE", "NOOP"]
-    text: str
-    previous_text: str | None = None
-
-
-class AddResult(BaseModel):
-    results: list[MemoryEvent]
-    note: str | None = None
+# add_memories answers exactly what REST's POST /memories does: one model for both.
+MemoryEvent = AddEventOut
+AddResult = AddOut
 
 
 class Hit(BaseModel):
