@@ -274,3 +274,24 @@ make_mb(str(tmp_path / "b"), tmp_path / "c3").context("alice"), "gardening")
     monkeypatch.setattr(category_defs, "list_category_defs", deleted_meanwhile)
     with pytest.raises(errors.Conflict):
         category_defs.define_category(owner, "gardening", "plants, soil and the garden")
+
+
+def test_a_write_reads_definitions_without_a_second_store_round_trip(tmp_path, monkeypatch):
+    """Categorizing with user definitions uses the replica as it is; only the commit syncs."""
+    from membucket.engine.replica import Replica
+
+    class Custom:
+        supports_custom = True
+
+        def __call__(self, text, vector, custom=()):
+            return [d.name for d in custom]
+
+    mb = make_mb(str(tmp_path / "b"), tmp_path / "c", categorizer=Custom())
+    owner = mb.context("alice")
+    ops.define_category(owner, "gardening", "plants and soil")
+    syncs = []
+    real = Replica.sync
+    monkeypatch.setattr(Replica, "sync", lambda self: syncs.append(1) or real(self))
+    mid = ops.add(owner, "Alice repotted her basil").events[0].id
+    assert len(syncs) == 1  # the commit's
+    assert ops.get(owner, mid).categories == ["gardening"]

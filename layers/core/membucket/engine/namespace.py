@@ -141,6 +141,15 @@ class Namespace:
             self._sync()
             yield self.replica
 
+    @contextmanager
+    def current(self) -> Iterator[Replica]:
+        """Hold the replica as this process last saw it: no store round trip unless it was never
+        loaded. For reads that tolerate a few entries' lag and precede a commit (which syncs)."""
+        with self.replica.lock:
+            if not self.replica.loaded:
+                self._sync()
+            yield self.replica
+
     def _sync(self) -> None:
         try:
             self.replica.sync()

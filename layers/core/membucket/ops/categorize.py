@@ -68,8 +68,11 @@ def auto_categories(ctx: Context, text: str, vector: np.ndarray) -> list[str] | 
         log.warning("categorizer could not be loaded; storing the memory without new categories", exc_info=True)
         return None
     custom: tuple = ()
-    if getattr(cat, "supports_custom", False):  # only then is reading the definitions worth a sync
-        with ctx.ns.read() as rep:
+    if getattr(cat, "supports_custom", False):
+        # Definitions as this process last saw them: a write must not pay a second store round
+        # trip for them (its commit syncs anyway); a definition made elsewhere a moment ago
+        # applies from this process's next sync, and recategorize catches up.
+        with ctx.ns.current() as rep:
             custom = custom_defs(rep)
     try:
         got = categorize_vectors(cat, [text], np.asarray(vector).reshape(1, -1), custom)[0]
