@@ -25,6 +25,7 @@
      └── ServiceUnavailable             unavailable          503
           ├── CommitContention          commit_contention    503
           ├── StoreUnavailable          store_unavailable    503
+          ├── StoreFailed               store_error          503
           └── LlmUnavailable            llm_unavailable      503
 
 Surfaces translate these at one boundary: the CLI prints ``code: message`` and exits non-zero,
@@ -57,6 +58,7 @@ __all__ = [
     "ServiceUnavailable",
     "CommitContention",
     "StoreUnavailable",
+    "StoreFailed",
     "BundleEncrypted",
     "BadPassphrase",
     "BundleInvalid",
@@ -163,6 +165,12 @@ class CommitContention(ServiceUnavailable):
 
 class StoreUnavailable(ServiceUnavailable):
     code = "store_unavailable"
+
+
+class StoreFailed(ServiceUnavailable):
+    """The store refused in a way it could not classify (access denied, missing bucket, ...)."""
+
+    code = "store_error"
 
 
 class LlmUnavailable(ServiceUnavailable):

