@@ -91,6 +91,10 @@ class Replica:
         """The replica now holds every entry up to ``seq``."""
         self.seq = seq
 
+    def mark_loaded(self) -> None:
+        """Built by hand (a restore replays a backup into it): never load ``CHECKPOINT`` on sync."""
+        self.loaded = True
+
     def mark_checkpointed(self) -> None:
         """A checkpoint at the current sequence was published."""
         self.checkpoint_seq = self.seq
