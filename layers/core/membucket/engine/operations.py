@@ -33,6 +33,13 @@ def _fields(cls: type) -> tuple[Field, ...]:
     return fields(cls)
 
 
+@cache
+def _shape(cls: type) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(field names in wire order, the names a committed dict must have); replay parses every op."""
+    fs = _fields(cls)
+    return tuple(f.name for f in fs), frozenset(f.name for f in fs if f.default is MISSING)
+
+
 @dataclass(frozen=True)
 class Operation:
     """One operation of a log entry. Subclasses name it (``OP``) and list its fields in wire order."""
@@ -55,12 +62,10 @@ class Operation:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> "Operation":
         """The operation a committed dict holds; a required key missing is a KeyError (a bad entry)."""
-        kwargs = {}
-        for f in _fields(cls):
-            if f.name in doc:
-                kwargs[f.name] = doc[f.name]
-            elif f.default is MISSING:
-                raise KeyError(f"{cls.OP} op without {f.name!r}")
+        names, required = _shape(cls)
+        kwargs = {name: doc[name] for name in names if name in doc}
+        if not required <= kwargs.keys():
+            raise KeyError(f"{cls.OP} op without {sorted(required - kwargs.keys())}")
         return cls(**kwargs)
 
 
