@@ -4,7 +4,6 @@ replay reads it back; the commit's PUT outcome is typed; the key layout is asked
 import json
 
 import pytest
-
 from membucket.engine import operations as O
 from membucket.engine.keys import NamespaceKeys, list_users, user_of
 from membucket.engine.namespace import Namespace, PutOutcome

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .categorize.base import Categorizer
 from .embed.base import Embedder
 from .engine.keys import list_users, validate_app_name
 from .engine.namespace import REGISTRY, CompactResult, Namespace, ReplicaRegistry
-from .categorize.base import Categorizer
 from .ops.context import Context
 from .settings import Settings
 from .store import ObjectStore, open_store

@@ -20,8 +20,12 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidAppName, InvalidId, InvalidUserId
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..store import ObjectStore
 
 __all__ = [
     "NamespaceKeys", "validate_user_id", "validate_app_name", "validate_memory_id", "SEQ_WIDTH",
@@ -72,7 +76,7 @@ def user_of(key: str) -> str | None:
     return user if sep and user else None
 
 
-def list_users(store) -> list[str]:
+def list_users(store: ObjectStore) -> list[str]:
     """Every user with objects in ``store`` (a LIST of ``ns/``; keys come back sorted)."""
     seen: list[str] = []
     for info in store.list(NAMESPACES_PREFIX):

@@ -14,8 +14,7 @@ missing from a committed dict; one without is required (parse raises KeyError, a
 
 from __future__ import annotations
 
-from dataclasses import MISSING, Field, dataclass, fields, replace
-from functools import cache
+from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any, ClassVar
 
 __all__ = [
@@ -28,16 +27,16 @@ __all__ = [
 ]
 
 
-@cache
-def _fields(cls: type) -> tuple[Field, ...]:
-    return fields(cls)
+_SHAPES: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}
 
 
-@cache
 def _shape(cls: type) -> tuple[tuple[str, ...], frozenset[str]]:
     """(field names in wire order, the names a committed dict must have); replay parses every op."""
-    fs = _fields(cls)
-    return tuple(f.name for f in fs), frozenset(f.name for f in fs if f.default is MISSING)
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        fs = fields(cls)
+        shape = _SHAPES[cls] = (tuple(f.name for f in fs), frozenset(f.name for f in fs if f.default is MISSING))
+    return shape
 
 
 @dataclass(frozen=True)
@@ -52,15 +51,15 @@ class Operation:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"op": self.OP}
-        for f in _fields(type(self)):
-            value = getattr(self, f.name)
-            if value is None and f.name in self.OPTIONAL:
+        for name in _shape(type(self))[0]:
+            value = getattr(self, name)
+            if value is None and name in self.OPTIONAL:
                 continue
-            out[f.name] = list(value) if isinstance(value, tuple) else value
+            out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> "Operation":
+    def from_dict(cls, doc: dict[str, Any]) -> Operation:
         """The operation a committed dict holds; a required key missing is a KeyError (a bad entry)."""
         names, required = _shape(cls)
         kwargs = {name: doc[name] for name in names if name in doc}
@@ -136,7 +135,7 @@ class MemoryUpdate(Operation):
     metadata: dict[str, Any] | None = None
     categories: list[str] | None = None
 
-    def without_categories(self) -> "MemoryUpdate":
+    def without_categories(self) -> MemoryUpdate:
         return replace(self, categories=None)
 
 

@@ -8,11 +8,11 @@ Every operation type a writer may emit has a handler here, and nowhere else.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
-import duckdb
 import numpy as np
 
 from ..store import ObjectStore
@@ -23,12 +23,28 @@ from .keys import NamespaceKeys
 from .lexical import LexicalIndex
 from .log import LogEntry, decode_vector, parse_ts
 from .operations import (
-    AppImport, AppPurge, AppState, AppUpsert, CategoryDefine, CategoryDelete, EmbedderSwitch, Init, MemoryAdd,
-    MemoryImport, MemoryPending, MemoryPurge, MemoryState, MemoryUpdate, Operation, RuleAdd, RuleDelete, RuleImport,
+    AppImport,
+    AppPurge,
+    AppState,
+    AppUpsert,
+    CategoryDefine,
+    CategoryDelete,
+    EmbedderSwitch,
+    Init,
+    MemoryAdd,
+    MemoryImport,
+    MemoryPending,
+    MemoryPurge,
+    MemoryState,
+    MemoryUpdate,
+    Operation,
+    RuleAdd,
+    RuleDelete,
+    RuleImport,
     parse_op,
 )
 from .reindex import text_digest, unpack
-from .tables import in_list
+from .tables import Connection, in_list
 
 __all__ = ["apply_entries", "ReplayTarget", "STATES", "OP_TYPES", "HANDLERS"]
 
@@ -44,7 +60,7 @@ class ReplayTarget(Protocol):
     store: ObjectStore
     keys: NamespaceKeys
     cache_dir: Path
-    con: duckdb.DuckDBPyConnection
+    con: Connection
     index: VectorIndex | None
     lexical: LexicalIndex | None
     dim: int | None
@@ -369,7 +385,7 @@ def _switch_embedder(rep: ReplayTarget, op: EmbedderSwitch, entry: LogEntry) -> 
     digests: list[bytes] = []
     blocks: list[np.ndarray] = []
     if op.vectors_key:
-        path = cached_object(rep.store, op.vectors_key, op.sha256, rep.cache_dir)
+        path = cached_object(rep.store, op.vectors_key, str(op.sha256), rep.cache_dir)
         d, v = unpack(path.read_bytes(), dim)
         digests += d
         blocks.append(v)

@@ -179,7 +179,9 @@ class Replica:
                 restore = next((op for op in entry.ops if op_name(op) == RESTORE_OP), None)
                 if restore is not None:
                     apply_entries(self, entries[start:i])
-                    self._load_restored(entry, parse_op(restore))
+                    op = parse_op(restore)
+                    assert isinstance(op, NamespaceRestore)
+                    self._load_restored(entry, op)
                     start = i + 1
             apply_entries(self, entries[start:])
         except Exception:

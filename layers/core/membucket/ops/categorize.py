@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
+from ..categorize.base import Categorizer
 from ..engine.namespace import Plan
 from ..engine.operations import MemoryUpdate
 from ..errors import InvalidInput, LlmUnavailable, NotFoundError
 from ..llm.client import LlmError
 from .access import check_app
 from .category_defs import custom_defs
-from ..categorize.base import Categorizer
 from .context import Context
 from .validate import clean_ids
 
