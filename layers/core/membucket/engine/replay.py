@@ -2,7 +2,8 @@
 
 Entries were validated before they were committed, so replay trusts them; it still skips an
 operation that names a memory the replica does not have, rather than fail the whole replica.
-Every operation type a writer may emit has a handler here, and nowhere else.
+Every operation type a writer may emit (engine/operations.py) has one handler here, and nowhere
+else: ``apply_entries`` parses each committed dict into its type and dispatches on the type.
 """
 
 from __future__ import annotations
