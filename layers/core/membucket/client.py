@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .categorize.base import Categorizer
 from .embed.base import Embedder
-from .engine.keys import validate_app_name
+from .engine.keys import list_users, validate_app_name
 from .engine.namespace import REGISTRY, CompactResult, Namespace, ReplicaRegistry
-from .ops.context import Categorizer, Context
+from .ops.context import Context
 from .settings import Settings
 from .store import ObjectStore, open_store
 
@@ -101,12 +102,7 @@ class Membucket:
 
     def users(self) -> list[str]:
         """Every namespace in the bucket (one per user)."""
-        seen: list[str] = []
-        for info in self.store.list("ns/"):
-            user = info.key.split("/", 2)[1]
-            if not seen or seen[-1] != user:
-                seen.append(user)
-        return seen
+        return list_users(self.store)
 
     def compact(self, user: str, gc: bool = True) -> CompactResult:
         return self.namespace(user).compact(gc=gc)

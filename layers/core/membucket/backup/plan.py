@@ -79,7 +79,7 @@ def replay(objects: ObjectStore, plan: RestorePlan, cache_dir: Path, sha256: Cal
     """
     keys = NamespaceKeys(plan.user)
     rep = Replica(objects, keys, cache_dir)
-    rep.loaded = True
+    rep.mark_loaded()
     if plan.checkpoint is not None:
         rep.load_checkpoint(Pointer(seq=plan.checkpoint["seq"], dir=plan.checkpoint["dir"]))
     batch: list[LogEntry] = []

@@ -38,7 +38,8 @@ from typing import Callable
 from ..engine.checkpoint import CheckpointMeta, Pointer, read_pointer
 from ..engine.keys import NamespaceKeys
 from ..engine.log import LogEntry
-from ..engine.replica import RESTORE_OP, Replica
+from ..engine.operations import NamespaceRestore
+from ..engine.replica import Replica
 from ..errors import BackupUnusable, Conflict, InvalidInput, NotFoundError, TargetNotEmpty
 from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCondition
 from .manifest import OBJECTS, Manifest, ObjectsView, check_apart, load_manifest
@@ -160,12 +161,10 @@ def _check_keys(manifest: Manifest, plan: RestorePlan) -> None:
     """The manifest is data: every key it lists under a user (access records, side objects,
     checkpoint directories) must lie inside that user's namespace, or a tampered backup could
     make ``restore --user alice`` write (or read) another user's objects."""
-    from .take import _side_sha256
-
     keys = NamespaceKeys(plan.user)
     rec = manifest.namespaces[plan.user]
     listed = [(k, (keys.access_prefix,), lambda k: True) for k in rec.access if k != keys.preferences]
-    listed += [(k, (keys.blobs_prefix, keys.reindex_prefix), lambda k: _side_sha256(keys, k) is not None) for k in rec.sides]
+    listed += [(k, (keys.blobs_prefix, keys.reindex_prefix), lambda k: keys.side_sha256(k) is not None) for k in rec.sides]
     listed += [(c.get("dir") if isinstance(c, dict) else None, (keys.checkpoints_prefix,), lambda k: True) for c in rec.checkpoints]
     for key, prefixes, shaped in listed:
         inside = isinstance(key, str) and key.startswith(prefixes) and shaped(key)
@@ -221,7 +220,7 @@ def _copy_in(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manif
 
 def _write_checkpoint(store: ObjectStore, keys: NamespaceKeys, rep: Replica, seq: int, tmp: Path) -> str:
     """Upload ``rep`` as an immutable checkpoint at ``seq`` (meta.json last); return its directory."""
-    rep.seq = seq
+    rep.advance(seq)
     db_file = tmp / f"restore-{uuid.uuid4().hex}.duckdb"
     index_bytes = rep.snapshot(db_file)
     counts = rep.con.execute("SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM memories").fetchone()
@@ -253,8 +252,8 @@ def _replace(target: ObjectStore, objects: ObjectStore, plan: RestorePlan, manif
         for _ in range(20):
             seq = _highest_seq(target, keys) + 1
             ckpt_dir = _write_checkpoint(target, keys, rep, seq, Path(tmp))
-            op = {"op": RESTORE_OP, "checkpoint": ckpt_dir, "backup": manifest.id, "source_seq": plan.seq}
-            entry = LogEntry(seq=seq, ops=[op], actor="restore")
+            op = NamespaceRestore(checkpoint=ckpt_dir, backup=manifest.id, source_seq=plan.seq)
+            entry = LogEntry(seq=seq, ops=[op.to_dict()], actor="restore")
             try:
                 target.put(keys.log(seq), entry.encode(), IF_ABSENT)
             except PreconditionFailed:

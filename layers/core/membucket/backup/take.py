@@ -33,7 +33,7 @@ from typing import Callable
 
 from ..auth.tokens import PREFIX as TOKENS
 from ..engine.checkpoint import CheckpointMeta, read_pointer
-from ..engine.keys import NamespaceKeys
+from ..engine.keys import NamespaceKeys, list_users
 from ..engine.log import LogEntry, format_ts
 from ..store import IF_ABSENT, NotFound, ObjectInfo, ObjectStore
 from .manifest import BACKUPS, OBJECTS, PARTIAL, Manifest, NamespaceRecord, ObjectRecord, TokenRecord, check_apart, list_backups, load_manifest, new_backup_id
@@ -64,13 +64,8 @@ class _Moved(Exception):
 
 
 def namespaces(store: ObjectStore) -> list[str]:
-    """Every user with objects under ``ns/``."""
-    seen: list[str] = []
-    for info in store.list("ns/"):
-        user = info.key.split("/", 2)[1]
-        if not seen or seen[-1] != user:
-            seen.append(user)
-    return seen
+    """Every user with objects in the bucket."""
+    return list_users(store)
 
 
 def _sha256(body: bytes) -> str:
@@ -195,11 +190,11 @@ class _Run:
                 if seq is not None:
                     logs[seq] = info
             elif info.key.startswith(keys.checkpoints_prefix):
-                d, name = info.key.rsplit("/", 1)
-                dirs.setdefault(d + "/", {})[name] = info
+                d, name = keys.checkpoint_dir_of(info.key)
+                dirs.setdefault(d, {})[name] = info
             elif info.key.startswith(keys.access_prefix) or info.key == keys.preferences:
                 access.append(info)  # restored verbatim (preferences: as they were at the backup)
-            elif (sha := _side_sha256(keys, info.key)) is not None:
+            elif (sha := keys.side_sha256(info.key)) is not None:
                 sides.append((info, sha))
         seq = base
         while seq + 1 in logs:
@@ -287,16 +282,6 @@ class _Run:
             objects[target] = ObjectRecord(size=len(body), sha256=sha, etag=info.etag)
             out.append(TokenRecord(key=info.key, object=target, user=str(json.loads(body).get("user", ""))))
         return out, objects
-
-
-def _side_sha256(keys: NamespaceKeys, key: str) -> str | None:
-    """The sha256 a side object's key names (``blobs/<sha>.bin``, ``reindex/<target>/vectors/<sha>.bin``), else None."""
-    in_blobs = key.startswith(keys.blobs_prefix)
-    in_packs = key.startswith(keys.reindex_prefix) and "/vectors/" in key[len(keys.reindex_prefix):]
-    name = key.rsplit("/", 1)[-1]
-    if (in_blobs or in_packs) and name.endswith(".bin") and len(name) == 68 and all(c in "0123456789abcdef" for c in name[:64]):
-        return name[:64]
-    return None
 
 
 def _same_endpoint(src: ObjectStore, dst: ObjectStore) -> bool:

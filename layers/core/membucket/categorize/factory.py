@@ -10,8 +10,8 @@ import importlib
 import logging
 
 from ..embed.base import Embedder
-from ..ops.context import Categorizer
 from ..settings import Settings
+from .base import Categorizer
 from .zeroshot import ZeroShotCategorizer
 
 __all__ = ["load_categorizer", "CATEGORIZERS"]

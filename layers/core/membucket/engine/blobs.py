@@ -20,6 +20,9 @@ import struct
 
 import numpy as np
 
+from .log import LogEntry
+from .operations import MemoryImport, op_name
+
 __all__ = ["encode_part", "decode_part", "PART_MAGIC"]
 
 PART_MAGIC = b"MBP1"
@@ -49,8 +52,6 @@ def decode_part(body: bytes, sha256: str | None = None) -> tuple[list[dict], np.
 
 def referenced_blobs(store, keys) -> set[str]:
     """Digests named by the log entries still in the bucket."""
-    from .log import LogEntry
-
     out: set[str] = set()
     for info in store.list(keys.log_prefix):
         seq = keys.seq_of_log(info.key)
@@ -61,7 +62,7 @@ def referenced_blobs(store, keys) -> set[str]:
         except Exception:  # NotFound (GC racing) or undecodable: keep everything to be safe
             return {"*"}
         for op in entry.ops:
-            if op.get("op") == "memory.import":
+            if op_name(op) == MemoryImport.OP:
                 out.update(p["sha256"] for p in (op.get("parts") or []) + (op.get("history_parts") or []))
     return out
 

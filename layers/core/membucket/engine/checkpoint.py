@@ -28,9 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCondition
+from .blobs import collect_blobs
 from .keys import NamespaceKeys
+from .reindex import collect_reindex_garbage
 
-__all__ = ["Pointer", "CheckpointMeta", "read_pointer", "fetch_checkpoint", "publish_checkpoint", "collect_garbage", "GcResult"]
+__all__ = ["Pointer", "CheckpointMeta", "read_pointer", "fetch_checkpoint", "cached_object", "publish_checkpoint", "collect_garbage", "GcResult"]
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _cached_object(store: ObjectStore, key: str, sha256: str, cache_dir: Path) -> Path:
+def cached_object(store: ObjectStore, key: str, sha256: str, cache_dir: Path) -> Path:
     """Download an immutable object once per machine into a content-addressed cache file."""
     objects = cache_dir / "objects"
     objects.mkdir(parents=True, exist_ok=True)
@@ -118,8 +120,8 @@ def fetch_checkpoint(store: ObjectStore, keys: NamespaceKeys, pointer: Pointer, 
     meta = CheckpointMeta.from_json(store.get(pointer.dir + "meta.json").body)
     # Both files at once: on a remote store a cold start is mostly transfer time.
     with ThreadPoolExecutor(2) as pool:
-        db = pool.submit(_cached_object, store, pointer.dir + "db.duckdb", meta.db_sha256, cache_dir)
-        index = pool.submit(_cached_object, store, pointer.dir + "index.faiss", meta.index_sha256, cache_dir)
+        db = pool.submit(cached_object, store, pointer.dir + "db.duckdb", meta.db_sha256, cache_dir)
+        index = pool.submit(cached_object, store, pointer.dir + "index.faiss", meta.index_sha256, cache_dir)
         return meta, db.result(), index.result()
 
 
@@ -145,14 +147,6 @@ def publish_checkpoint(
             if current is not None and current.seq >= meta.seq:
                 return None
     raise RuntimeError("could not move CHECKPOINT after 20 attempts")
-
-
-def _dir_seq(ckpt_dir: str) -> int:
-    name = ckpt_dir.rstrip("/").rsplit("/", 1)[-1]
-    try:
-        return int(name.split("-", 1)[0])
-    except ValueError:
-        return 1 << 62
 
 
 @dataclass
@@ -183,11 +177,12 @@ def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: 
             result.kept_recent += 1
     dirs: dict[str, float] = {}
     for info in store.list(keys.checkpoints_prefix):
-        d = info.key[: info.key.rindex("/") + 1]
+        d, _ = keys.checkpoint_dir_of(info.key)
         dirs[d] = max(dirs.get(d, 0.0), info.last_modified)
     for d, newest in dirs.items():
         # Never touch the current checkpoint, nor one newer than it (a compaction in flight).
-        if d == pointer.dir or _dir_seq(d) > pointer.seq:
+        dir_seq = keys.seq_of_checkpoint_dir(d)
+        if d == pointer.dir or dir_seq is None or dir_seq > pointer.seq:
             continue
         if newest <= cutoff:
             for info in list(store.list(d)):
@@ -195,10 +190,6 @@ def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: 
             result.checkpoints_deleted += 1
         else:
             result.kept_recent += 1
-    from .reindex import collect_reindex_garbage  # (reindex imports this module)
-
     result.reindex_deleted = collect_reindex_garbage(store, keys, pointer.seq, cutoff)
-    from .blobs import collect_blobs  # bulk-import parts (ops/importer.py)
-
     result.blobs_deleted = collect_blobs(store, keys, cutoff)
     return result

@@ -7,6 +7,11 @@
     ns/<user>/reindex/<target>/parts/<sha256>.bin     re-embedded vectors of one batch (resumable)
     ns/<user>/reindex/<target>/vectors/<sha256>.bin   every vector as of one sequence (embedder.switch)
     ns/<user>/reindex/<target>/progress.json          counts, and the switch's sequence once done
+    ns/<user>/blobs/<sha256>.bin           bulk-import parts a log entry names (engine/blobs.py)
+    ns/<user>/preferences.json             UI preferences
+
+Code elsewhere asks this module what a key means (``user_of``, ``checkpoint_dir_of``, ...)
+rather than splitting keys itself.
 """
 
 from __future__ import annotations
@@ -15,12 +20,20 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidAppName, InvalidId, InvalidUserId
 
-__all__ = ["NamespaceKeys", "validate_user_id", "validate_app_name", "validate_memory_id", "SEQ_WIDTH"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..store import ObjectStore
+
+__all__ = [
+    "NamespaceKeys", "validate_user_id", "validate_app_name", "validate_memory_id", "SEQ_WIDTH",
+    "NAMESPACES_PREFIX", "user_of", "list_users",
+]
 
 SEQ_WIDTH = 20
+NAMESPACES_PREFIX = "ns/"  # every user's namespace lives under it
 MAX_USER_ID = 128
 MAX_APP_NAME = 64
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
@@ -53,6 +66,31 @@ def validate_memory_id(memory_id: object) -> str:
         return str(uuid.UUID(str(memory_id)))
     except (ValueError, TypeError, AttributeError):
         raise InvalidId(f"not a valid memory id: {str(memory_id)[:80]!r}", id=str(memory_id)[:80]) from None
+
+
+def user_of(key: str) -> str | None:
+    """The user whose namespace holds ``key`` (``ns/<user>/...``), else None."""
+    if not key.startswith(NAMESPACES_PREFIX):
+        return None
+    user, sep, _ = key[len(NAMESPACES_PREFIX):].partition("/")
+    return user if sep and user else None
+
+
+def list_users(store: ObjectStore) -> list[str]:
+    """Every user with objects in ``store`` (a LIST of ``ns/``; keys come back sorted)."""
+    seen: list[str] = []
+    for info in store.list(NAMESPACES_PREFIX):
+        user = user_of(info.key)
+        if user is not None and (not seen or seen[-1] != user):
+            seen.append(user)
+    return seen
+
+
+def _sha256_name(name: str) -> str | None:
+    """The digest of a ``<sha256>.bin`` file name, else None."""
+    if name.endswith(".bin") and len(name) == 68 and all(c in "0123456789abcdef" for c in name[:64]):
+        return name[:64]
+    return None
 
 
 @dataclass(frozen=True)
@@ -90,6 +128,20 @@ class NamespaceKeys:
     def checkpoint_dir(self, seq: int, tag: str) -> str:
         return f"{self.checkpoints_prefix}{seq:0{SEQ_WIDTH}d}-{tag}/"
 
+    def checkpoint_dir_of(self, key: str) -> tuple[str, str]:
+        """(checkpoint directory, file name) of a key under ``checkpoints/``."""
+        d, _, name = key.rpartition("/")
+        return d + "/", name
+
+    @staticmethod
+    def seq_of_checkpoint_dir(ckpt_dir: str) -> int | None:
+        """The sequence a checkpoint directory (``<seq>-<tag>/``) holds, else None."""
+        name = ckpt_dir.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            return int(name.split("-", 1)[0])
+        except ValueError:
+            return None
+
     @property
     def access_prefix(self) -> str:
         return f"{self.root}access/"
@@ -121,6 +173,16 @@ class NamespaceKeys:
     @property
     def blobs_prefix(self) -> str:
         return f"{self.root}blobs/"
+
+    def side_sha256(self, key: str) -> str | None:
+        """The sha256 a side object's key names (``blobs/<sha>.bin``, ``reindex/<target>/vectors/<sha>.bin``), else None."""
+        in_blobs = key.startswith(self.blobs_prefix)
+        in_packs = key.startswith(self.reindex_prefix) and "/vectors/" in key[len(self.reindex_prefix):]
+        return _sha256_name(key.rsplit("/", 1)[-1]) if in_blobs or in_packs else None
+
+    def blob_sha256(self, key: str) -> str | None:
+        """The digest of a key under ``blobs/``, else None."""
+        return _sha256_name(key.rsplit("/", 1)[-1]) if key.startswith(self.blobs_prefix) else None
 
     def blob(self, sha256: str) -> str:
         """A content-addressed side object a log entry refers to (bulk import rows)."""

@@ -19,6 +19,7 @@ A write is acknowledged only once its log object exists.
 from __future__ import annotations
 
 import collections
+import enum
 import hashlib
 import logging
 import random
@@ -35,9 +36,10 @@ from ..store import IF_ABSENT, ConflictInFlight, ObjectStore, PreconditionFailed
 from .checkpoint import CheckpointMeta, GcResult, collect_garbage, publish_checkpoint, read_pointer
 from .keys import NamespaceKeys
 from .log import LogEntry
+from .operations import Operation
 from .replica import Replica
 
-__all__ = ["Namespace", "Plan", "CommitStats", "ReplicaRegistry", "CompactResult"]
+__all__ = ["Namespace", "Plan", "CommitStats", "ReplicaRegistry", "CompactResult", "PutOutcome"]
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,16 @@ log = logging.getLogger(__name__)
 class Plan:
     """What a write wants to commit, and what to answer once it is committed."""
 
-    ops: list[dict[str, Any]]
+    ops: list[Operation]
     result: Any = None
+
+
+class PutOutcome(enum.Enum):
+    """What one conditional PUT of ``log/<seq>`` tells the writer (step 3 of the protocol)."""
+
+    OK = "ok"  # the entry is ours
+    LOST = "lost"  # 412: another writer took the number
+    AMBIGUOUS = "ambiguous"  # 412 after a failed attempt of ours: maybe ours landed (the txid tells)
 
 
 @dataclass
@@ -175,15 +185,15 @@ class Namespace:
                 plan = build(self.replica)
                 if plan is None or not plan.ops:
                     return None if plan is None else plan.result
-                entry = LogEntry(seq=self.replica.seq + 1, ops=plan.ops, actor=actor, txid=txid)
+                entry = LogEntry(seq=self.replica.seq + 1, ops=[op.to_dict() for op in plan.ops], actor=actor, txid=txid)
                 body = entry.encode()
                 outcome = self._put_entry(entry.seq, body, attempt)
-                if outcome == "lost":
+                if outcome is PutOutcome.LOST:
                     STATS.conflicts += 1
                     _backoff(attempt)
                     continue
                 written = plan
-                if outcome == "ambiguous":
+                if outcome is PutOutcome.AMBIGUOUS:
                     continue
                 self.replica.apply(LogEntry.decode(body, entry.seq))
                 return self._committed(plan)
@@ -192,23 +202,23 @@ class Namespace:
             "(contention or store errors); retry later"
         )
 
-    def _put_entry(self, seq: int, body: bytes, attempt: int) -> str:
-        """PUT log/<seq> if absent: 'ok', 'lost' (412: another writer), or 'ambiguous' (maybe ours)."""
+    def _put_entry(self, seq: int, body: bytes, attempt: int) -> PutOutcome:
+        """PUT log/<seq> if absent: OK, LOST (412: another writer), or AMBIGUOUS (maybe ours)."""
         uncertain = False
         for retry in range(10):
             try:
                 self.store.put(self.keys.log(seq), body, IF_ABSENT)
-                return "ok"
+                return PutOutcome.OK
             except PreconditionFailed:
                 # After a failed attempt of ours, the winner may be that attempt: the txid tells.
-                return "ambiguous" if uncertain else "lost"
+                return PutOutcome.AMBIGUOUS if uncertain else PutOutcome.LOST
             except ConflictInFlight:
                 STATS.in_flight_retries += 1
             except Unavailable:
                 STATS.transport_retries += 1
                 uncertain = True
             _backoff(retry)
-        return "ambiguous" if uncertain else "lost"
+        return PutOutcome.AMBIGUOUS if uncertain else PutOutcome.LOST
 
     def _committed(self, plan: Plan) -> Any:
         STATS.commits += 1
@@ -248,7 +258,7 @@ class Namespace:
                     )
                     published = publish_checkpoint(self.store, self.keys, meta, db_file, index_bytes) is not None
                 if published:
-                    rep.checkpoint_seq = rep.seq
+                    rep.mark_checkpointed()
             result = CompactResult(seq=rep.seq, published=published)
         if gc:
             result.gc = collect_garbage(self.store, self.keys, self.retention_seconds)

@@ -1,4 +1,4 @@
-"""Switching a namespace to another embedder: the vector-pack format, the replay op, and its GC.
+"""Switching a namespace to another embedder: the vector-pack format and its GC.
 
 A reindex (ops/reindex.py) re-embeds every memory's text and commits ONE log entry::
 
@@ -15,7 +15,8 @@ the same objects, every replica ends in the same state. A text with no vector fa
 (the writer guarantees coverage at commit time; a bad entry must not half-switch a replica).
 
 Pack format (little-endian): ``b"MBV1"``, u32 n, u32 dim, n x 32-byte sha256 digests, n x dim
-float32. A pack's key is the sha256 of its bytes, so equal content is written once.
+float32. A pack's key is the sha256 of its bytes, so equal content is written once. The op is
+``engine/operations.EmbedderSwitch``; replay applies it in ``engine/replay.py``.
 """
 
 from __future__ import annotations
@@ -23,21 +24,15 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 import numpy as np
 
 from ..store import NotFound, ObjectStore
-from .index import VectorIndex
-from .log import LogEntry, decode_vector
 from .keys import NamespaceKeys
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .replica import Replica
+__all__ = ["text_digest", "pack", "unpack", "collect_reindex_garbage", "iter_pack_keys"]
 
-__all__ = ["SWITCH_OP", "text_digest", "pack", "unpack", "apply_switch", "collect_reindex_garbage", "iter_pack_keys"]
-
-SWITCH_OP = "embedder.switch"
 _MAGIC = b"MBV1"
 _HEADER = struct.Struct("<4sII")
 
@@ -71,45 +66,6 @@ def unpack(body: bytes, dim: int | None = None) -> tuple[list[bytes], np.ndarray
     digests = [body[start + 32 * i : start + 32 * (i + 1)] for i in range(n)]
     vectors = np.frombuffer(body, dtype="<f4", offset=start + 32 * n, count=n * d).reshape(n, d).astype(np.float32)
     return digests, vectors
-
-
-def apply_switch(rep: "Replica", op: dict, entry: LogEntry) -> None:
-    """Replay handler: every memory gets its vector in the new space; the index is rebuilt."""
-    from .checkpoint import _cached_object  # content-addressed, sha256-verified download
-
-    dim = int(op["dim"])
-    digests: list[bytes] = []
-    blocks: list[np.ndarray] = []
-    if op.get("vectors_key"):
-        path = _cached_object(rep.store, op["vectors_key"], op["sha256"], rep.cache_dir)
-        d, v = unpack(path.read_bytes(), dim)
-        digests += d
-        blocks.append(v)
-    inline = op.get("inline") or {}
-    if inline.get("digests"):
-        digests += [bytes.fromhex(h) for h in inline["digests"]]
-        blocks.append(np.stack([decode_vector(x) for x in inline["vectors"]]).astype(np.float32))
-    table = np.concatenate(blocks) if blocks else np.empty((0, dim), dtype=np.float32)
-    if table.shape[1] != dim:
-        raise ValueError(f"switch vectors have {table.shape[1]} dimensions, the op says {dim}")
-    row_of = {dg: i for i, dg in enumerate(digests)}
-
-    res = rep.con.execute("SELECT vid, text FROM memories ORDER BY vid").fetchnumpy()
-    vids = np.asarray(res["vid"], dtype=np.int64)
-    rows = [row_of.get(text_digest(t)) for t in res["text"]]
-    missing = sum(r is None for r in rows)
-    if missing:
-        raise ValueError(f"{SWITCH_OP} at seq {entry.seq} has no vector for {missing} memories")
-    if len(vids):
-        new = table[np.asarray(rows, dtype=np.int64)]
-        rep.con.register("_switch", {"vid": vids, "vector": np.array([v.tobytes() for v in new], dtype=object)})
-        try:
-            rep.con.execute("UPDATE memories SET vector = s.vector FROM _switch s WHERE memories.vid = s.vid")
-        finally:
-            rep.con.unregister("_switch")
-    rep.embedder, rep.dim = op["embedder"], dim
-    rep.index = VectorIndex(dim)
-    rep.rebuild_index()
 
 
 def _dirs(store: ObjectStore, prefix: str) -> dict[str, float]:

@@ -2,54 +2,102 @@
 
 Entries were validated before they were committed, so replay trusts them; it still skips an
 operation that names a memory the replica does not have, rather than fail the whole replica.
-Every operation type a writer may emit has a handler here, and nowhere else.
+Every operation type a writer may emit (engine/operations.py) has one handler here, and nowhere
+else: ``apply_entries`` parses each committed dict into its type and dispatches on the type.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
+from ..store import ObjectStore
+from .blobs import decode_part
+from .checkpoint import cached_object
+from .index import VectorIndex
+from .keys import NamespaceKeys
+from .lexical import LexicalIndex
 from .log import LogEntry, decode_vector, parse_ts
-from .reindex import SWITCH_OP, apply_switch
-from .tables import in_list
+from .operations import (
+    AppImport,
+    AppPurge,
+    AppState,
+    AppUpsert,
+    CategoryDefine,
+    CategoryDelete,
+    EmbedderSwitch,
+    Init,
+    MemoryAdd,
+    MemoryImport,
+    MemoryPending,
+    MemoryPurge,
+    MemoryState,
+    MemoryUpdate,
+    Operation,
+    RuleAdd,
+    RuleDelete,
+    RuleImport,
+    parse_op,
+)
+from .reindex import text_digest, unpack
+from .tables import Connection, in_list
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .replica import Replica
-
-__all__ = ["apply_entries", "STATES", "OP_TYPES"]
+__all__ = ["apply_entries", "ReplayTarget", "STATES", "OP_TYPES", "HANDLERS"]
 
 STATES = ("active", "paused", "archived", "deleted")
 
 
-def _ts(op: dict, key: str, default: datetime | None) -> datetime | None:
-    value = op.get(key)
+class ReplayTarget(Protocol):
+    """What replay needs of a replica (engine/replica.Replica): its tables, indexes and counters.
+
+    Replay changes the counters only through the methods, never by assigning them.
+    """
+
+    store: ObjectStore
+    keys: NamespaceKeys
+    cache_dir: Path
+    con: Connection
+    index: VectorIndex | None
+    lexical: LexicalIndex | None
+    dim: int | None
+
+    def take_vids(self, n: int) -> np.ndarray: ...
+
+    def set_embedder(self, embedder: str, dim: int) -> None: ...
+
+    def switch_embedder(self, embedder: str, dim: int) -> None: ...
+
+    def advance(self, seq: int) -> None: ...
+
+
+def _ts(value: str | None, default: datetime | None) -> datetime | None:
     return parse_ts(value) if value else default
 
 
-def _add_memories(rep: "Replica", pairs: list[tuple[dict, LogEntry]]) -> None:
+def _add_memories(rep: ReplayTarget, pairs: list[tuple[MemoryAdd, LogEntry]]) -> None:
     """Insert a run of memory.add ops (possibly from several entries) in one statement per table."""
     n = len(pairs)
-    vids = np.arange(rep.next_vid, rep.next_vid + n, dtype=np.int64)
-    rep.next_vid += n
-    vectors = np.stack([decode_vector(op["vector"]) for op, _ in pairs]).astype(np.float32)
+    vids = rep.take_vids(n)
+    vectors = np.stack([decode_vector(op.vector) for op, _ in pairs]).astype(np.float32)
     if vectors.shape[1] != rep.dim:
         raise ValueError(f"vector dimension {vectors.shape[1]} != namespace dimension {rep.dim}")
-    created = [_ts(op, "created_at", e.ts) for op, e in pairs]
-    states = [op.get("state", "active") for op, _ in pairs]
+    created = [_ts(op.created_at, e.ts) for op, e in pairs]
+    states = [op.state or "active" for op, _ in pairs]
     rows = [
         [
-            op["id"], int(vid), op["text"], op["hash"], json.dumps(op.get("metadata") or {}),
-            list(op.get("categories") or []), op.get("app"), state, c, _ts(op, "updated_at", c),
-            _ts(op, "archived_at", None), _ts(op, "deleted_at", None), v.tobytes(),
+            op.id, int(vid), op.text, op.hash, json.dumps(op.metadata or {}),
+            list(op.categories or []), op.app, state, c, _ts(op.updated_at, c),
+            _ts(op.archived_at, None), _ts(op.deleted_at, None), v.tobytes(),
         ]
         for (op, _), vid, state, c, v in zip(pairs, vids, states, created, vectors)
     ]
     history = [
-        [op["id"], e.seq, "add", None, state, None, op["text"], op.get("app") or e.actor, c]
+        [op.id, e.seq, "add", None, state, None, op.text, op.app or e.actor, c]
         for (op, e), state, c in zip(pairs, states, created)
     ]
     if n <= 16:
@@ -61,7 +109,7 @@ def _add_memories(rep: "Replica", pairs: list[tuple[dict, LogEntry]]) -> None:
     active = np.array([s == "active" for s in states])
     rep.index.add(vids[active], vectors[active])
     if rep.lexical is not None:
-        rep.lexical.add(vids[active], [op["text"] for (op, _), a in zip(pairs, active) if a])
+        rep.lexical.add(vids[active], [op.text for (op, _), a in zip(pairs, active) if a])
 
 
 def _insert_values(con, table: str, rows: list[list]) -> None:
@@ -121,43 +169,43 @@ def _bulk_insert(con, rows: list[list], history: list[list]) -> None:
         con.unregister("_new_history")
 
 
-def _update_memory(rep: "Replica", op: dict, entry: LogEntry) -> None:
-    row = rep.con.execute("SELECT vid, state, text FROM memories WHERE id = ?", [op["id"]]).fetchone()
+def _update_memory(rep: ReplayTarget, op: MemoryUpdate, entry: LogEntry) -> None:
+    row = rep.con.execute("SELECT vid, state, text FROM memories WHERE id = ?", [op.id]).fetchone()
     if row is None:
         return
     vid, state, old_text = row
     sets, params = ["updated_at = ?"], [entry.ts]
-    if "text" in op:
+    if op.text is not None:
         sets += ["text = ?", "hash = ?"]
-        params += [op["text"], op["hash"]]
-    if "metadata" in op:
+        params += [op.text, op.hash]
+    if op.metadata is not None:
         sets.append("metadata = ?::JSON")
-        params.append(json.dumps(op["metadata"] or {}))
-    if "categories" in op:
+        params.append(json.dumps(op.metadata or {}))
+    if op.categories is not None:
         sets.append("categories = ?::JSON::VARCHAR[]")
-        params.append(json.dumps(op["categories"] or []))
-        rep.con.execute("DELETE FROM pending_categories WHERE memory_id = ?", [op["id"]])
+        params.append(json.dumps(op.categories or []))
+        rep.con.execute("DELETE FROM pending_categories WHERE memory_id = ?", [op.id])
     vector = None
-    if "vector" in op:
-        vector = decode_vector(op["vector"])
+    if op.vector is not None:
+        vector = decode_vector(op.vector)
         sets.append("vector = ?")
         params.append(vector.tobytes())
-    rep.con.execute(f"UPDATE memories SET {', '.join(sets)} WHERE id = ?", [*params, op["id"]])
-    if "text" in op:
+    rep.con.execute(f"UPDATE memories SET {', '.join(sets)} WHERE id = ?", [*params, op.id])
+    if op.text is not None:
         rep.con.execute(
             "INSERT INTO history VALUES (?, ?, 'update', ?, ?, ?, ?, ?, ?)",
-            [op["id"], entry.seq, state, state, old_text, op["text"], entry.actor, entry.ts],
+            [op.id, entry.seq, state, state, old_text, op.text, entry.actor, entry.ts],
         )
     if vector is not None and state == "active":
         rep.index.remove([vid])
         rep.index.add(np.array([vid]), vector.reshape(1, -1))
-    if "text" in op and state == "active" and rep.lexical is not None:
-        rep.lexical.add([vid], [op["text"]])
+    if op.text is not None and state == "active" and rep.lexical is not None:
+        rep.lexical.add([vid], [op.text])
 
 
-def _change_state(rep: "Replica", op: dict, entry: LogEntry) -> None:
-    new = op["state"]
-    ids = list(op["ids"])
+def _change_state(rep: ReplayTarget, op: MemoryState, entry: LogEntry) -> None:
+    new = op.state
+    ids = list(op.ids)
     if not ids:
         return
     rows = rep.con.execute(f"SELECT id, vid, state, vector, text FROM memories WHERE id IN {in_list(len(ids))}", ids).fetchall()
@@ -189,9 +237,9 @@ def _change_state(rep: "Replica", op: dict, entry: LogEntry) -> None:
             rep.lexical.add([r[1] for r in changed], [r[4] for r in changed])
 
 
-def _pending_categories(rep: "Replica", op: dict, entry: LogEntry) -> None:
+def _pending_categories(rep: ReplayTarget, op: MemoryPending, entry: LogEntry) -> None:
     """Mark memories whose categories a follow-up commit (or maintenance) still has to fill."""
-    ids = list(op["ids"])
+    ids = list(op.ids)
     if ids:
         rep.con.execute(
             f"INSERT INTO pending_categories SELECT id, ? FROM memories WHERE id IN {in_list(len(ids))} "
@@ -200,46 +248,48 @@ def _pending_categories(rep: "Replica", op: dict, entry: LogEntry) -> None:
         )
 
 
-def _init(rep: "Replica", op: dict, entry: LogEntry) -> None:
-    rep.set_embedder(op["embedder"], int(op["dim"]))
+def _init(rep: ReplayTarget, op: Init, entry: LogEntry) -> None:
+    rep.set_embedder(op.embedder, int(op.dim))
 
 
-def _app_upsert(rep: "Replica", op: dict, entry: LogEntry) -> None:
-    exists = rep.con.execute("SELECT 1 FROM apps WHERE name = ?", [op["name"]]).fetchone()
+def _app_upsert(rep: ReplayTarget, op: AppUpsert | AppState, entry: LogEntry) -> None:
+    exists = rep.con.execute("SELECT 1 FROM apps WHERE name = ?", [op.name]).fetchone()
     if not exists:
-        rep.con.execute("INSERT INTO apps VALUES (?, false, ?, ?)", [op["name"], entry.ts, entry.ts])
+        rep.con.execute("INSERT INTO apps VALUES (?, false, ?, ?)", [op.name, entry.ts, entry.ts])
 
 
-def _app_state(rep: "Replica", op: dict, entry: LogEntry) -> None:
+def _app_state(rep: ReplayTarget, op: AppState, entry: LogEntry) -> None:
     _app_upsert(rep, op, entry)
-    rep.con.execute("UPDATE apps SET paused = ?, updated_at = ? WHERE name = ?", [bool(op["paused"]), entry.ts, op["name"]])
+    rep.con.execute("UPDATE apps SET paused = ?, updated_at = ? WHERE name = ?", [bool(op.paused), entry.ts, op.name])
 
 
-def _rule_add(rep: "Replica", op: dict, entry: LogEntry) -> None:
+def _rule_add(rep: ReplayTarget, op: RuleAdd, entry: LogEntry) -> None:
     rep.con.execute(
         "INSERT INTO rules VALUES (?, ?, ?, ?, ?, ?)",
-        [op["id"], op["app"], op["effect"], op["scope"], op.get("target"), entry.ts],
+        [op.id, op.app, op.effect, op.scope, op.target, entry.ts],
     )
 
 
-def _rule_delete(rep: "Replica", op: dict, entry: LogEntry) -> None:
-    rep.con.execute("DELETE FROM rules WHERE id = ?", [op["id"]])
+def _rule_delete(rep: ReplayTarget, op: RuleDelete, entry: LogEntry) -> None:
+    rep.con.execute("DELETE FROM rules WHERE id = ?", [op.id])
 
 
-def _category_define(rep: "Replica", op: dict, entry: LogEntry) -> None:
+def _category_define(rep: ReplayTarget, op: CategoryDefine, entry: LogEntry) -> None:
     """User-defined category (name + description): insert, or replace the description."""
     updated = rep.con.execute(
         "UPDATE category_defs SET description = ?, updated_at = ? WHERE name = ? RETURNING name",
-        [op["description"], entry.ts, op["name"]],
+        [op.description, entry.ts, op.name],
     ).fetchall()
     if not updated:
-        rep.con.execute("INSERT INTO category_defs VALUES (?, ?, ?, ?)", [op["name"], op["description"], entry.ts, entry.ts])
+        rep.con.execute("INSERT INTO category_defs VALUES (?, ?, ?, ?)", [op.name, op.description, entry.ts, entry.ts])
 
 
-def _category_delete(rep: "Replica", op: dict, entry: LogEntry) -> None:
-    rep.con.execute("DELETE FROM category_defs WHERE name = ?", [op["name"]])
+def _category_delete(rep: ReplayTarget, op: CategoryDelete, entry: LogEntry) -> None:
+    rep.con.execute("DELETE FROM category_defs WHERE name = ?", [op.name])
+
+
 # -- imports (ops/importer.py): rows restored with their own ids, times, states and history -------
-def _import_memories(rep: "Replica", op: dict, entry: LogEntry) -> None:
+def _import_memories(rep: ReplayTarget, op: MemoryImport, entry: LogEntry) -> None:
     """Insert the rows of content-addressed parts (engine/blobs.py), optionally only ``ids``.
 
     Each row keeps its id, state, app, categories, metadata and timestamps. Then the rows of the
@@ -247,11 +297,9 @@ def _import_memories(rep: "Replica", op: dict, entry: LogEntry) -> None:
     Memories already present are skipped (a writer replacing a row purges it earlier in the
     same entry).
     """
-    from .blobs import decode_part
-
-    wanted = None if op.get("ids") is None else set(op["ids"])
+    wanted = None if op.ids is None else set(op.ids)
     inserted: set[str] = set()
-    for part in op["parts"]:
+    for part in op.parts:
         rows, vectors = decode_part(rep.store.get(rep.keys.blob(part["sha256"])).body, part["sha256"])
         if vectors.shape[1] != rep.dim:
             raise ValueError(f"vector dimension {vectors.shape[1]} != namespace dimension {rep.dim}")
@@ -262,8 +310,7 @@ def _import_memories(rep: "Replica", op: dict, entry: LogEntry) -> None:
             keep = [i for i in keep if rows[i]["id"] not in present]
         if not keep:
             continue
-        vids = np.arange(rep.next_vid, rep.next_vid + len(keep), dtype=np.int64)
-        rep.next_vid += len(keep)
+        vids = rep.take_vids(len(keep))
         vecs = np.ascontiguousarray(vectors[keep], dtype=np.float32)
         mem_rows = []
         for i, vid, vec in zip(keep, vids, vecs):
@@ -271,15 +318,15 @@ def _import_memories(rep: "Replica", op: dict, entry: LogEntry) -> None:
             inserted.add(r["id"])
             mem_rows.append([
                 r["id"], int(vid), r["text"], r["hash"], json.dumps(r.get("metadata") or {}), list(r.get("categories") or []),
-                r.get("app"), r["state"], parse_ts(r["created_at"]), parse_ts(r["updated_at"]), _ts(r, "archived_at", None),
-                _ts(r, "deleted_at", None), vec.astype("<f4").tobytes(),
+                r.get("app"), r["state"], parse_ts(r["created_at"]), parse_ts(r["updated_at"]), _ts(r.get("archived_at"), None),
+                _ts(r.get("deleted_at"), None), vec.astype("<f4").tobytes(),
             ])
         _bulk_insert(rep.con, mem_rows, [])
         active = np.array([rows[i]["state"] == "active" for i in keep])
         rep.index.add(vids[active], vecs[active])
         if rep.lexical is not None:
             rep.lexical.add(vids[active], [rows[i]["text"] for i, a in zip(keep, active) if a])
-    for part in op.get("history_parts") or []:
+    for part in op.history_parts or []:
         rows, _ = decode_part(rep.store.get(rep.keys.blob(part["sha256"])).body, part["sha256"])
         hist = [
             [h["memory_id"], entry.seq, h["event"], h.get("old_state"), h.get("new_state"), h.get("old_text"), h.get("new_text"),
@@ -297,9 +344,9 @@ def _import_memories(rep: "Replica", op: dict, entry: LogEntry) -> None:
                 rep.con.unregister("_new_history")
 
 
-def _purge_memories(rep: "Replica", op: dict, entry: LogEntry) -> None:
+def _purge_memories(rep: ReplayTarget, op: MemoryPurge, entry: LogEntry) -> None:
     """Hard removal (import in replace mode): the row, its history and its index entries."""
-    ids = list(op["ids"])
+    ids = list(op.ids)
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
         rows = rep.con.execute(f"SELECT vid, state FROM memories WHERE id IN {in_list(len(chunk))}", chunk).fetchall()
@@ -311,68 +358,104 @@ def _purge_memories(rep: "Replica", op: dict, entry: LogEntry) -> None:
         rep.con.execute(f"DELETE FROM history WHERE memory_id IN {in_list(len(chunk))}", chunk)
 
 
-def _app_import(rep: "Replica", op: dict, entry: LogEntry) -> None:
-    rep.con.execute("DELETE FROM apps WHERE name = ?", [op["name"]])
+def _app_import(rep: ReplayTarget, op: AppImport, entry: LogEntry) -> None:
+    rep.con.execute("DELETE FROM apps WHERE name = ?", [op.name])
     rep.con.execute(
         "INSERT INTO apps VALUES (?, ?, ?, ?)",
-        [op["name"], bool(op["paused"]), parse_ts(op["created_at"]), parse_ts(op["updated_at"])],
+        [op.name, bool(op.paused), parse_ts(op.created_at), parse_ts(op.updated_at)],
     )
 
 
-def _app_purge(rep: "Replica", op: dict, entry: LogEntry) -> None:
-    names = list(op["names"])
+def _app_purge(rep: ReplayTarget, op: AppPurge, entry: LogEntry) -> None:
+    names = list(op.names)
     if names:
         rep.con.execute(f"DELETE FROM apps WHERE name IN {in_list(len(names))}", names)
 
 
-def _rule_import(rep: "Replica", op: dict, entry: LogEntry) -> None:
-    if rep.con.execute("SELECT 1 FROM rules WHERE id = ?", [op["id"]]).fetchone() is None:
+def _rule_import(rep: ReplayTarget, op: RuleImport, entry: LogEntry) -> None:
+    if rep.con.execute("SELECT 1 FROM rules WHERE id = ?", [op.id]).fetchone() is None:
         rep.con.execute(
             "INSERT INTO rules VALUES (?, ?, ?, ?, ?, ?)",
-            [op["id"], op["app"], op["effect"], op["scope"], op.get("target"), parse_ts(op["created_at"])],
+            [op.id, op.app, op.effect, op.scope, op.target, parse_ts(op.created_at)],
         )
 
 
-HANDLERS: dict[str, Callable[["Replica", dict, LogEntry], None]] = {
-    "memory.import": _import_memories,
-    "memory.purge": _purge_memories,
-    "app.import": _app_import,
-    "app.purge": _app_purge,
-    "rule.import": _rule_import,
-    "init": _init,
-    "memory.update": _update_memory,
-    "memory.state": _change_state,
-    "memory.pending": _pending_categories,
-    "app.upsert": _app_upsert,
-    "app.state": _app_state,
-    "rule.add": _rule_add,
-    "rule.delete": _rule_delete,
-    SWITCH_OP: apply_switch,  # re-embedded vectors, a new embedder id/dimension (engine/reindex.py)
-    "category.define": _category_define,
-    "category.delete": _category_delete,
-}
-OP_TYPES = frozenset(HANDLERS) | {"memory.add"}
+def _switch_embedder(rep: ReplayTarget, op: EmbedderSwitch, entry: LogEntry) -> None:
+    """Every memory gets its vector in the new space (pack format: engine/reindex.py); the index is rebuilt."""
+    dim = int(op.dim)
+    digests: list[bytes] = []
+    blocks: list[np.ndarray] = []
+    if op.vectors_key:
+        path = cached_object(rep.store, op.vectors_key, str(op.sha256), rep.cache_dir)
+        d, v = unpack(path.read_bytes(), dim)
+        digests += d
+        blocks.append(v)
+    inline = op.inline or {}
+    if inline.get("digests"):
+        digests += [bytes.fromhex(h) for h in inline["digests"]]
+        blocks.append(np.stack([decode_vector(x) for x in inline["vectors"]]).astype(np.float32))
+    table = np.concatenate(blocks) if blocks else np.empty((0, dim), dtype=np.float32)
+    if table.shape[1] != dim:
+        raise ValueError(f"switch vectors have {table.shape[1]} dimensions, the op says {dim}")
+    row_of = {dg: i for i, dg in enumerate(digests)}
+
+    res = rep.con.execute("SELECT vid, text FROM memories ORDER BY vid").fetchnumpy()
+    vids = np.asarray(res["vid"], dtype=np.int64)
+    rows = [row_of.get(text_digest(t)) for t in res["text"]]
+    missing = sum(r is None for r in rows)
+    if missing:
+        raise ValueError(f"{EmbedderSwitch.OP} at seq {entry.seq} has no vector for {missing} memories")
+    if len(vids):
+        new = table[np.asarray(rows, dtype=np.int64)]
+        rep.con.register("_switch", {"vid": vids, "vector": np.array([v.tobytes() for v in new], dtype=object)})
+        try:
+            rep.con.execute("UPDATE memories SET vector = s.vector FROM _switch s WHERE memories.vid = s.vid")
+        finally:
+            rep.con.unregister("_switch")
+    rep.switch_embedder(op.embedder, dim)
 
 
-def apply_entries(rep: "Replica", entries: list[LogEntry]) -> None:
-    """Apply entries in order, then advance ``rep.seq`` to the last one.
+HANDLERS: dict[type[Operation], Callable[[ReplayTarget, Any, LogEntry], None]] = {
+    MemoryImport: _import_memories,
+    MemoryPurge: _purge_memories,
+    AppImport: _app_import,
+    AppPurge: _app_purge,
+    RuleImport: _rule_import,
+    Init: _init,
+    MemoryUpdate: _update_memory,
+    MemoryState: _change_state,
+    MemoryPending: _pending_categories,
+    AppUpsert: _app_upsert,
+    AppState: _app_state,
+    RuleAdd: _rule_add,
+    RuleDelete: _rule_delete,
+    EmbedderSwitch: _switch_embedder,  # re-embedded vectors, a new embedder id/dimension (engine/reindex.py)
+    CategoryDefine: _category_define,
+    CategoryDelete: _category_delete,
+}  # memory.add runs are batched by apply_entries; namespace.restore is the replica's (engine/replica.py)
+OP_TYPES = frozenset(cls.OP for cls in HANDLERS) | {MemoryAdd.OP}
+
+
+def apply_entries(rep: ReplayTarget, entries: list[LogEntry]) -> None:
+    """Apply entries in order, then advance the replica's sequence to the last one.
 
     Runs of memory.add ops are inserted together, across entries: a replica catching up on
     several writers' commits pays two statements, not two per entry. No DuckDB transaction: a
     failure part-way makes the caller drop the whole replica (a cache of the bucket), so a
     half-applied entry is never queried.
     """
-    run: list[tuple[dict, LogEntry]] = []
+    run: list[tuple[MemoryAdd, LogEntry]] = []
     for entry in entries:
-        for op in entry.ops:
-            if op["op"] == "memory.add":
+        for doc in entry.ops:
+            op = parse_op(doc)
+            if isinstance(op, MemoryAdd):
                 run.append((op, entry))
                 continue
             if run:
                 _add_memories(rep, run)
                 run = []
-            HANDLERS[op["op"]](rep, op, entry)
+            HANDLERS[type(op)](rep, op, entry)
     if run:
         _add_memories(rep, run)
     if entries:
-        rep.seq = entries[-1].seq
+        rep.advance(entries[-1].seq)

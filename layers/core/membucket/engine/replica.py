@@ -31,12 +31,13 @@ from .index import VectorIndex
 from .lexical import LexicalIndex
 from .keys import NamespaceKeys
 from .log import LogEntry
+from .operations import ACL_OPS, NamespaceRestore, op_name, parse_op
 from .replay import apply_entries
 from .tables import connect, create_schema
 
 __all__ = ["Replica", "RESTORE_OP"]
 
-RESTORE_OP = "namespace.restore"  # a log entry that replaces the namespace's state with a checkpoint
+RESTORE_OP = NamespaceRestore.OP  # a log entry that replaces the namespace's state with a checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,40 @@ class Replica:
         self.version = 0  # bumps on every change; ``memo`` is cleared with it
         self.memo: dict = {}
 
+    # -- the state changes replay and writers make (nothing outside assigns these attributes) --
     def set_embedder(self, embedder: str, dim: int) -> None:
         self.embedder, self.dim = embedder, dim
         if self.index is None or self.index.dim != dim:
             self.index = VectorIndex(dim)
+
+    def switch_embedder(self, embedder: str, dim: int) -> None:
+        """A new vector space (embedder.switch): the vectors in DuckDB are already the new ones."""
+        self.embedder, self.dim = embedder, dim
+        self.index = VectorIndex(dim)
+        self.rebuild_index()
+
+    def take_vids(self, n: int) -> np.ndarray:
+        """The next ``n`` internal vector ids (FAISS ids), in order; never reused."""
+        vids = np.arange(self.next_vid, self.next_vid + n, dtype=np.int64)
+        self.next_vid += n
+        return vids
+
+    def advance(self, seq: int) -> None:
+        """The replica now holds every entry up to ``seq``."""
+        self.seq = seq
+
+    def mark_loaded(self) -> None:
+        """Built by hand (a restore replays a backup into it): never load ``CHECKPOINT`` on sync."""
+        self.loaded = True
+
+    def mark_checkpointed(self) -> None:
+        """A checkpoint at the current sequence was published."""
+        self.checkpoint_seq = self.seq
+
+    def mark_access_ingested(self, newest_key: str) -> None:
+        """Access-log records up to ``newest_key`` are in the access_log table; persisted with the counters."""
+        self.access_after = newest_key
+        self.save_kv()
 
     def save_kv(self) -> None:
         """Persist the replica's counters in its DuckDB, so a checkpoint carries them."""
@@ -145,10 +176,12 @@ class Replica:
         try:
             start = 0
             for i, entry in enumerate(entries):
-                restore = next((op for op in entry.ops if op["op"] == RESTORE_OP), None)
+                restore = next((op for op in entry.ops if op_name(op) == RESTORE_OP), None)
                 if restore is not None:
                     apply_entries(self, entries[start:i])
-                    self._load_restored(entry, restore)
+                    op = parse_op(restore)
+                    assert isinstance(op, NamespaceRestore)
+                    self._load_restored(entry, op)
                     start = i + 1
             apply_entries(self, entries[start:])
         except Exception:
@@ -156,7 +189,7 @@ class Replica:
             self._reset()
             raise
         self.recent_txids.extend(e.txid for e in entries)
-        self.changed(acl=any(op["op"].startswith(("app.", "rule.")) for e in entries for op in e.ops))
+        self.changed(acl=any(op_name(op) in ACL_OPS for e in entries for op in e.ops))
 
     def changed(self, acl: bool = True) -> None:
         """Drop cached query results; app/rule caches survive entries that touch no app or rule."""
@@ -172,10 +205,10 @@ class Replica:
         _meta, db_path, index_path = fetch_checkpoint(self.store, self.keys, pointer, self.cache_dir)
         self._load_files(db_path, index_path)
 
-    def _load_restored(self, entry: LogEntry, op: dict) -> None:
+    def _load_restored(self, entry: LogEntry, op: NamespaceRestore) -> None:
         """Load the checkpoint a restore entry names; it must be the state at that very entry,
         and this namespace's own (a restored log is data: it must not pull in another user's)."""
-        ckpt_dir = str(op["checkpoint"])
+        ckpt_dir = str(op.checkpoint)
         if not ckpt_dir.startswith(self.keys.checkpoints_prefix) or ".." in ckpt_dir.split("/"):
             raise CorruptCheckpoint(f"restore entry {entry.seq} names {ckpt_dir[:120]!r}, outside {self.keys.checkpoints_prefix}")
         self.load_checkpoint(Pointer(seq=entry.seq, dir=ckpt_dir))

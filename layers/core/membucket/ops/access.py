@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from dataclasses import dataclass
 
 from ..engine.log import format_ts, parse_ts, utcnow
+from ..engine.operations import AppUpsert
 from ..engine.replica import Replica
 from ..errors import AccessDenied, AppPaused
 from .context import Context
@@ -110,6 +111,19 @@ def app_exists(rep: Replica, app: str) -> bool:
     if key not in rep.memo:
         rep.memo[key] = rep.con.execute("SELECT paused FROM apps WHERE name = ?", [app]).fetchone()
     return rep.memo[key] is not None
+
+
+def app_ops(app: str | None, rep: Replica) -> list[AppUpsert]:
+    """An app's first write also records the app (the owner, ``None``, is no app)."""
+    if app is not None and not app_exists(rep, app):
+        return [AppUpsert(name=app)]
+    return []
+
+
+def duplicate_states(ctx: Context) -> str:
+    """Which memories an exact duplicate may match: the owner's every kept state; an app's only
+    the active ones it can see (a NOOP naming a paused memory would reveal it to the app)."""
+    return "state = 'active'" if ctx.app is not None else "state != 'deleted'"
 
 
 def check_app(rep: Replica, app: str | None, *, write: bool = False) -> Visibility:
@@ -223,8 +237,7 @@ def ingest_access_log(ctx: Context, rep: Replica) -> None:
     if rows:
         rep.con.executemany("INSERT INTO access_log VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     if newest != rep.access_after:
-        rep.access_after = newest
-        rep.save_kv()
+        rep.mark_access_ingested(newest)
 
 
 def ensure_app(ctx: Context) -> None:
@@ -234,6 +247,6 @@ def ensure_app(ctx: Context) -> None:
     if ctx.app is None:
         return
     ctx.ns.commit(
-        lambda rep: None if app_exists(rep, ctx.app) else Plan([{"op": "app.upsert", "name": ctx.app}]),
+        lambda rep: None if app_exists(rep, ctx.app) else Plan([AppUpsert(name=ctx.app)]),
         actor=ctx.app,
     )

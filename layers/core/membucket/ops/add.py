@@ -11,8 +11,9 @@ import numpy as np
 
 from ..engine.log import encode_vector
 from ..engine.namespace import Plan
+from ..engine.operations import MemoryAdd, MemoryUpdate, Operation
 from ..errors import InvalidInput, TooLarge
-from .access import app_exists, check_app
+from .access import app_ops, check_app, duplicate_states
 from .context import Context, check_embedder, init_ops
 from .models import AddEvent, AddResult
 from .pending import after_commit, categorize_now, pending_op
@@ -32,18 +33,6 @@ class NewMemory:
     categories: list[str] = field(default_factory=list)
     vector: np.ndarray | None = None
     id: str | None = None
-
-
-def duplicate_states(ctx: Context) -> str:
-    """Which memories an exact duplicate may match: the owner's every kept state; an app's only
-    the active ones it can see (a NOOP naming a paused memory would reveal it to the app)."""
-    return "state = 'active'" if ctx.app is not None else "state != 'deleted'"
-
-
-def _app_ops(ctx: Context, rep) -> list[dict]:
-    if ctx.app is not None and not app_exists(rep, ctx.app):
-        return [{"op": "app.upsert", "name": ctx.app}]
-    return []
 
 
 def add(
@@ -82,7 +71,7 @@ def add(
     def build(rep) -> Plan:
         vis = check_app(rep, ctx.app, write=True)
         check_embedder(ctx, rep)
-        ops = init_ops(ctx, rep) + _app_ops(ctx, rep)
+        ops = init_ops(ctx, rep) + app_ops(ctx.app, rep)
         if dedupe and rep.embedder is not None:
             where, params = vis.sql()
             row = rep.con.execute(
@@ -94,20 +83,19 @@ def add(
             near = _nearest(rep, vis, vector)
             if near is not None and near[1] >= s.near_duplicate_threshold:
                 mid, _, old_text, old_meta, old_cats = near
-                op = {"op": "memory.update", "id": mid, "text": text, "hash": digest, "vector": encode_vector(vector)}
-                if metadata:
-                    op["metadata"] = {**old_meta, **metadata}
-                if cats:
-                    op["categories"] = list(dict.fromkeys([*old_cats, *cats]))
+                op = MemoryUpdate(
+                    id=mid, text=text, hash=digest, vector=encode_vector(vector),
+                    metadata={**old_meta, **metadata} if metadata else None,
+                    categories=list(dict.fromkeys([*old_cats, *cats])) if cats else None,
+                )
                 return Plan(ops + [op] + _pending(mid), [AddEvent(mid, "UPDATE", text, previous_text=old_text)])
         mid = str(uuid.uuid4())
-        op = {
-            "op": "memory.add", "id": mid, "text": text, "hash": digest, "vector": encode_vector(vector),
-            "metadata": metadata, "categories": cats, "app": ctx.app,
-        }
+        op = MemoryAdd(
+            id=mid, text=text, hash=digest, vector=encode_vector(vector), metadata=metadata, categories=cats, app=ctx.app,
+        )
         return Plan(ops + [op] + _pending(mid), [AddEvent(mid, "ADD", text)])
 
-    def _pending(mid: str) -> list[dict]:
+    def _pending(mid: str) -> list[Operation]:
         return [pending_op([mid])] if pending else []
 
     events = ctx.ns.commit(build, actor=ctx.app)
@@ -146,20 +134,20 @@ def add_batch(ctx: Context, items: Sequence[NewMemory]) -> list[str]:
         embedded = ctx.embedder.embed([texts[i] for i in missing])
         for j, i in enumerate(missing):
             vectors[i] = embedded[j]
-    ops = []
+    ops: list[MemoryAdd] = []
     for it, text, vec in zip(items, texts, vectors):
         vec = np.asarray(vec, dtype=np.float32).reshape(-1)
         if vec.shape[0] != ctx.embedder.dim:
             raise InvalidInput(f"vector has {vec.shape[0]} dimensions; the namespace uses {ctx.embedder.dim}")
-        ops.append({
-            "op": "memory.add", "id": it.id or str(uuid.uuid4()), "text": text, "hash": text_hash(text),
-            "vector": encode_vector(vec), "metadata": clean_metadata(it.metadata, s),
-            "categories": clean_categories(it.categories, s), "app": ctx.app,
-        })
+        ops.append(MemoryAdd(
+            id=it.id or str(uuid.uuid4()), text=text, hash=text_hash(text),
+            vector=encode_vector(vec), metadata=clean_metadata(it.metadata, s),
+            categories=clean_categories(it.categories, s), app=ctx.app,
+        ))
 
     def build(rep) -> Plan:
         check_app(rep, ctx.app, write=True)
         check_embedder(ctx, rep)
-        return Plan(init_ops(ctx, rep) + _app_ops(ctx, rep) + ops, [op["id"] for op in ops])
+        return Plan([*init_ops(ctx, rep), *app_ops(ctx.app, rep), *ops], [op.id for op in ops])
 
     return ctx.ns.commit(build, actor=ctx.app)

@@ -10,6 +10,7 @@ import uuid
 
 from ..engine.keys import validate_app_name, validate_memory_id
 from ..engine.namespace import Plan
+from ..engine.operations import AppState, AppUpsert, RuleAdd, RuleDelete
 from ..errors import InvalidInput, NotFoundError
 from .access import check_app
 from .context import Context
@@ -57,7 +58,7 @@ def set_app_paused(ctx: Context, name: str, paused: bool) -> App:
         row = rep.con.execute("SELECT paused FROM apps WHERE name = ?", [name]).fetchone()
         if row is not None and bool(row[0]) == paused:
             return None
-        return Plan([{"op": "app.state", "name": name, "paused": bool(paused)}])
+        return Plan([AppState(name=name, paused=bool(paused))])
 
     ctx.ns.commit(build, actor=ctx.app)
     return _get_app(ctx, name, check=False)  # an app that just paused itself still gets its answer
@@ -105,8 +106,8 @@ def add_rule(ctx: Context, app: str, effect: str, scope: str = "all", target: st
             return Plan([], same[0])
         ops = []
         if app != "*" and rep.con.execute("SELECT 1 FROM apps WHERE name = ?", [app]).fetchone() is None:
-            ops.append({"op": "app.upsert", "name": app})
-        return Plan(ops + [{"op": "rule.add", "id": rule_id, "app": app, "effect": effect, "scope": scope, "target": target}], rule_id)
+            ops.append(AppUpsert(name=app))
+        return Plan(ops + [RuleAdd(id=rule_id, app=app, effect=effect, scope=scope, target=target)], rule_id)
 
     rid = ctx.ns.commit(build, actor=ctx.app)
     return next(r for r in list_rules(ctx) if r.id == rid)
@@ -119,6 +120,6 @@ def delete_rule(ctx: Context, rule_id: str) -> None:
         check_app(rep, ctx.app, write=True)
         if rep.con.execute("SELECT 1 FROM rules WHERE id = ?", [rule_id]).fetchone() is None:
             raise NotFoundError(f"rule {rule_id} not found", id=rule_id)
-        return Plan([{"op": "rule.delete", "id": rule_id}])
+        return Plan([RuleDelete(id=rule_id)])
 
     ctx.ns.commit(build, actor=ctx.app)

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
+from ..categorize.base import Categorizer
 from ..engine.namespace import Plan
+from ..engine.operations import MemoryUpdate
 from ..errors import InvalidInput, LlmUnavailable, NotFoundError
 from ..llm.client import LlmError
 from .access import check_app
 from .category_defs import custom_defs
-from .context import Categorizer, Context
+from .context import Context
 from .validate import clean_ids
 
 __all__ = ["auto_categories", "categorize_vectors", "recategorize", "RecategorizeResult", "BATCH"]
@@ -176,7 +178,7 @@ def _batch_plan(ctx: Context, new: dict[str, tuple[str, list[str], list[str]]]) 
                 unchanged += 1
             else:
                 changed.append(mid)
-                ops.append({"op": "memory.update", "id": mid, "categories": want})
+                ops.append(MemoryUpdate(id=mid, categories=want))
         skipped += len(ids) - len(rows)
         return Plan(ops, (changed, unchanged, skipped))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..engine.namespace import Plan
+from ..engine.operations import CategoryDefine, CategoryDelete
 from ..errors import Conflict, InvalidInput, NotFoundError, TooLarge
 from .access import check_app
 from .context import Context
@@ -68,7 +69,7 @@ def define_category(ctx: Context, name: str, description: str) -> CategoryDefini
         known = {d.name for d in custom_defs(rep)}
         if name not in known and len(known) >= MAX_DEFINED:
             raise TooLarge(f"{len(known)} categories are defined; the limit is {MAX_DEFINED}", limit=MAX_DEFINED)
-        return Plan([{"op": "category.define", "name": name, "description": description}], None)
+        return Plan([CategoryDefine(name=name, description=description)], None)
 
     ctx.ns.commit(build, actor=ctx.app)
     found = next((d for d in list_category_defs(ctx) if d.name == name), None)
@@ -85,7 +86,7 @@ def delete_category(ctx: Context, name: str) -> None:
         check_app(rep, ctx.app, write=True)
         if name not in {d.name for d in custom_defs(rep)}:
             raise NotFoundError(f"category {name!r} is not defined", name=name)
-        return Plan([{"op": "category.delete", "name": name}], None)
+        return Plan([CategoryDelete(name=name)], None)
 
     ctx.ns.commit(build, actor=ctx.app)
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..categorize.base import Categorizer
 from ..embed.base import Embedder
 from ..engine.namespace import Namespace
+from ..engine.operations import Init, Operation
 from ..settings import Settings
 
 __all__ = ["Context", "Categorizer", "check_embedder", "init_ops"]
-
-# (text, vector) -> categories; the models issue plugs LLM or zero-shot categorizers in here.
-Categorizer = Callable[[str, np.ndarray], Sequence[str]]
 
 
 @dataclass
@@ -48,8 +47,8 @@ def check_embedder(ctx: Context, rep) -> None:
         )
 
 
-def init_ops(ctx: Context, rep) -> list[dict]:
+def init_ops(ctx: Context, rep) -> list[Operation]:
     """The first commit of a namespace records its embedder id and dimension."""
     if rep.embedder is None:
-        return [{"op": "init", "embedder": ctx.embedder.id, "dim": ctx.embedder.dim}]
+        return [Init(embedder=ctx.embedder.id, dim=ctx.embedder.dim)]
     return []

@@ -44,6 +44,7 @@ import numpy as np
 from ..engine.blobs import encode_part
 from ..engine.log import format_ts
 from ..engine.namespace import Plan
+from ..engine.operations import AppImport, AppPurge, MemoryImport, MemoryPurge, Operation, RuleDelete, RuleImport
 from ..errors import BundleChecksum, BundleEncrypted, BundleInvalid, EmbedderMismatch, Forbidden, InvalidInput
 from ..store import IF_ABSENT, PreconditionFailed
 from .bundle import Bundle, open_bundle
@@ -180,18 +181,18 @@ def _commit(ctx: Context, bundle: Bundle, index: dict[str, tuple], mode: str, em
             d = _decide(rep, bundle, index, mode)
             if not d.memory_ids <= first.memory_ids:
                 return Plan([], _RETRY)  # the namespace moved under us: decide again
-            ops: list[dict] = list(init_ops(ctx, rep))
+            ops: list[Operation] = list(init_ops(ctx, rep))
             gone = sorted(d.purge | d.update)
             if gone:
-                ops.append({"op": "memory.purge", "ids": gone})
-            ops += [{"op": "app.import", **a} for a in d.apps]
+                ops.append(MemoryPurge(ids=gone))
+            ops += [AppImport(**a) for a in d.apps]
             if d.app_purge:
-                ops.append({"op": "app.purge", "names": d.app_purge})
-            ops += [{"op": "rule.delete", "id": rid} for rid in d.rule_delete]
-            ops += [{"op": "rule.import", **r} for r in d.rules]
+                ops.append(AppPurge(names=d.app_purge))
+            ops += [RuleDelete(id=rid) for rid in d.rule_delete]
+            ops += [RuleImport(**r) for r in d.rules]
             if d.memory_ids:
                 ids = None if d.memory_ids == first.memory_ids else sorted(d.memory_ids)
-                ops.append({"op": "memory.import", "parts": parts, "history_parts": history_parts, "ids": ids})
+                ops.append(MemoryImport(parts=parts, history_parts=history_parts, ids=ids))
             return Plan(ops, d)
 
         progress("commit", 0, 1)

@@ -19,9 +19,9 @@ import numpy as np
 
 from ..engine.log import encode_vector
 from ..engine.namespace import Plan
+from ..engine.operations import MemoryAdd, MemoryState, MemoryUpdate
 from ..llm.extract import Decision, extract_facts, reconcile
-from .access import check_app
-from .add import _app_ops, duplicate_states
+from .access import app_ops, check_app, duplicate_states
 from .context import Context, check_embedder, init_ops
 from .models import AddEvent, AddResult
 from .pending import after_commit, categorize_now, pending_op
@@ -87,7 +87,7 @@ def infer_add(ctx: Context, text: str, *, metadata: dict[str, Any], categories: 
     def build(rep) -> Plan:
         vis = check_app(rep, ctx.app, write=True)
         check_embedder(ctx, rep)
-        ops = init_ops(ctx, rep) + _app_ops(ctx, rep)
+        ops = init_ops(ctx, rep) + app_ops(ctx.app, rep)
         where, params = vis.sql()
         events: list[AddEvent] = []
         marked: list[str] = []
@@ -110,10 +110,10 @@ def infer_add(ctx: Context, text: str, *, metadata: dict[str, Any], categories: 
                 events.append(AddEvent(row[0], "NOOP", row[1]))
                 return
             mid = str(uuid.uuid4())
-            ops.append({
-                "op": "memory.add", "id": mid, "text": t, "hash": digest, "vector": encode_vector(vectors[t]),
-                "metadata": metadata, "categories": cats[t] or [], "app": ctx.app,
-            })
+            ops.append(MemoryAdd(
+                id=mid, text=t, hash=digest, vector=encode_vector(vectors[t]), metadata=metadata, categories=cats[t] or [],
+                app=ctx.app,
+            ))
             events.append(AddEvent(mid, "ADD", t))
             if pending[t]:
                 marked.append(mid)
@@ -129,19 +129,21 @@ def infer_add(ctx: Context, text: str, *, metadata: dict[str, Any], categories: 
                 elif text_hash(d.text) == text_hash(row[0]):
                     events.append(AddEvent(mid, "NOOP", row[0]))
                 else:
-                    op = {"op": "memory.update", "id": mid, "text": d.text, "hash": text_hash(d.text), "vector": encode_vector(vectors[d.text])}
-                    if metadata:
-                        op["metadata"] = {**(json.loads(row[1]) if row[1] else {}), **metadata}
+                    new_cats = None
                     if categories:  # the caller's categories join the memory's, as a verbatim near-duplicate update does
-                        op["categories"] = list(dict.fromkeys([*(row[2] or []), *categories]))
+                        new_cats = list(dict.fromkeys([*(row[2] or []), *categories]))
                     elif cats[d.text] is not None:
-                        op["categories"] = cats[d.text]
-                    ops.append(op)
+                        new_cats = cats[d.text]
+                    ops.append(MemoryUpdate(
+                        id=mid, text=d.text, hash=text_hash(d.text), vector=encode_vector(vectors[d.text]),
+                        metadata={**(json.loads(row[1]) if row[1] else {}), **metadata} if metadata else None,
+                        categories=new_cats,
+                    ))
                     events.append(AddEvent(mid, "UPDATE", d.text, previous_text=row[0]))
                     if pending[d.text]:
                         marked.append(mid)
             elif row is not None and d.event == "DELETE":
-                ops.append({"op": "memory.state", "ids": [mid], "state": "deleted"})
+                ops.append(MemoryState(ids=[mid], state="deleted"))
                 events.append(AddEvent(mid, "DELETE", row[0]))
             elif row is not None:  # NONE: already known
                 events.append(AddEvent(mid, "NOOP", row[0]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from ..engine.keys import validate_memory_id
 from ..engine.log import encode_vector, parse_ts
 from ..engine.namespace import Plan
+from ..engine.operations import MemoryUpdate
 from ..errors import IllegalTransition, InvalidInput, NotFoundError
 from .access import Visibility, app_exists, check_app, ensure_app, record_access
 from .context import Context, check_embedder
@@ -148,20 +150,20 @@ def update(
     s = ctx.settings
     if text is None and metadata is None and categories is None:
         raise InvalidInput("nothing to update: give text, metadata or categories")
-    op: dict[str, Any] = {"op": "memory.update", "id": memory_id}
+    op = MemoryUpdate(id=memory_id)
     pending = False
     if text is not None:
         text = clean_text(text, s)
         vector = ctx.embed_one(text)
-        op.update(text=text, hash=text_hash(text), vector=encode_vector(vector))
+        op = replace(op, text=text, hash=text_hash(text), vector=encode_vector(vector))
         if categories is None and ctx.categorizer is not None:
             cats, pending = categorize_now(ctx, text, vector)
             if not pending:
-                op["categories"] = cats
+                op = replace(op, categories=cats)
     if metadata is not None:
-        op["metadata"] = clean_metadata(metadata, s)
+        op = replace(op, metadata=clean_metadata(metadata, s))
     if categories is not None:
-        op["categories"] = clean_categories(categories, s)
+        op = replace(op, categories=clean_categories(categories, s))
 
     def build(rep) -> Plan:
         vis = check_app(rep, ctx.app, write=True)
@@ -169,9 +171,9 @@ def update(
         mem = _load(ctx, rep, memory_id, vis)
         if mem.state == "deleted":
             raise IllegalTransition(f"memory {memory_id} is deleted and cannot be edited", id=memory_id)
-        same_text = "hash" in op and rep.con.execute("SELECT hash FROM memories WHERE id = ?", [memory_id]).fetchone()[0] == op["hash"]
+        same_text = op.hash is not None and rep.con.execute("SELECT hash FROM memories WHERE id = ?", [memory_id]).fetchone()[0] == op.hash
         if same_text and categories is None:  # text not changed: the categories stay as they are
-            return Plan([{k: v for k, v in op.items() if k != "categories"}], memory_id)
+            return Plan([op.without_categories()], memory_id)
         return Plan([op] + ([pending_op([memory_id])] if pending else []), memory_id)
 
     ctx.ns.commit(build, actor=ctx.app)

@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from ..engine.namespace import Plan
+from ..engine.operations import MemoryPending, MemoryUpdate
 from ..engine.tables import in_list
 from .context import Context
 from .validate import clean_categories
@@ -55,8 +56,8 @@ def categorize_now(ctx: Context, text: str, vector: np.ndarray) -> tuple[list[st
     return clean_categories(got, ctx.settings), False
 
 
-def pending_op(ids: Sequence[str]) -> dict:
-    return {"op": "memory.pending", "ids": list(ids)}
+def pending_op(ids: Sequence[str]) -> MemoryPending:
+    return MemoryPending(ids=list(ids))
 
 
 def after_commit(ctx: Context, ids: Sequence[str]) -> None:
@@ -130,8 +131,8 @@ def fill_categories(ctx: Context, ids: Sequence[str] | None = None, *, limit: in
                 "WHERE m.id = ? AND m.state != 'deleted'", [mid],
             ).fetchone()
             if row is not None and row[0] == digest:
-                ops.append({"op": "memory.update", "id": mid, "categories": cats})
-        return Plan(ops, [op["id"] for op in ops])
+                ops.append(MemoryUpdate(id=mid, categories=cats))
+        return Plan(ops, [op.id for op in ops])
 
     committed = ctx.ns.commit(build, actor=ctx.app) or []
     report.categorized += committed

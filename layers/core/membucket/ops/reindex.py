@@ -29,7 +29,8 @@ import numpy as np
 from ..embed.base import Embedder
 from ..engine.log import encode_vector
 from ..engine.namespace import Namespace, Plan
-from ..engine.reindex import SWITCH_OP, iter_pack_keys, pack, text_digest, unpack
+from ..engine.operations import EmbedderSwitch
+from ..engine.reindex import iter_pack_keys, pack, text_digest, unpack
 from ..errors import InvalidInput, ServiceUnavailable
 from ..store import IF_ABSENT, NotFound, PreconditionFailed
 
@@ -200,11 +201,10 @@ def switch(ns: Namespace, embedder: Embedder, prepared: Prepared, *, batch: int 
             chunk = need[i : i + batch]
             extra.update(zip((d for d, _ in chunk), _embed(embedder, [t for _, t in chunk], dim)))
         inline = sorted(late)
-        op = {
-            "op": SWITCH_OP, "embedder": target, "dim": dim, "vectors_key": prepared.vectors_key,
-            "sha256": prepared.sha256,
-            "inline": {"digests": [d.hex() for d in inline], "vectors": [encode_vector(extra[d]) for d in inline]},
-        }
+        op = EmbedderSwitch(
+            embedder=target, dim=dim, vectors_key=prepared.vectors_key, sha256=prepared.sha256,
+            inline={"digests": [d.hex() for d in inline], "vectors": [encode_vector(extra[d]) for d in inline]},
+        )
         return Plan([op], (rep.seq + 1, len(inline)))
 
     out = ns.commit(build, actor="reindex")

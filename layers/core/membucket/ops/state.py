@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..engine.namespace import Plan
+from ..engine.operations import MemoryState
 from ..errors import IllegalTransition, NotFoundError
 from .access import check_app
 from .context import Context
@@ -58,7 +59,7 @@ def change_state(ctx: Context, memory_ids: Sequence[str], to: str) -> StateChang
         result = StateChange(state=to)
         for i in ids:
             (result.unchanged if rows[i][0] == to else result.changed).append(i)
-        ops = [{"op": "memory.state", "ids": result.changed, "state": to}] if result.changed else []
+        ops = [MemoryState(ids=result.changed, state=to)] if result.changed else []
         return Plan(ops, result)
 
     return ctx.ns.commit(build, actor=ctx.app)
@@ -79,6 +80,6 @@ def delete_all(ctx: Context, filters: Filters | None = None) -> StateChange:
         vwhere, vparams = vis.sql()
         ids = [r[0] for r in rep.con.execute(f"SELECT id FROM memories WHERE {where} AND {vwhere}", params + vparams).fetchall()]
         result = StateChange(state="deleted", changed=ids)
-        return Plan([{"op": "memory.state", "ids": ids, "state": "deleted"}] if ids else [], result)
+        return Plan([MemoryState(ids=ids, state="deleted")] if ids else [], result)
 
     return ctx.ns.commit(build, actor=ctx.app)
