@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..engine import queries
 from ..engine.log import encode_vector
 from ..engine.namespace import Plan
 from ..errors import InvalidInput, TooLarge
@@ -18,7 +19,7 @@ from .models import AddEvent, AddResult
 from .pending import after_commit, categorize_now, pending_op
 from .validate import clean_categories, clean_metadata, clean_text, text_hash
 
-__all__ = ["add", "add_batch", "NewMemory", "duplicate_states"]
+__all__ = ["add", "add_batch", "NewMemory", "duplicate"]
 
 NO_LLM_NOTE = "infer requested but no LLM is configured: stored verbatim with duplicate detection"
 
@@ -34,10 +35,10 @@ class NewMemory:
     id: str | None = None
 
 
-def duplicate_states(ctx: Context) -> str:
-    """Which memories an exact duplicate may match: the owner's every kept state; an app's only
+def duplicate(ctx: Context, rep, digest: str, vis) -> tuple | None:
+    """(id, text) of an exact duplicate: among the owner's every kept state; among an app's only
     the active ones it can see (a NOOP naming a paused memory would reveal it to the app)."""
-    return "state = 'active'" if ctx.app is not None else "state != 'deleted'"
+    return queries.duplicate(rep, digest, vis, active_only=ctx.app is not None)
 
 
 def _app_ops(ctx: Context, rep) -> list[dict]:
@@ -84,11 +85,7 @@ def add(
         check_embedder(ctx, rep)
         ops = init_ops(ctx, rep) + _app_ops(ctx, rep)
         if dedupe and rep.embedder is not None:
-            where, params = vis.sql()
-            row = rep.con.execute(
-                f"SELECT id, text FROM memories WHERE hash = ? AND {duplicate_states(ctx)} AND {where} LIMIT 1",
-                [digest, *params],
-            ).fetchone()
+            row = duplicate(ctx, rep, digest, vis)
             if row is not None:
                 return Plan(ops, [AddEvent(row[0], "NOOP", row[1])])
             near = _nearest(rep, vis, vector)
@@ -118,16 +115,13 @@ def add(
 
 def _nearest(rep, vis, vector: np.ndarray):
     """(id, score, text, metadata, categories) of the most similar active memory the app can see."""
-    if rep.index is None or rep.index.size == 0:
+    if queries.index_size(rep) == 0:
         return None
-    allowed = None
-    if not vis.unrestricted:
-        where, params = vis.sql()
-        allowed = rep.con.execute(f"SELECT vid FROM memories WHERE state = 'active' AND {where}", params).fetchnumpy()["vid"]
-    scores, vids = rep.index.search(vector, 1, allowed)
+    allowed = None if vis.unrestricted else queries.active_vids(rep, vis)
+    scores, vids = queries.nearest(rep, vector, 1, allowed)
     if len(vids) == 0:
         return None
-    row = rep.con.execute("SELECT id, text, metadata, categories FROM memories WHERE vid = ?", [int(vids[0])]).fetchone()
+    row = queries.memory_by_vid(rep, int(vids[0]))
     return row[0], float(scores[0]), row[1], json.loads(row[2]) if row[2] else {}, list(row[3] or [])
 
 
