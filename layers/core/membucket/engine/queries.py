@@ -60,6 +60,13 @@ def _one(rep: ReplicaState, sql: str, params: list | None = None) -> tuple | Non
     return rep.con.execute(sql, params or []).fetchone()
 
 
+def _scalar(rep: ReplicaState, sql: str, params: list | None = None) -> tuple:
+    """The one row of an aggregate query (always present)."""
+    row = rep.con.execute(sql, params or []).fetchone()
+    assert row is not None
+    return row
+
+
 def _all(rep: ReplicaState, sql: str, params: list | None = None) -> list[tuple]:
     return rep.con.execute(sql, params or []).fetchall()
 
@@ -93,7 +100,7 @@ def memory_states(rep: ReplicaState, ids: list[str]) -> dict[str, tuple[str, lis
 
 def memory_counts(rep: ReplicaState) -> tuple[int, int]:
     """(every memory, active memories)."""
-    row = _one(rep, "SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM memories")
+    row = _scalar(rep, "SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM memories")
     return int(row[0]), int(row[1])
 
 
@@ -164,7 +171,7 @@ def list_page(
     fwhere, fparams = filter_sql(filters)
     vwhere, vparams = visibility_sql(vis)
     where, params = f"{fwhere} AND {vwhere}", fparams + vparams
-    total = _one(rep, f"SELECT count(*) FROM memories WHERE {where}", params)[0]
+    total = _scalar(rep, f"SELECT count(*) FROM memories WHERE {where}", params)[0]
     direction = "DESC" if order == "desc" else "ASC"
     sql = f"SELECT {MEMORY_COLUMNS}, {sort} FROM memories WHERE {where}"
     qparams = list(params)
@@ -238,6 +245,7 @@ def cosines(rep: ReplicaState, vector: np.ndarray, vids: np.ndarray) -> np.ndarr
     q = np.asarray(vector, dtype=np.float32).reshape(-1)
     if len(vids) == 0:
         return np.empty(0, dtype=np.float32)
+    assert rep.index is not None, "cosines need the index (search checks has_index first)"
     return rep.index.index.reconstruct_batch(np.ascontiguousarray(vids, dtype=np.int64)) @ q
 
 
