@@ -35,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from ..engine import queries
 from ..engine.checkpoint import CheckpointMeta, Pointer, read_pointer
 from ..engine.keys import NamespaceKeys
 from ..engine.log import LogEntry
@@ -223,7 +224,7 @@ def _write_checkpoint(store: ObjectStore, keys: NamespaceKeys, rep: Replica, seq
     rep.advance(seq)
     db_file = tmp / f"restore-{uuid.uuid4().hex}.duckdb"
     index_bytes = rep.snapshot(db_file)
-    counts = rep.con.execute("SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM memories").fetchone()
+    counts = queries.memory_counts(rep)
     db_bytes = db_file.read_bytes()
     db_file.unlink()
     meta = CheckpointMeta(

@@ -32,6 +32,7 @@ from .lexical import LexicalIndex
 from .keys import NamespaceKeys
 from .log import LogEntry
 from .operations import ACL_OPS, NamespaceRestore, op_name, parse_op
+from .queries import forget
 from .replay import apply_entries
 from .tables import connect, create_schema
 
@@ -192,13 +193,9 @@ class Replica:
         self.changed(acl=any(op_name(op) in ACL_OPS for e in entries for op in e.ops))
 
     def changed(self, acl: bool = True) -> None:
-        """Drop cached query results; app/rule caches survive entries that touch no app or rule."""
+        """Drop cached query results (``queries.forget`` decides which survive entries touching no app or rule)."""
         self.version += 1
-        if acl:
-            self.memo.clear()
-        else:
-            for key in [k for k in self.memo if k[0] not in ("app", "visibility")]:
-                del self.memo[key]
+        forget(self.memo, acl)
 
     def load_checkpoint(self, pointer: Pointer) -> None:
         """Load exactly this checkpoint, with no fallback to ``CHECKPOINT`` (restores, backup checks)."""

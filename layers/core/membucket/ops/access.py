@@ -9,7 +9,8 @@ Rules (per app, or for every app with ``app='*'``) have an effect (allow/deny) a
 - An app with a deny-all rule sees nothing and cannot write (fail closed).
 
 The owner (``Context.app is None``) is not subject to rules and is not access-logged.
-Visibility is applied as an exact SQL predicate, never by over-fetching and filtering.
+Visibility is applied as an exact SQL predicate (``engine.predicates``), never by over-fetching
+and filtering.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import uuid
 from datetime import datetime, timedelta
 from dataclasses import dataclass
 
+from ..engine import access_log, queries
 from ..engine.log import format_ts, parse_ts, utcnow
 from ..engine.operations import AppUpsert
 from ..engine.replica import Replica
@@ -50,27 +52,10 @@ class Visibility:
     def unrestricted(self) -> bool:
         return not (self.deny_all or self.deny_ids or self.deny_cats or (self.allow_list and not self.allow_all))
 
-    def sql(self) -> tuple[str, list]:
-        """A predicate over ``memories`` that is true exactly for visible rows."""
-        if self.deny_all:
-            return "false", []
-        parts, params = [], []
-        if self.deny_ids:
-            parts.append("NOT list_contains(?, id)")
-            params.append(list(self.deny_ids))
-        if self.deny_cats:
-            parts.append("NOT list_has_any(categories, ?::VARCHAR[])")
-            params.append(list(self.deny_cats))
-            # not yet categorized (ops/pending.py): hidden until filed, fail closed
-            parts.append("id NOT IN (SELECT memory_id FROM pending_categories)")
-        if self.allow_list and not self.allow_all:
-            parts.append("(list_contains(?, id) OR list_has_any(categories, ?::VARCHAR[]))")
-            params += [list(self.allow_ids), list(self.allow_cats)]
-        return (" AND ".join(parts) or "true"), params
-
     def allows_row(self, rep: Replica, memory_id: str, categories: list[str]) -> bool:
-        """``allows``, plus: with category deny rules, a memory not yet categorized is hidden (see ``sql``)."""
-        if self.deny_cats and rep.con.execute("SELECT 1 FROM pending_categories WHERE memory_id = ?", [memory_id]).fetchone():
+        """``allows``, plus: with category deny rules, a memory not yet categorized is hidden
+        (as in ``engine.predicates.visibility_sql``)."""
+        if self.deny_cats and queries.is_pending(rep, memory_id):
             return False
         return self.allows(memory_id, categories)
 
@@ -88,10 +73,7 @@ OWNER = Visibility()
 def visibility(rep: Replica, app: str | None) -> Visibility:
     if app is None:
         return OWNER
-    key = ("visibility", app)
-    if key in rep.memo:
-        return rep.memo[key]
-    rows = rep.con.execute("SELECT effect, scope, target FROM rules WHERE app = ? OR app = '*'", [app]).fetchall()
+    rows = queries.app_rules(rep, app)
     deny_all = any(e == "deny" and s == "all" for e, s, _ in rows)
     vis = Visibility(
         deny_all=deny_all,
@@ -102,15 +84,11 @@ def visibility(rep: Replica, app: str | None) -> Visibility:
         allow_ids=tuple(t for e, s, t in rows if e == "allow" and s == "memory"),
         allow_cats=tuple(t for e, s, t in rows if e == "allow" and s == "category"),
     )
-    rep.memo[key] = vis
     return vis
 
 
 def app_exists(rep: Replica, app: str) -> bool:
-    key = ("app", app)
-    if key not in rep.memo:
-        rep.memo[key] = rep.con.execute("SELECT paused FROM apps WHERE name = ?", [app]).fetchone()
-    return rep.memo[key] is not None
+    return queries.app_row(rep, app) is not None
 
 
 def app_ops(app: str | None, rep: Replica) -> list[AppUpsert]:
@@ -120,18 +98,17 @@ def app_ops(app: str | None, rep: Replica) -> list[AppUpsert]:
     return []
 
 
-def duplicate_states(ctx: Context) -> str:
-    """Which memories an exact duplicate may match: the owner's every kept state; an app's only
+def duplicate(ctx: Context, rep: Replica, digest: str, vis: Visibility) -> tuple | None:
+    """(id, text) of an exact duplicate: among the owner's every kept state; among an app's only
     the active ones it can see (a NOOP naming a paused memory would reveal it to the app)."""
-    return "state = 'active'" if ctx.app is not None else "state != 'deleted'"
+    return queries.duplicate(rep, digest, vis, active_only=ctx.app is not None)
 
 
 def check_app(rep: Replica, app: str | None, *, write: bool = False) -> Visibility:
     """Refuse a paused app (and a deny-all app's writes); return the app's visibility."""
     if app is None:
         return OWNER
-    app_exists(rep, app)
-    row = rep.memo[("app", app)]
+    row = queries.app_row(rep, app)
     if row is not None and row[0]:
         raise AppPaused(f"app {app!r} is paused: it can neither read nor write memories", app=app)
     vis = visibility(rep, app)
@@ -224,7 +201,7 @@ def ingest_access_log(ctx: Context, rep: Replica) -> None:
             start = prefix + (datetime.strptime(stamp, "%Y%m%dT%H%M%S%f") - _LATE_WINDOW).strftime("%Y%m%dT%H%M%S%f")
         except ValueError:
             start = rep.access_after
-    seen = {r[0] for r in rep.con.execute("SELECT DISTINCT key FROM access_log WHERE key > ?", [start or ""]).fetchall()}
+    seen = access_log.keys_after(rep, start or "")
     rows = []
     newest = rep.access_after
     for info in ctx.ns.store.list(prefix, start_after=start):
@@ -235,7 +212,7 @@ def ingest_access_log(ctx: Context, rep: Replica) -> None:
         rows += [[info.key, doc.get("app"), doc.get("op"), doc.get("query"), h["id"], h.get("score"), at] for h in doc["hits"]]
         newest = max(newest, info.key)
     if rows:
-        rep.con.executemany("INSERT INTO access_log VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        access_log.append(rep, rows)
     if newest != rep.access_after:
         rep.mark_access_ingested(newest)
 

@@ -9,17 +9,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..engine import queries
 from ..engine.log import encode_vector
 from ..engine.namespace import Plan
 from ..engine.operations import MemoryAdd, MemoryUpdate, Operation
 from ..errors import InvalidInput, TooLarge
-from .access import app_ops, check_app, duplicate_states
+from .access import app_ops, check_app, duplicate
 from .context import Context, check_embedder, init_ops
 from .models import AddEvent, AddResult
 from .pending import after_commit, categorize_now, pending_op
 from .validate import clean_categories, clean_metadata, clean_text, text_hash
 
-__all__ = ["add", "add_batch", "NewMemory", "duplicate_states"]
+__all__ = ["add", "add_batch", "NewMemory"]
 
 NO_LLM_NOTE = "infer requested but no LLM is configured: stored verbatim with duplicate detection"
 
@@ -73,11 +74,7 @@ def add(
         check_embedder(ctx, rep)
         ops = init_ops(ctx, rep) + app_ops(ctx.app, rep)
         if dedupe and rep.embedder is not None:
-            where, params = vis.sql()
-            row = rep.con.execute(
-                f"SELECT id, text FROM memories WHERE hash = ? AND {duplicate_states(ctx)} AND {where} LIMIT 1",
-                [digest, *params],
-            ).fetchone()
+            row = duplicate(ctx, rep, digest, vis)
             if row is not None:
                 return Plan(ops, [AddEvent(row[0], "NOOP", row[1])])
             near = _nearest(rep, vis, vector)
@@ -106,16 +103,13 @@ def add(
 
 def _nearest(rep, vis, vector: np.ndarray):
     """(id, score, text, metadata, categories) of the most similar active memory the app can see."""
-    if rep.index is None or rep.index.size == 0:
+    if queries.index_size(rep) == 0:
         return None
-    allowed = None
-    if not vis.unrestricted:
-        where, params = vis.sql()
-        allowed = rep.con.execute(f"SELECT vid FROM memories WHERE state = 'active' AND {where}", params).fetchnumpy()["vid"]
-    scores, vids = rep.index.search(vector, 1, allowed)
+    allowed = None if vis.unrestricted else queries.active_vids(rep, vis)
+    scores, vids = queries.nearest(rep, vector, 1, allowed)
     if len(vids) == 0:
         return None
-    row = rep.con.execute("SELECT id, text, metadata, categories FROM memories WHERE vid = ?", [int(vids[0])]).fetchone()
+    row = queries.memory_by_vid(rep, int(vids[0]))
     return row[0], float(scores[0]), row[1], json.loads(row[2]) if row[2] else {}, list(row[3] or [])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from ..engine import queries
 from ..engine.keys import validate_app_name, validate_memory_id
 from ..engine.namespace import Plan
 from ..engine.operations import AppState, AppUpsert, RuleAdd, RuleDelete
@@ -22,16 +23,10 @@ __all__ = ["list_apps", "get_app", "set_app_paused", "list_rules", "add_rule", "
 EFFECTS = ("allow", "deny")
 SCOPES = ("all", "memory", "category")
 
-_APP_SQL = (
-    "SELECT a.name, a.paused, a.created_at, a.updated_at, "
-    "(SELECT count(*) FROM memories m WHERE m.app = a.name AND m.state != 'deleted') FROM apps a"
-)
-
-
 def list_apps(ctx: Context) -> list[App]:
     with ctx.ns.read() as rep:
         check_app(rep, ctx.app)
-        rows = rep.con.execute(_APP_SQL + " ORDER BY a.name").fetchall()
+        rows = queries.apps(rep)
     return [App(r[0], bool(r[1]), iso(r[2]), iso(r[3]), int(r[4])) for r in rows]
 
 
@@ -43,9 +38,10 @@ def _get_app(ctx: Context, name: str, *, check: bool) -> App:
     with ctx.ns.read() as rep:
         if check:
             check_app(rep, ctx.app)
-        r = rep.con.execute(_APP_SQL + " WHERE a.name = ?", [name]).fetchone()
-    if r is None:
+        found = queries.apps(rep, name)
+    if not found:
         raise NotFoundError(f"app {name!r} not found", app=name)
+    r = found[0]
     return App(r[0], bool(r[1]), iso(r[2]), iso(r[3]), int(r[4]))
 
 
@@ -55,8 +51,8 @@ def set_app_paused(ctx: Context, name: str, paused: bool) -> App:
 
     def build(rep) -> Plan | None:
         check_app(rep, ctx.app, write=True)
-        row = rep.con.execute("SELECT paused FROM apps WHERE name = ?", [name]).fetchone()
-        if row is not None and bool(row[0]) == paused:
+        now = queries.app_paused(rep, name)
+        if now is not None and now == paused:
             return None
         return Plan([AppState(name=name, paused=bool(paused))])
 
@@ -69,11 +65,7 @@ def list_rules(ctx: Context, app: str | None = None) -> list[Rule]:
         app = validate_app_name(app)
     with ctx.ns.read() as rep:
         check_app(rep, ctx.app)
-        sql, params = "SELECT id, app, effect, scope, target, created_at FROM rules", []
-        if app is not None:
-            sql += " WHERE app = ? OR app = '*'"
-            params.append(app)
-        rows = rep.con.execute(sql + " ORDER BY created_at, id", params).fetchall()
+        rows = queries.rules(rep, app)
     return [Rule(r[0], r[1], r[2], r[3], r[4], iso(r[5])) for r in rows]
 
 
@@ -98,14 +90,11 @@ def add_rule(ctx: Context, app: str, effect: str, scope: str = "all", target: st
 
     def build(rep) -> Plan:
         check_app(rep, ctx.app, write=True)
-        same = rep.con.execute(
-            "SELECT id FROM rules WHERE app = ? AND effect = ? AND scope = ? AND target IS NOT DISTINCT FROM ?",
-            [app, effect, scope, target],
-        ).fetchone()
+        same = queries.same_rule(rep, app, effect, scope, target)
         if same is not None:
-            return Plan([], same[0])
+            return Plan([], same)
         ops = []
-        if app != "*" and rep.con.execute("SELECT 1 FROM apps WHERE name = ?", [app]).fetchone() is None:
+        if app != "*" and not queries.app_exists_now(rep, app):
             ops.append(AppUpsert(name=app))
         return Plan(ops + [RuleAdd(id=rule_id, app=app, effect=effect, scope=scope, target=target)], rule_id)
 
@@ -118,7 +107,7 @@ def delete_rule(ctx: Context, rule_id: str) -> None:
 
     def build(rep) -> Plan:
         check_app(rep, ctx.app, write=True)
-        if rep.con.execute("SELECT 1 FROM rules WHERE id = ?", [rule_id]).fetchone() is None:
+        if not queries.rule_exists(rep, rule_id):
             raise NotFoundError(f"rule {rule_id} not found", id=rule_id)
         return Plan([RuleDelete(id=rule_id)])
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..categorize.base import Categorizer
+from ..engine import queries
 from ..engine.namespace import Plan
 from ..engine.operations import MemoryUpdate
 from ..errors import InvalidInput, LlmUnavailable, NotFoundError
@@ -101,18 +102,13 @@ def _targets(ctx: Context, ids: list[str] | None, only_missing: bool) -> tuple[l
     """(id, hash, text, vector, categories) of the memories to run over, and the custom definitions."""
     with ctx.ns.read() as rep:
         vis = check_app(rep, ctx.app, write=True)
-        vwhere, vparams = vis.sql()
         states = list(APP_STATES) if ctx.app is not None else ["active", "paused", "archived"]
-        where, params = f"list_contains(?, state) AND {vwhere}", [states, *vparams]
         if ids is not None:
-            found = {r[0] for r in rep.con.execute(f"SELECT id FROM memories WHERE list_contains(?, id) AND {where}", [ids, *params]).fetchall()}
+            found = queries.found_ids(rep, ids, states, vis)
             missing = [i for i in ids if i not in found]
             if missing:  # unknown and invisible look the same: never confirm what an app may not see
                 raise NotFoundError(f"{len(missing)} memory id(s) not found: {', '.join(missing[:5])}", ids=missing[:50])
-            where, params = f"list_contains(?, id) AND {where}", [ids, *params]
-        if only_missing:
-            where += " AND len(categories) = 0"
-        rows = rep.con.execute(f"SELECT id, hash, text, vector, categories FROM memories WHERE {where} ORDER BY vid", params).fetchall()
+        rows = queries.category_targets(rep, ids, states, vis, only_missing=only_missing)
         return rows, custom_defs(rep)
 
 
@@ -166,7 +162,7 @@ def _batch_plan(ctx: Context, new: dict[str, tuple[str, list[str], list[str]]]) 
     def build(rep) -> Plan:
         vis = check_app(rep, ctx.app, write=True)
         ids = list(new)
-        rows = rep.con.execute("SELECT id, hash, state, categories FROM memories WHERE list_contains(?, id)", [ids]).fetchall()
+        rows = queries.memory_heads(rep, ids)
         changed, unchanged, skipped, ops = [], 0, 0, []
         for mid, digest, state, cats in rows:
             cats = list(cats or [])

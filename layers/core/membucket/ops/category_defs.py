@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ..engine import queries
 from ..engine.namespace import Plan
 from ..engine.operations import CategoryDefine, CategoryDelete
 from ..errors import Conflict, InvalidInput, NotFoundError, TooLarge
@@ -36,14 +37,10 @@ class CategoryDefinition:
 
 
 def custom_defs(rep) -> tuple:
-    """The namespace's definitions as ``CategoryDef`` (memoized on the replica until it changes)."""
+    """The namespace's definitions as ``CategoryDef`` (the rows are memoized until the replica changes)."""
     from ..categorize.zeroshot import CategoryDef
 
-    key = ("category_defs",)
-    if key not in rep.memo:
-        rows = rep.con.execute("SELECT name, description FROM category_defs ORDER BY name").fetchall()
-        rep.memo[key] = tuple(CategoryDef(n, d) for n, d in rows)
-    return rep.memo[key]
+    return tuple(CategoryDef(n, d) for n, d in queries.category_defs(rep))
 
 
 def _clean(ctx: Context, name: object) -> str:
@@ -94,5 +91,5 @@ def delete_category(ctx: Context, name: str) -> None:
 def list_category_defs(ctx: Context) -> list[CategoryDefinition]:
     with ctx.ns.read() as rep:
         check_app(rep, ctx.app)
-        rows = rep.con.execute("SELECT name, description, created_at, updated_at FROM category_defs ORDER BY name").fetchall()
+        rows = queries.category_def_rows(rep)
     return [CategoryDefinition(r[0], r[1], iso(r[2]), iso(r[3])) for r in rows]

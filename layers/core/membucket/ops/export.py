@@ -26,8 +26,9 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO, Callable, Iterable, Sequence
+from typing import Any, BinaryIO, Callable, Sequence
 
+from ..engine import exports
 from ..engine.keys import validate_app_name
 from ..engine.log import encode_vector, utcnow
 from ..errors import InvalidInput
@@ -63,22 +64,6 @@ class ExportFilters:
             created_after=parse_time(created_after, "created_after"),
             created_before=parse_time(created_before, "created_before"),
         )
-
-    def sql(self) -> tuple[str, list]:
-        where, params = ["true"], []
-        if self.app:
-            where.append("app = ?")
-            params.append(self.app)
-        if self.states:
-            where.append("state IN (" + ", ".join("?" * len(self.states)) + ")")
-            params += self.states
-        if self.created_after:
-            where.append("created_at >= ?")
-            params.append(self.created_after)
-        if self.created_before:
-            where.append("created_at < ?")
-            params.append(self.created_before)
-        return " AND ".join(where), params
 
     def to_dict(self) -> dict[str, Any]:
         return {"app": self.app, "state": self.states or None, "created_after": iso(self.created_after), "created_before": iso(self.created_before)}
@@ -120,23 +105,6 @@ class _HashingPart:
         return {"sha256": self._h.hexdigest(), "bytes": self.bytes, "rows": self.rows}
 
 
-def _stream(rep, sql: str, params: list) -> Iterable[tuple]:
-    """Rows of a query in pages (DuckDB streams the result; the lock is held by the caller)."""
-    result = rep.con.raw.execute(sql, params)
-    while True:
-        rows = result.fetchmany(PAGE)
-        if not rows:
-            return
-        yield from rows
-
-
-def _by_vid_range(rep, sql: str, params: list) -> Iterable[tuple]:
-    """Memory rows in vid order, one vid range at a time: a sort over the whole table (vectors
-    included) would materialize it; vids are assigned in increasing order, so ranges are cheap."""
-    for lo in range(1, rep.next_vid, PAGE):
-        yield from rep.con.execute(sql, [*params, lo, lo + PAGE]).fetchall()
-
-
 def export_bundle(
     ctx: Context,
     out: BinaryIO,
@@ -161,8 +129,7 @@ def export_bundle(
         writer = EncryptingWriter(out, passphrase)
     with ctx.ns.read() as rep:
         ingest_access_log(ctx, rep)
-        where, params = filters.sql()
-        total = rep.con.execute(f"SELECT count(*) FROM memories WHERE {where}", params).fetchone()[0]
+        total = exports.count(rep, filters)
         manifest: dict[str, Any] = {
             "format": FORMAT, "schema_version": SCHEMA_VERSION, "user": ctx.user, "seq": rep.seq,
             "embedder": rep.embedder, "dim": rep.dim, "exported_at": iso(utcnow()),
@@ -170,11 +137,7 @@ def export_bundle(
         }
         with zipfile.ZipFile(writer or out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1, allowZip64=True) as zf:
             part = _HashingPart(zf, "memories.jsonl")
-            sql = (
-                "SELECT id, text, hash, state, app, categories, metadata, created_at, updated_at, archived_at, deleted_at, vector "
-                f"FROM memories WHERE {where} AND vid >= ? AND vid < ? ORDER BY vid"
-            )
-            for r in _by_vid_range(rep, sql, params):
+            for r in exports.memories(rep, filters):
                 part.row({
                     "id": r[0], "text": r[1], "hash": r[2], "state": r[3], "app": r[4], "categories": list(r[5] or []),
                     "metadata": json.loads(r[6]) if isinstance(r[6], str) else (r[6] or {}), "created_at": iso(r[7]),
@@ -184,25 +147,16 @@ def export_bundle(
                     progress("memories", part.rows, total)
             manifest["parts"]["memories.jsonl"] = part.close()
             progress("memories", part.rows, total)
-            chosen = f"SELECT id FROM memories WHERE {where}"
-            queries = {
-                "apps.jsonl": ("SELECT name, paused, created_at, updated_at FROM apps ORDER BY name", [],
-                               lambda r: {"name": r[0], "paused": bool(r[1]), "created_at": iso(r[2]), "updated_at": iso(r[3])}),
-                "rules.jsonl": ("SELECT id, app, effect, scope, target, created_at FROM rules ORDER BY created_at, id", [],
-                                lambda r: {"id": r[0], "app": r[1], "effect": r[2], "scope": r[3], "target": r[4], "created_at": iso(r[5])}),
-                "history.jsonl": (
-                    "SELECT memory_id, seq, event, old_state, new_state, old_text, new_text, actor, changed_at FROM history "
-                    f"WHERE memory_id IN ({chosen}) ORDER BY memory_id, seq, changed_at", params,
-                    lambda r: {"memory_id": r[0], "seq": r[1], "event": r[2], "old_state": r[3], "new_state": r[4],
-                               "old_text": r[5], "new_text": r[6], "actor": r[7], "changed_at": iso(r[8])}),
-                "access_log.jsonl": (
-                    f"SELECT app, op, query, memory_id, score, accessed_at FROM access_log WHERE memory_id IN ({chosen}) "
-                    "ORDER BY accessed_at, key, memory_id", params,
-                    lambda r: {"app": r[0], "op": r[1], "query": r[2], "memory_id": r[3], "score": r[4], "at": iso(r[5])}),
+            shapes = {
+                "apps.jsonl": lambda r: {"name": r[0], "paused": bool(r[1]), "created_at": iso(r[2]), "updated_at": iso(r[3])},
+                "rules.jsonl": lambda r: {"id": r[0], "app": r[1], "effect": r[2], "scope": r[3], "target": r[4], "created_at": iso(r[5])},
+                "history.jsonl": lambda r: {"memory_id": r[0], "seq": r[1], "event": r[2], "old_state": r[3], "new_state": r[4],
+                                            "old_text": r[5], "new_text": r[6], "actor": r[7], "changed_at": iso(r[8])},
+                "access_log.jsonl": lambda r: {"app": r[0], "op": r[1], "query": r[2], "memory_id": r[3], "score": r[4], "at": iso(r[5])},
             }
-            for name, (sql, qparams, shape) in queries.items():
+            for name, shape in shapes.items():
                 part = _HashingPart(zf, name)
-                for r in _stream(rep, sql, qparams):
+                for r in exports.part_rows(rep, name.split(".")[0], filters):
                     part.row(shape(r))
                 manifest["parts"][name] = part.close()
                 progress(name.split(".")[0], part.rows, part.rows)

@@ -1,8 +1,7 @@
-"""Exact filters shared by search, list and delete-all, compiled to one SQL predicate."""
+"""Exact filters shared by search, list and delete-all (compiled to SQL by ``engine.predicates``)."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,25 +49,3 @@ class Filters:
     @property
     def empty(self) -> bool:
         return not (self.apps or self.categories or self.created_after or self.created_before or self.metadata or self.text)
-
-    def sql(self, default_states: tuple[str, ...] = ("active", "paused", "archived")) -> tuple[str, list]:
-        parts, params = ["list_contains(?, state)"], [list(self.states or default_states)]
-        if self.apps:
-            parts.append("list_contains(?, app)")
-            params.append(self.apps)
-        if self.categories:
-            parts.append("list_has_any(categories, ?::VARCHAR[])")
-            params.append(self.categories)
-        if self.created_after:
-            parts.append("created_at >= ?")
-            params.append(self.created_after)
-        if self.created_before:
-            parts.append("created_at < ?")
-            params.append(self.created_before)
-        for key, value in self.metadata.items():
-            parts.append(f"json_extract(metadata, '$.\"{key}\"') = ?::JSON")
-            params.append(json.dumps(value))
-        if self.text:
-            parts.append("contains(lower(text), lower(?))")
-            params.append(self.text)
-        return " AND ".join(parts), params

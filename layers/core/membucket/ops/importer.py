@@ -41,6 +41,7 @@ from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
+from ..engine import queries
 from ..engine.blobs import encode_part
 from ..engine.log import format_ts
 from ..engine.namespace import Plan
@@ -222,12 +223,10 @@ def _decide(rep, bundle: Bundle, index: dict[str, tuple], mode: str) -> _Decisio
     """What this import changes in the namespace as it is now (pure: re-run on every attempt)."""
     existing: dict[str, tuple] = {}
     if mode == "merge":
-        for mid, updated in rep.con.execute("SELECT id, updated_at FROM memories").fetchall():
+        for mid, updated in queries.import_rows(rep, full=False):
             existing[mid] = (format_ts(updated), None)
     else:
-        for r in rep.con.execute(
-            "SELECT id, text, state, app, categories, metadata, created_at, updated_at, archived_at, deleted_at FROM memories"
-        ).fetchall():
+        for r in queries.import_rows(rep, full=True):
             row = {"text": r[1], "state": r[2], "app": r[3], "categories": list(r[4] or []),
                    "metadata": json.loads(r[5]) if isinstance(r[5], str) else (r[5] or {}), "created_at": format_ts(r[6]),
                    "updated_at": format_ts(r[7]), "archived_at": None if r[8] is None else format_ts(r[8]),
@@ -243,7 +242,7 @@ def _decide(rep, bundle: Bundle, index: dict[str, tuple], mode: str) -> _Decisio
     purge = set(existing) - set(index) if mode == "replace" else set()
 
     apps_now = {r[0]: (bool(r[1]), format_ts(r[2]), format_ts(r[3])) for r in
-                rep.con.execute("SELECT name, paused, created_at, updated_at FROM apps").fetchall()}
+                queries.app_rows(rep)}
     apps = []
     for a in bundle.apps:
         have = apps_now.get(a["name"])
@@ -255,7 +254,7 @@ def _decide(rep, bundle: Bundle, index: dict[str, tuple], mode: str) -> _Decisio
             apps.append(a)
     app_purge = sorted(set(apps_now) - {a["name"] for a in bundle.apps}) if mode == "replace" else []
 
-    rules_now = {r[0]: (r[1], r[2], r[3], r[4]) for r in rep.con.execute("SELECT id, app, effect, scope, target FROM rules").fetchall()}
+    rules_now = {r[0]: (r[1], r[2], r[3], r[4]) for r in queries.rule_rows(rep)}
     same = set(rules_now.values())
     rules = [r for r in bundle.rules if r["id"] not in rules_now and (mode == "replace" or (r["app"], r["effect"], r["scope"], r["target"]) not in same)]
     rule_delete = sorted(set(rules_now) - {r["id"] for r in bundle.rules}) if mode == "replace" else []

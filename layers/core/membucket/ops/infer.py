@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import queries
 from ..engine.log import encode_vector
 from ..engine.namespace import Plan
 from ..engine.operations import MemoryAdd, MemoryState, MemoryUpdate
 from ..llm.extract import Decision, extract_facts, reconcile
-from .access import app_ops, check_app, duplicate_states
+from .access import app_ops, check_app, duplicate
 from .context import Context, check_embedder, init_ops
 from .models import AddEvent, AddResult
 from .pending import after_commit, categorize_now, pending_op
@@ -38,16 +39,13 @@ def _similar(ctx: Context, vectors: np.ndarray, k: int) -> list[tuple[str, str]]
     with ctx.ns.read() as rep:
         vis = check_app(rep, ctx.app, write=True)
         check_embedder(ctx, rep)
-        if rep.index is None or rep.index.size == 0 or k <= 0:
+        if queries.index_size(rep) == 0 or k <= 0:
             return []
-        allowed = None
-        if not vis.unrestricted:
-            where, params = vis.sql()
-            allowed = rep.con.execute(f"SELECT vid FROM memories WHERE state = 'active' AND {where}", params).fetchnumpy()["vid"]
+        allowed = None if vis.unrestricted else queries.active_vids(rep, vis)
         for vector in vectors:
-            _, vids = rep.index.search(vector, k, allowed)
+            _, vids = queries.nearest(rep, vector, k, allowed)
             for vid in vids:
-                row = rep.con.execute("SELECT id, text FROM memories WHERE vid = ? AND state = 'active'", [int(vid)]).fetchone()
+                row = queries.active_memory_by_vid(rep, int(vid))
                 if row is not None:
                     out.setdefault(row[0], row[1])
     return list(out.items())
@@ -88,24 +86,19 @@ def infer_add(ctx: Context, text: str, *, metadata: dict[str, Any], categories: 
         vis = check_app(rep, ctx.app, write=True)
         check_embedder(ctx, rep)
         ops = init_ops(ctx, rep) + app_ops(ctx.app, rep)
-        where, params = vis.sql()
         events: list[AddEvent] = []
         marked: list[str] = []
         added: set[str] = set()
 
         def current(mid: str):
-            return rep.con.execute(
-                f"SELECT text, metadata, categories FROM memories WHERE id = ? AND state = 'active' AND {where}", [mid, *params]
-            ).fetchone()
+            return queries.visible_active(rep, mid, vis)
 
         def add(t: str) -> None:
             digest = text_hash(t)
             if digest in added:
                 return
             added.add(digest)
-            row = rep.con.execute(
-                f"SELECT id, text FROM memories WHERE hash = ? AND {duplicate_states(ctx)} AND {where} LIMIT 1", [digest, *params]
-            ).fetchone()
+            row = duplicate(ctx, rep, digest, vis)
             if row is not None:
                 events.append(AddEvent(row[0], "NOOP", row[1]))
                 return

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..engine import queries
 from ..engine.keys import validate_memory_id
 from ..engine.log import encode_vector, parse_ts
 from ..engine.namespace import Plan
@@ -17,7 +18,7 @@ from ..errors import IllegalTransition, InvalidInput, NotFoundError
 from .access import Visibility, app_exists, check_app, ensure_app, record_access
 from .context import Context, check_embedder
 from .filters import Filters
-from .models import MEMORY_COLUMNS, HistoryEvent, Memory, Page, SearchHit, iso
+from .models import HistoryEvent, Memory, Page, SearchHit, iso
 from .pending import after_commit, categorize_now, pending_op
 from .search import search_vector
 from .validate import clean_categories, clean_limit, clean_metadata, clean_text, text_hash
@@ -29,16 +30,12 @@ NULLABLE_SORTS = {"app"}  # owner-written memories have no app
 APP_STATES = ("active",)  # apps only ever see active memories
 
 
-def _scope(ctx: Context, filters: Filters, vis: Visibility) -> tuple[str, list]:
-    """Filters plus what the caller may see: apps see active, visible memories only."""
-    if ctx.app is not None:
-        states = [s for s in (filters.states or APP_STATES) if s in APP_STATES]
-        filters = Filters(**{**filters.__dict__, "states": states or ["active"]})
-        if not states:
-            return "false", []
-    where, params = filters.sql()
-    vwhere, vparams = vis.sql()
-    return f"{where} AND {vwhere}", params + vparams
+def _scope(ctx: Context, filters: Filters) -> Filters | None:
+    """The filters an app may use: apps see active memories only (None: it asked for none of them)."""
+    if ctx.app is None:
+        return filters
+    states = [s for s in (filters.states or APP_STATES) if s in APP_STATES]
+    return Filters(**{**filters.__dict__, "states": states}) if states else None
 
 
 def _encode_cursor(sort: str, value: Any, mid: str) -> str:
@@ -64,15 +61,6 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
         raise InvalidInput(f"invalid cursor: {str(exc)[:80]}") from None
 
 
-def _after(sort: str, order: str, value: Any, mid: str) -> tuple[str, list]:
-    """Keyset predicate for the rows after (value, id) in ``ORDER BY sort <order> NULLS LAST, id <order>``."""
-    cmp = "<" if order == "desc" else ">"
-    if value is None:  # already among the NULLs, which come last either way
-        return f" AND ({sort} IS NULL AND id {cmp} ?)", [mid]
-    tail = f" OR {sort} IS NULL" if sort in NULLABLE_SORTS else ""
-    return f" AND ({sort} {cmp} ? OR ({sort} = ? AND id {cmp} ?){tail})", [value, value, mid]
-
-
 def list_memories(
     ctx: Context,
     *,
@@ -94,20 +82,15 @@ def list_memories(
     with ctx.ns.read() as rep:
         vis = check_app(rep, ctx.app)
         known = ctx.app is None or app_exists(rep, ctx.app)
-        where, params = _scope(ctx, filters, vis)
-        total = rep.con.execute(f"SELECT count(*) FROM memories WHERE {where}", params).fetchone()[0]
-        direction = "DESC" if order == "desc" else "ASC"
-        sql = f"SELECT {MEMORY_COLUMNS}, {sort} FROM memories WHERE {where}"
-        qparams = list(params)
-        if cursor:
-            after, aparams = _after(sort, order, *_decode_cursor(cursor, sort))
-            sql += after
-            qparams += aparams
-            offset = 0
-        else:
-            offset = (page - 1) * size
-        sql += f" ORDER BY {sort} {direction} NULLS LAST, id {direction} LIMIT ? OFFSET ?"
-        rows = rep.con.execute(sql, qparams + [size + 1, offset]).fetchall()
+        scoped = _scope(ctx, filters)
+        after = _decode_cursor(cursor, sort) if cursor else None
+        offset = 0 if cursor else (page - 1) * size
+        total, rows = 0, []
+        if scoped is not None:
+            total, rows = queries.list_page(
+                rep, scoped, vis, sort=sort, order=order, limit=size + 1, offset=offset, after=after,
+                nullable=sort in NULLABLE_SORTS,
+            )
     more = len(rows) > size
     rows = rows[:size]
     items = [Memory.from_row(r) for r in rows]
@@ -119,7 +102,7 @@ def list_memories(
 
 
 def _load(ctx: Context, rep, memory_id: str, vis: Visibility) -> Memory:
-    row = rep.con.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", [memory_id]).fetchone()
+    row = queries.memory(rep, memory_id)
     if row is None:
         raise NotFoundError(f"memory {memory_id} not found", id=memory_id)
     mem = Memory.from_row(row)
@@ -171,7 +154,7 @@ def update(
         mem = _load(ctx, rep, memory_id, vis)
         if mem.state == "deleted":
             raise IllegalTransition(f"memory {memory_id} is deleted and cannot be edited", id=memory_id)
-        same_text = op.hash is not None and rep.con.execute("SELECT hash FROM memories WHERE id = ?", [memory_id]).fetchone()[0] == op.hash
+        same_text = op.hash is not None and queries.memory_hash(rep, memory_id) == op.hash
         if same_text and categories is None:  # text not changed: the categories stay as they are
             return Plan([op.without_categories()], memory_id)
         return Plan([op] + ([pending_op([memory_id])] if pending else []), memory_id)
@@ -180,7 +163,7 @@ def update(
     if pending:
         after_commit(ctx, [memory_id])
     with ctx.ns.read() as rep:
-        return Memory.from_row(rep.con.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", [memory_id]).fetchone())
+        return Memory.from_row(queries.memory(rep, memory_id))
 
 
 def history(ctx: Context, memory_id: str) -> list[HistoryEvent]:
@@ -189,11 +172,7 @@ def history(ctx: Context, memory_id: str) -> list[HistoryEvent]:
     with ctx.ns.read() as rep:
         vis = check_app(rep, ctx.app)
         _load(ctx, rep, memory_id, vis)
-        rows = rep.con.execute(
-            "SELECT memory_id, seq, event, old_state, new_state, old_text, new_text, actor, changed_at FROM history "
-            "WHERE memory_id = ? ORDER BY seq, changed_at",
-            [memory_id],
-        ).fetchall()
+        rows = queries.history(rep, memory_id)
     return [HistoryEvent(*r[:8], at=iso(r[8])) for r in rows]
 
 
@@ -203,6 +182,6 @@ def related(ctx: Context, memory_id: str, *, limit: int = 5) -> list[SearchHit]:
     with ctx.ns.read() as rep:
         vis = check_app(rep, ctx.app)
         _load(ctx, rep, memory_id, vis)
-        row = rep.con.execute("SELECT vector FROM memories WHERE id = ?", [memory_id]).fetchone()
-    vector = np.frombuffer(row[0], dtype="<f4")
+        blob = queries.memory_vector(rep, memory_id)
+    vector = np.frombuffer(blob, dtype="<f4")
     return search_vector(ctx, vector, limit=limit, exclude=memory_id, op="related")

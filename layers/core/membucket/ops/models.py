@@ -14,9 +14,6 @@ def iso(ts: datetime | None) -> str | None:
     return None if ts is None else ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-MEMORY_COLUMNS = "id, text, state, app, categories, metadata, created_at, updated_at, archived_at, deleted_at"
-
-
 @dataclass
 class Memory:
     id: str

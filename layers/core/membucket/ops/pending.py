@@ -20,9 +20,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..engine import queries
 from ..engine.namespace import Plan
 from ..engine.operations import MemoryPending, MemoryUpdate
-from ..engine.tables import in_list
 from .context import Context
 from .validate import clean_categories
 
@@ -83,10 +83,7 @@ class FillReport:
 def pending_ids(ctx: Context, limit: int = 1000) -> list[str]:
     """Memories (not deleted) still waiting for categories, oldest first."""
     with ctx.ns.read() as rep:
-        return [r[0] for r in rep.con.execute(
-            "SELECT m.id FROM memories m JOIN pending_categories p ON p.memory_id = m.id "
-            "WHERE m.state != 'deleted' ORDER BY p.since, m.id LIMIT ?", [limit],
-        ).fetchall()]
+        return queries.pending_ids(rep, limit)
 
 
 def fill_categories(ctx: Context, ids: Sequence[str] | None = None, *, limit: int = 100) -> FillReport:
@@ -102,11 +99,7 @@ def fill_categories(ctx: Context, ids: Sequence[str] | None = None, *, limit: in
     if not ids:
         return report
     with ctx.ns.read() as rep:
-        rows = rep.con.execute(
-            "SELECT m.id, m.text, m.hash, m.vector FROM memories m JOIN pending_categories p ON p.memory_id = m.id "
-            f"WHERE m.state != 'deleted' AND m.id IN {in_list(len(ids))}",
-            ids,
-        ).fetchall()
+        rows = queries.pending_rows(rep, ids)
     from .categorize import _usable  # as on write: an odd name is dropped, never a memory pending for ever
 
     found = {r[0] for r in rows}
@@ -126,11 +119,7 @@ def fill_categories(ctx: Context, ids: Sequence[str] | None = None, *, limit: in
     def build(rep) -> Plan:
         ops = []
         for mid, (digest, cats) in done.items():
-            row = rep.con.execute(
-                "SELECT m.hash FROM memories m JOIN pending_categories p ON p.memory_id = m.id "
-                "WHERE m.id = ? AND m.state != 'deleted'", [mid],
-            ).fetchone()
-            if row is not None and row[0] == digest:
+            if queries.pending_hash(rep, mid) == digest:
                 ops.append(MemoryUpdate(id=mid, categories=cats))
         return Plan(ops, [op.id for op in ops])
 

@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from ..embed.base import Embedder
+from ..engine import queries
 from ..engine.log import encode_vector
 from ..engine.namespace import Namespace, Plan
 from ..engine.operations import EmbedderSwitch
@@ -141,7 +142,7 @@ def _write_progress(ns: Namespace, target_dir: str, doc: dict) -> None:
 def _snapshot(ns: Namespace) -> tuple[int, str | None, int | None, list[str]]:
     """(seq, embedder, dim, every memory's text in vid order), holding the replica only to copy."""
     with ns.read() as rep:
-        texts = list(rep.con.execute("SELECT text FROM memories ORDER BY vid").fetchnumpy()["text"])
+        texts = list(queries.texts_by_vid(rep))
         return rep.seq, rep.embedder, rep.dim, texts
 
 
@@ -190,7 +191,7 @@ def switch(ns: Namespace, embedder: Embedder, prepared: Prepared, *, batch: int 
     def build(rep) -> Plan | None:
         if rep.embedder == target and rep.dim == dim:
             return None  # another run switched first
-        texts = rep.con.execute("SELECT text FROM memories ORDER BY vid").fetchnumpy()["text"]
+        texts = queries.texts_by_vid(rep)
         late = {}
         for t in texts:
             d = text_digest(t)

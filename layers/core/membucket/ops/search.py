@@ -21,8 +21,8 @@ import json
 
 import numpy as np
 
+from ..engine import queries
 from ..engine.replica import Replica
-from ..engine.tables import in_list
 from .access import Visibility, app_exists, check_app, ensure_app, record_access
 from .context import Context, check_embedder
 from .filters import Filters
@@ -58,14 +58,7 @@ def allowed_vids(rep: Replica, vis: Visibility, filters: Filters) -> np.ndarray 
     """The vids an exact search may return, or None when every active memory may be returned."""
     if filters.empty and vis.unrestricted:
         return None
-    where, params = filters.sql(default_states=("active",))
-    vwhere, vparams = vis.sql()
-    key = ("allowed", where, json.dumps(params, default=str), vwhere, json.dumps(vparams))
-    if key not in rep.memo:
-        rep.memo[key] = rep.con.execute(
-            f"SELECT vid FROM memories WHERE state = 'active' AND {where} AND {vwhere}", params + vparams
-        ).fetchnumpy()["vid"]
-    return rep.memo[key]
+    return queries.allowed_vids(rep, filters, vis)
 
 
 def search(
@@ -109,18 +102,13 @@ def search_vector(
         known = ctx.app is None or app_exists(rep, ctx.app)
         check_embedder(ctx, rep)
         hits: list[SearchHit] = []
-        if rep.index is not None:
+        if queries.has_index(rep):
             allowed = allowed_vids(rep, vis, filters)
             if exclude is not None:
                 allowed = _without(rep, allowed, exclude)
             scores, vids = _rank(rep, mode, vector, query, limit, allowed, threshold)
             if len(vids):
-                rows = rep.con.execute(
-                    "SELECT vid, id, text, categories, created_at, updated_at, app, metadata FROM memories "
-                    f"WHERE vid IN {in_list(len(vids))}",
-                    [int(v) for v in vids],
-                ).fetchall()
-                by_vid = {r[0]: r for r in rows}
+                by_vid = queries.hit_rows(rep, vids)
                 for score, vid in zip(scores, vids):
                     r = by_vid.get(int(vid))
                     if r is None:
@@ -136,28 +124,21 @@ def search_vector(
     return hits
 
 
-def _cosines(rep: Replica, vector: np.ndarray, vids: np.ndarray) -> np.ndarray:
-    q = np.asarray(vector, dtype=np.float32).reshape(-1)
-    if len(vids) == 0:
-        return np.empty(0, dtype=np.float32)
-    return rep.index.index.reconstruct_batch(np.ascontiguousarray(vids, dtype=np.int64)) @ q
-
-
 def _rank(rep: Replica, mode: str, vector, query, limit: int, allowed, threshold) -> tuple[np.ndarray, np.ndarray]:
     """(scores, vids), best first, at most ``limit``, all within ``allowed``."""
     if mode == "dense":
-        scores, vids = rep.index.search(vector, limit, allowed)
+        scores, vids = queries.nearest(rep, vector, limit, allowed)
         keep = scores >= threshold if threshold is not None else slice(None)
         return scores[keep], vids[keep]
     lex = rep.lexical_index()
     if mode == "lexical":
         scores, vids = lex.search(query, limit, allowed)
         if threshold is not None and len(vids):
-            keep = _cosines(rep, vector, vids) >= threshold
+            keep = queries.cosines(rep, vector, vids) >= threshold
             scores, vids = scores[keep], vids[keep]
         return scores, vids
     pool = max(limit, CANDIDATES)
-    _, dvids = rep.index.search(vector, pool, allowed)
+    _, dvids = queries.nearest(rep, vector, pool, allowed)
     lex_vids, lex_scores = lex.scores(query)
     _, lvids = lex.top(lex_vids, lex_scores, pool, allowed)
     cand = np.unique(np.concatenate([dvids, lvids]).astype(np.int64))
@@ -165,7 +146,7 @@ def _rank(rep: Replica, mode: str, vector, query, limit: int, allowed, threshold
         return np.empty(0, dtype=np.float32), cand
     top = float(lex.lookup(lex_vids, lex_scores, cand).max())
     left, right, scored = _context_neighbours(rep, cand, allowed)
-    cos = _cosines(rep, vector, scored)
+    cos = queries.cosines(rep, vector, scored)
     bm25 = lex.lookup(lex_vids, lex_scores, scored)
     fused_all = cos + (LEXICAL_WEIGHT * bm25 / top if top > 0 else 0.0)
     at = np.searchsorted(scored, cand)
@@ -182,28 +163,10 @@ def _rank(rep: Replica, mode: str, vector, query, limit: int, allowed, threshold
     return fused[order].astype(np.float32), cand[order]
 
 
-def _write_order(rep: Replica) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The active memories in write order per app: (vids, app hashes, created epochs) sorted by
-    (app, created_at, vid), and each vid's position in them (-1 if not active). Ordered by time,
-    not vid, so an imported or restored namespace has the same neighbours as its source.
-    Memoised until the replica changes (one scan: ~1 ms at 10k memories, ~8 ms at 100k)."""
-    key = ("write-order",)
-    if key not in rep.memo:
-        cols = rep.con.execute(
-            "SELECT vid, hash(coalesce(app, '')) AS app, epoch(created_at) AS created FROM memories "
-            "WHERE state = 'active' ORDER BY 2, 3, 1"
-        ).fetchnumpy()
-        vids = np.asarray(cols["vid"], dtype=np.int64)
-        position = np.full(int(vids.max()) + 1 if len(vids) else 0, -1, dtype=np.int64)
-        position[vids] = np.arange(len(vids))
-        rep.memo[key] = (vids, np.asarray(cols["app"]), np.asarray(cols["created"], dtype=np.float64), position)
-    return rep.memo[key]
-
-
 def _context_neighbours(rep: Replica, cand: np.ndarray, allowed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(left, right, scored): each candidate's previous/next memory by the same app within the
     context window (-1 if none or not ``allowed``), and the sorted vids to score (both included)."""
-    vids, apps, created, position = _write_order(rep)
+    vids, apps, created, position = queries.write_order(rep)
     pos = position[cand]  # candidates are active, so present
     sides = []
     for step in (-1, 1):
@@ -220,7 +183,7 @@ def _context_neighbours(rep: Replica, cand: np.ndarray, allowed) -> tuple[np.nda
 
 
 def _without(rep: Replica, allowed: np.ndarray | None, memory_id: str) -> np.ndarray:
-    row = rep.con.execute("SELECT vid FROM memories WHERE id = ?", [memory_id]).fetchone()
+    vid = queries.vid_of(rep, memory_id)
     if allowed is None:
-        allowed = rep.index.ids()
-    return allowed[allowed != row[0]] if row else allowed
+        allowed = queries.index_ids(rep)
+    return allowed[allowed != vid] if vid is not None else allowed

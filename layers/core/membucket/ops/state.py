@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ..engine import queries
 from ..engine.namespace import Plan
 from ..engine.operations import MemoryState
 from ..errors import IllegalTransition, NotFoundError
@@ -39,10 +40,7 @@ def change_state(ctx: Context, memory_ids: Sequence[str], to: str) -> StateChang
 
     def build(rep) -> Plan:
         vis = check_app(rep, ctx.app, write=True)
-        rows = dict(
-            (r[0], (r[1], list(r[2] or [])))
-            for r in rep.con.execute("SELECT id, state, categories FROM memories WHERE list_contains(?, id)", [ids]).fetchall()
-        )
+        rows = queries.memory_states(rep, ids)
         missing = [
             i for i in ids
             if i not in rows or (ctx.app is not None and (rows[i][0] not in APP_STATES or not vis.allows_row(rep, i, rows[i][1])))
@@ -76,9 +74,7 @@ def delete_all(ctx: Context, filters: Filters | None = None) -> StateChange:
     def build(rep) -> Plan:
         vis = check_app(rep, ctx.app, write=True)
         states = list(APP_STATES) if ctx.app is not None else (filters.states or ["active", "paused", "archived"])
-        where, params = Filters(**{**filters.__dict__, "states": states}).sql()
-        vwhere, vparams = vis.sql()
-        ids = [r[0] for r in rep.con.execute(f"SELECT id FROM memories WHERE {where} AND {vwhere}", params + vparams).fetchall()]
+        ids = queries.visible_ids(rep, Filters(**{**filters.__dict__, "states": states}), vis)
         result = StateChange(state="deleted", changed=ids)
         return Plan([MemoryState(ids=ids, state="deleted")] if ids else [], result)
 

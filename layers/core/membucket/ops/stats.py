@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..engine import access_log as engine_access_log, queries
 from ..engine.keys import validate_app_name, validate_memory_id
-from .access import check_app, ingest_access_log
+from .access import Visibility, check_app, ingest_access_log
 from .context import Context
 from .memories import _load
 from .models import AccessRecord, iso
@@ -20,37 +21,21 @@ __all__ = ["stats", "list_categories", "access_log", "MAX_ACCESS_LOG"]
 MAX_ACCESS_LOG = 1000  # most access records one call returns
 
 
-def _visible(ctx: Context, rep) -> tuple[str, list]:
-    """Which memories the caller's counts cover: every non-deleted one for the owner."""
+def _visible(ctx: Context, rep) -> Visibility | None:
+    """Which memories the caller's counts cover: None (every non-deleted one) for the owner."""
     vis = check_app(rep, ctx.app)
-    if ctx.app is None:
-        return "state != 'deleted'", []
-    vwhere, vparams = vis.sql()
-    return f"state = 'active' AND {vwhere}", vparams
+    return None if ctx.app is None else vis
 
 
 def stats(ctx: Context) -> dict[str, Any]:
     with ctx.ns.read() as rep:
-        con = rep.con
-        where, params = _visible(ctx, rep)
-        owner = ctx.app is None
-        by_state = dict(
-            con.execute(
-                "SELECT state, count(*) FROM memories " + ("" if owner else f"WHERE {where} ") + "GROUP BY state", params
-            ).fetchall()
-        )
-        by_app = dict(con.execute(f"SELECT coalesce(app, '(owner)'), count(*) FROM memories WHERE {where} GROUP BY 1", params).fetchall())
-        by_cat = dict(
-            con.execute(
-                f"SELECT c, count(*) FROM (SELECT unnest(categories) AS c FROM memories WHERE {where}) GROUP BY c", params
-            ).fetchall()
-        )
-        apps = con.execute("SELECT count(*), count(*) FILTER (WHERE paused) FROM apps").fetchone()
+        c = queries.counts(rep, _visible(ctx, rep))
+        by_state = c["by_state"]
         return {
             "user": ctx.user,
-            "memories": {"total": sum(by_state.values()), "by_state": by_state, "by_app": by_app, "by_category": by_cat},
-            "apps": {"total": int(apps[0]), "paused": int(apps[1])},
-            "index": {"active_vectors": rep.index.size if rep.index is not None else 0, "embedder": rep.embedder, "dim": rep.dim},
+            "memories": {"total": sum(by_state.values()), "by_state": by_state, "by_app": c["by_app"], "by_category": c["by_category"]},
+            "apps": {"total": c["apps"][0], "paused": c["apps"][1]},
+            "index": {"active_vectors": queries.index_size(rep), "embedder": rep.embedder, "dim": rep.dim},
             "log": {"seq": rep.seq, "checkpoint_seq": rep.checkpoint_seq, "tail": rep.seq - rep.checkpoint_seq},
         }
 
@@ -58,12 +43,7 @@ def stats(ctx: Context) -> dict[str, Any]:
 def list_categories(ctx: Context) -> list[dict[str, Any]]:
     """Every category in use on non-deleted memories (an app: on those it may see), with counts."""
     with ctx.ns.read() as rep:
-        where, params = _visible(ctx, rep)
-        rows = rep.con.execute(
-            "SELECT c, count(*), count(*) FILTER (WHERE state = 'active') FROM "
-            f"(SELECT unnest(categories) AS c, state FROM memories WHERE {where}) GROUP BY c ORDER BY 2 DESC, 1",
-            params,
-        ).fetchall()
+        rows = queries.category_counts(rep, _visible(ctx, rep))
     return [{"name": r[0], "count": int(r[1]), "active": int(r[2])} for r in rows]
 
 
@@ -83,12 +63,6 @@ def access_log(ctx: Context, *, memory_id: str | None = None, app: str | None = 
         if memory_id is not None:
             _load(ctx, rep, memory_id, vis)
         ingest_access_log(ctx, rep)
-        sql, params = "SELECT app, op, query, memory_id, score, accessed_at FROM access_log WHERE true", []
-        if memory_id:
-            sql += " AND memory_id = ?"
-            params.append(memory_id)
-        for who in {app, ctx.app} - {None}:  # an app asking about another app gets nothing
-            sql += " AND app = ?"
-            params.append(who)
-        rows = rep.con.execute(sql + " ORDER BY accessed_at DESC, key DESC LIMIT ?", params + [limit]).fetchall()
+        # an app asking about another app gets nothing
+        rows = engine_access_log.records(rep, memory_id=memory_id, apps={app, ctx.app} - {None}, limit=limit)
     return [AccessRecord(r[0], r[1], r[2], r[3], r[4], iso(r[5])) for r in rows]

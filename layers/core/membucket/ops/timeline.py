@@ -15,6 +15,7 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..engine import access_log, queries
 from ..engine.log import utcnow
 from ..errors import InvalidInput
 from .access import check_app, ingest_access_log
@@ -23,7 +24,6 @@ from .context import Context
 __all__ = ["timeline", "MAX_DAYS", "zone"]
 
 MAX_DAYS = 366
-_BUCKET = "time_bucket(INTERVAL 15 MINUTE, {col})"
 
 
 def zone(name: str) -> ZoneInfo:
@@ -46,20 +46,8 @@ def timeline(ctx: Context, days: int = 30, tz: str = "UTC") -> dict[str, Any]:
     with ctx.ns.read() as rep:
         vis = check_app(rep, ctx.app)
         ingest_access_log(ctx, rep)
-        add_sql = f"SELECT {_BUCKET.format(col='h.changed_at')} AS b, count(*) FROM history h"
-        params: list = []
-        if ctx.app is not None:
-            vwhere, vparams = vis.sql()
-            add_sql += f" JOIN (SELECT id FROM memories WHERE state = 'active' AND {vwhere}) m ON m.id = h.memory_id"
-            params += vparams
-        add_sql += " WHERE h.event = 'add' AND h.changed_at >= ? GROUP BY b"
-        adds = rep.con.execute(add_sql, params + [since]).fetchall()
-        acc_sql = f"SELECT {_BUCKET.format(col='accessed_at')} AS b, count(*) FROM access_log WHERE accessed_at >= ?"
-        acc_params: list = [since]
-        if ctx.app is not None:
-            acc_sql += " AND app = ?"
-            acc_params.append(ctx.app)
-        accessed = rep.con.execute(acc_sql + " GROUP BY b", acc_params).fetchall()
+        adds = queries.added_buckets(rep, since, None if ctx.app is None else vis)
+        accessed = access_log.accessed_buckets(rep, since, ctx.app)
 
     def per_day(rows) -> Counter:
         out: Counter = Counter()
