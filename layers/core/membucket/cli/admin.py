@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .. import ops
 from ..client import load_embedder
 from ..doctor import run_checks
-from ..errors import InvalidInput, MembucketError
+from ..errors import MembucketError
 from ..ops.reindex import reindex as run_reindex
 from .base import CliError, Runtime, emit, pass_rt, translate_errors
 
@@ -69,10 +69,7 @@ def reindex(rt: Runtime, embedder_name, reindex_user, all_users, batch, dry_run)
     if all_users and reindex_user:
         raise click.UsageError("use --user or --all-users, not both")
     users = rt.mb.users() if all_users else [reindex_user or rt.settings.user]
-    try:
-        embedder = load_embedder(embedder_name, rt.settings)
-    except ValueError as exc:  # an embedder name membucket does not know
-        raise InvalidInput(str(exc)) from exc
+    embedder = load_embedder(embedder_name, rt.settings)
     out = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), disable=dry_run) as bar:
