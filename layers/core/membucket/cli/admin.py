@@ -8,8 +8,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from .. import ops
-from ..client import load_embedder
+from .. import client, ops
 from ..doctor import run_checks
 from ..errors import MembucketError
 from ..ops.reindex import reindex as run_reindex
@@ -69,7 +68,7 @@ def reindex(rt: Runtime, embedder_name, reindex_user, all_users, batch, dry_run)
     if all_users and reindex_user:
         raise click.UsageError("use --user or --all-users, not both")
     users = rt.mb.users() if all_users else [reindex_user or rt.settings.user]
-    embedder = load_embedder(embedder_name, rt.settings)
+    embedder = client.load_embedder(embedder_name, rt.settings)
     out = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), disable=dry_run) as bar:
