@@ -55,7 +55,7 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
 bench: install
-	$(PY) -m membucket.bench.embedder --out bench/results/embedder.json
+	$(PY) -m membucket_bench.embedder --out bench/results/embedder.json
 	$(VENV)/bin/membucket bench engine --out bench/results/engine.json
 	$(VENV)/bin/membucket bench export --n 100000 --out bench/results/export.json
 

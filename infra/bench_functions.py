@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/functions.json")
     args = ap.parse_args(argv)
 
-    from membucket.bench.common import moto_server
+    from membucket_bench.common import moto_server
 
     py312 = bundle_size.find_python312()
     template = bundle_size.load_template(ROOT / "template.yaml")

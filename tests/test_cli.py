@@ -143,6 +143,21 @@ def test_every_command_has_help_with_an_example():
         assert cmd.help and "Example: membucket" in cmd.help, name
 
 
+def test_bench_commands_come_from_the_dev_install_plugin(env):
+    out = env("bench", "--help").stdout
+    assert all(name in out for name in ("engine", "http", "export", "locomo", "categories", "backup"))
+    assert "bench" in env("--help").stdout
+
+
+def test_an_unexpected_error_is_a_bug_not_invalid_input(env, monkeypatch):
+    def broken(ctx):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr("membucket.ops.stats", broken)
+    result = CliRunner().invoke(cli_module.cli, ["stats"])
+    assert isinstance(result.exception, ValueError) and "invalid_input" not in result.stderr
+
+
 def test_cli_against_an_s3_endpoint(env, s3_http_bucket):
     endpoint, bucket = s3_http_bucket
     store = f"s3://{bucket}/team"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from membucket.bench.locomo import evaluate, load, queries_of, turns_of
+from membucket_bench.locomo import evaluate, load, queries_of, turns_of
 from membucket.embed.base import EmbedderUnavailable
 
 DATA = Path(__file__).parents[1].parent / "shared/data/locomo/locomo_dev.json"
@@ -61,7 +61,7 @@ def test_latency_at_scale_reports_every_mode():
     """The scale run behind the 10k latency figure works end to end (figures themselves are benchmarks)."""
     if not DATA.is_file():
         pytest.skip(f"LoCoMo data not found at {DATA}")
-    from membucket.bench.locomo import latency_at_scale
+    from membucket_bench.locomo import latency_at_scale
     from tests.support.embedders import HashEmbedder
 
     out = latency_at_scale(load(DATA)[:1], 1500, embedder=HashEmbedder(), queries=20)

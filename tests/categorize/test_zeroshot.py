@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from membucket.bench.categories import load_labelled, micro, run
+from membucket_bench.categories import load_labelled, micro, run
 from membucket.categories import DEFAULT_TAXONOMY
 from membucket.categorize.prototypes import PROTOTYPES
 from membucket.categorize.zeroshot import CategoryDef, ZeroShotCategorizer, _CACHE

@@ -175,6 +175,15 @@ def test_layers_are_built_for_python312(template):
     assert template["Globals"]["Function"]["Runtime"] == "python3.12"
 
 
+def test_the_core_layer_holds_no_benchmark_code(template):
+    """The layer is layers/core as it stands; benchmarks live in bench/membucket_bench (dev installs)."""
+    core = ROOT / template["Resources"]["CoreLayer"]["Properties"]["ContentUri"]
+    assert not (core / "membucket" / "bench").exists() and not (core / "membucket_bench").exists()
+    assert (ROOT / "bench" / "membucket_bench" / "cli.py").exists()
+    mentions = [p for p in core.rglob("*.py") if "membucket_bench" in p.read_text(encoding="utf-8")]
+    assert not mentions, f"the package must not import the benchmarks: {mentions}"
+
+
 def _pins(lines):
     out = {}
     for line in lines:

@@ -7,6 +7,7 @@ from pathlib import Path
 from .categorize.base import Categorizer
 from .embed.base import Embedder
 from .engine.keys import list_users, validate_app_name
+from .errors import InvalidInput
 from .engine.namespace import REGISTRY, CompactResult, Namespace, ReplicaRegistry
 from .ops.context import Context
 from .settings import Settings
@@ -34,7 +35,7 @@ def load_embedder(name: str, settings: Settings | None = None) -> Embedder:
             timeout=s.openai_timeout_seconds,
             max_retries=s.openai_max_retries,
         )
-    raise ValueError(f"unknown embedder {name!r}; available: minilm, openai")
+    raise InvalidInput(f"unknown embedder {name!r}; available: minilm, openai")
 
 
 class Membucket:

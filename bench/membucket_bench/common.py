@@ -13,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..embed.base import normalize
+from membucket.embed.base import normalize
 
 __all__ = ["percentiles", "RandomEmbedder", "moto_server"]
 

@@ -5,7 +5,7 @@ both numbers matter; targets are >= 200 sentences/s for batches of typical sente
 <= 15 ms for one short query, on 2 cores. Inputs are generated deterministically from a built-in
 word list (no external data), so runs are comparable across machines and commits.
 
-    python -m membucket.bench.embedder --out bench/results/embedder.json
+    python -m membucket_bench.embedder --out bench/results/embedder.json
 """
 
 from __future__ import annotations

@@ -20,11 +20,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from .. import ops
-from ..client import Membucket
-from ..engine.checkpoint import read_pointer
-from ..engine.namespace import ReplicaRegistry
-from ..settings import Settings
+from membucket import ops
+from membucket.client import Membucket
+from membucket.engine.checkpoint import read_pointer
+from membucket.engine.namespace import ReplicaRegistry
+from membucket.settings import Settings
+
 from .common import RandomEmbedder, moto_server, percentiles
 
 __all__ = ["run"]

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .. import ops
-from ..client import Membucket
-from ..engine.namespace import ReplicaRegistry
-from ..ops.search import clean_mode
-from ..settings import Settings
+from membucket import ops
+from membucket.client import Membucket
+from membucket.engine.namespace import ReplicaRegistry
+from membucket.ops.search import clean_mode
+from membucket.settings import Settings
+
 from .common import percentiles
 
 __all__ = ["Turn", "Query", "load", "turns_of", "queries_of", "evaluate", "run", "CATEGORIES"]

@@ -20,13 +20,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .. import ops
-from ..auth import TokenStore
-from ..backup import BackupTarget, restore, take_backup, verify_backup
-from ..client import Membucket
-from ..engine.namespace import ReplicaRegistry
-from ..settings import Settings
-from ..store import open_store
+from membucket import ops
+from membucket.auth import TokenStore
+from membucket.backup import BackupTarget, restore, take_backup, verify_backup
+from membucket.client import Membucket
+from membucket.engine.namespace import ReplicaRegistry
+from membucket.settings import Settings
+from membucket.store import open_store
+
 from .common import RandomEmbedder, moto_server
 
 __all__ = ["run"]

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..categorize.zeroshot import MARGIN, THRESHOLD, TOP_K, ZeroShotCategorizer
+from membucket.categorize.zeroshot import MARGIN, THRESHOLD, TOP_K, ZeroShotCategorizer
 
 __all__ = ["load_labelled", "micro", "tune", "run", "DEFAULT_DATA"]
 
@@ -82,7 +82,7 @@ def per_category(gold: list[list[str]], pred: list[list[str]], names: list[str])
 def run(data: str | Path = DEFAULT_DATA, out: str | None = None, embedder=None) -> dict:
     """Tune on the tune half, report on the holdout half, with the shipped defaults scored too."""
     if embedder is None:
-        from ..embed.minilm import MiniLMEmbedder
+        from membucket.embed.minilm import MiniLMEmbedder
 
         embedder = MiniLMEmbedder()
     rows = load_labelled(data)

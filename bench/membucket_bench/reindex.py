@@ -1,4 +1,4 @@
-"""``python -m membucket.bench.reindex``: time to move N memories to another embedder, model excluded.
+"""``python -m membucket_bench.reindex``: time to move N memories to another embedder, model excluded.
 
 The namespace is seeded with random 384-d vectors, then reindexed into a random 256-d "model"
 (RandomEmbedder: a hash of the text seeds the vector). Time inside ``embed`` is measured and
@@ -19,11 +19,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .. import ops
-from ..client import Membucket
-from ..engine.namespace import ReplicaRegistry
-from ..ops.reindex import prepare, reindex
-from ..settings import Settings
+from membucket import ops
+from membucket.client import Membucket
+from membucket.engine.namespace import ReplicaRegistry
+from membucket.ops.reindex import prepare, reindex
+from membucket.settings import Settings
+
 from .common import RandomEmbedder, moto_server
 
 __all__ = ["run"]

@@ -1,6 +1,6 @@
 """Export and import of N memories with 384-d synthetic vectors: time, peak memory, bundle size.
 
-``membucket bench export --n 100000`` (or ``python -m membucket.bench.export``). A directory
+``membucket bench export --n 100000`` (or ``python -m membucket_bench.export``). A directory
 store in a temporary directory; the namespace is seeded through ``ops.add_batch`` in batches
 and compacted, so the figures are export/import alone. Memory is the peak resident set above
 the phase's starting point (sampled every 20 ms; it includes DuckDB, FAISS and the replica the
@@ -20,11 +20,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .. import ops
-from ..client import Membucket
-from ..embed.base import normalize
-from ..engine.namespace import ReplicaRegistry
-from ..settings import Settings
+from membucket import ops
+from membucket.client import Membucket
+from membucket.embed.base import normalize
+from membucket.engine.namespace import ReplicaRegistry
+from membucket.settings import Settings
+
 from .common import RandomEmbedder
 
 __all__ = ["run"]

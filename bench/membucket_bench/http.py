@@ -40,9 +40,9 @@ def _sentences(n: int, seed: int = 0) -> list[str]:
 
 
 def _seed(store: str, cache: str, n: int) -> float:
-    from .. import ops
-    from ..client import Membucket
-    from ..settings import Settings
+    from membucket import ops
+    from membucket.client import Membucket
+    from membucket.settings import Settings
 
     mb = Membucket(Settings(store=store, cache_dir=cache, max_batch=1000, compact_after=0))
     ctx = mb.context("bench")
@@ -89,7 +89,7 @@ def run(n: int = 10_000, queries: int = 200, clients: int = 8, seconds: float = 
         store, cache = str(Path(tmp) / "bucket"), str(Path(tmp) / "cache")
         console.print(f"seeding {n} memories with the offline embedder ...")
         seed_s = _seed(store, cache, n)
-        from ..server import is_loopback  # noqa: F401  (import check before spawning)
+        from membucket.server import is_loopback  # noqa: F401  (import check before spawning)
 
         port = _free_port()
         env = {**os.environ, "MEMBUCKET_STORE": store, "MEMBUCKET_CACHE_DIR": cache, "MEMBUCKET_USER": "bench", "MEMBUCKET_RATE_LIMIT_PER_MINUTE": "0"}

@@ -1,0 +1,126 @@
+"""``membucket bench ...``: the benchmark commands, a plugin of the ``membucket`` command.
+
+A development install (``pip install -e .``) registers this group under the
+``membucket.cli_plugins`` entry point group; the CLI loads it from there, so the shipped package
+(and the Lambda layer) never contains or imports benchmark code. Each module here is also a
+library: ``run(...)`` returns the figures it writes as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from membucket.cli import translate_errors
+
+__all__ = ["bench"]
+
+
+@click.group("bench")
+def bench():
+    """Benchmarks that print figures and write JSON.
+
+    Example: membucket bench engine --n 1000,10000 --backends local
+    """
+
+
+@bench.command("engine")
+@click.option("--n", "sizes", default="1000,10000,100000", show_default=True, help="Namespace sizes, comma-separated.")
+@click.option("--backends", default="local,moto", show_default=True, help="Stores to measure: local, moto (HTTP server).")
+@click.option("--out", default="bench/results/engine.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--queries", default=200, show_default=True, help="Searches per size.")
+@click.option("--writers", default=8, show_default=True, help="Concurrent writer processes.")
+@translate_errors
+def bench_engine(sizes, backends, out, queries, writers):
+    """Engine latency and throughput with random normalized vectors (no embedding).
+
+    Example: membucket bench engine --n 1000,10000 --backends local
+    """
+    from .engine import run
+
+    run([int(x) for x in sizes.split(",") if x], backends=[b for b in backends.split(",") if b], out=out, queries=queries, writers=writers)
+
+
+@bench.command("backup")
+@click.option("--namespaces", default=100, show_default=True, help="Namespaces to back up.")
+@click.option("--memories", default=20, show_default=True, help="Memories per namespace.")
+@click.option("--backends", default="local,moto", show_default=True, help="Stores to measure: local, moto (HTTP server).")
+@click.option("--out", default="bench/results/backup.json", show_default=True, help="Where to write the JSON results.")
+@translate_errors
+def bench_backup(namespaces, memories, backends, out):
+    """Full, then incremental bucket backups of many small namespaces (copied vs skipped), verify, restore.
+
+    Example: membucket bench backup --namespaces 100 --backends local
+    """
+    from .backup import run
+
+    run(namespaces, memories, backends=[b for b in backends.split(",") if b], out=out)
+
+
+@bench.command("http")
+@click.option("--n", default=10_000, show_default=True, help="Memories in the namespace.")
+@click.option("--queries", default=200, show_default=True, help="Sequential searches measured.")
+@click.option("--clients", default=8, show_default=True, help="Concurrent clients.")
+@click.option("--seconds", default=15.0, show_default=True, help="Duration of the concurrent run.")
+@click.option("--out", default="bench/results/http.json", show_default=True, help="Where to write the JSON results.")
+@translate_errors
+def bench_http(n, queries, clients, seconds, out):
+    """MCP search_memory and REST search end to end over loopback HTTP (offline embedder).
+
+    Example: membucket bench http --n 10000 --clients 8
+    """
+    from .http import run
+
+    run(n=n, queries=queries, clients=clients, seconds=seconds, out=out)
+
+
+@bench.command("locomo")
+@click.option("--data", "data_path", default="../shared/data/locomo/locomo_dev.json", show_default=True, help="LoCoMo JSON file (read in place, never copied).")
+@click.option("--mode", "modes", default="hybrid", show_default=True, help="Search mode(s): dense, lexical, hybrid; comma-separated to compare.")
+@click.option("--conversations", type=int, help="Only the first N conversations.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--out", help="Also write the JSON results here (e.g. bench/results/retrieval-quality.json).")
+@click.option("--scale", type=int, help="Also time warm searches with this many memories in one namespace (e.g. 10000).")
+@translate_errors
+def bench_locomo(data_path, modes, conversations, as_json, out, scale):
+    """Retrieval quality (recall@1/5/10, MRR) on LoCoMo through the real add and search operations.
+
+    Example: membucket bench locomo --data ../shared/data/locomo/locomo_dev.json --mode dense,lexical,hybrid
+    """
+    from .locomo import run
+
+    try:
+        run(data_path, [m for m in modes.split(",") if m], as_json=as_json, conversations=conversations, out=out, scale=scale)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@bench.command("categories")
+@click.option("--data", "data_path", default="tests/data/categories_labelled.jsonl", show_default=True, help="Labelled JSONL (text, categories, split).")
+@click.option("--out", default="bench/results/categories.json", show_default=True, help="Where to write the JSON results.")
+@translate_errors
+def bench_categories(data_path, out):
+    """Offline categorizer quality: tune threshold/margin on the tune half, micro P/R/F1 on the holdout half.
+
+    Example: membucket bench categories
+    """
+    from .categories import run
+
+    result = run(data_path, out=out)
+    click.echo(json.dumps({k: v for k, v in result.items() if k != "holdout_per_category"}, indent=2))
+
+
+@bench.command("export")
+@click.option("--n", default=100_000, show_default=True, help="Memories (with 384-d synthetic vectors).")
+@click.option("--store", "store_kind", default="local", type=click.Choice(["local"]), show_default=True, help="Store backend.")
+@click.option("--out", default="bench/results/export.json", show_default=True, help="Where to write the JSON results.")
+@translate_errors
+def bench_export(n, store_kind, out):
+    """Export and import N memories: time, peak memory, bundle size (no model needed).
+
+    Example: membucket bench export --n 10000
+    """
+    from .export import run
+
+    run(n=n, out=out)

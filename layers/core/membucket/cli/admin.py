@@ -1,0 +1,167 @@
+"""Running membucket: doctor, compact, reindex, recategorize, serve and the interactive shell."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .. import client, ops
+from ..doctor import run_checks
+from ..errors import MembucketError
+from ..ops.reindex import reindex as run_reindex
+from .base import CliError, Runtime, emit, pass_rt, translate_errors
+
+__all__ = ["COMMANDS"]
+
+
+@click.command("doctor")
+@pass_rt
+@translate_errors
+def doctor(rt: Runtime):
+    """Print the effective configuration and check the store, conditional writes and the embedder.
+
+    Example: membucket doctor
+    """
+    report = run_checks(rt.mb)
+    emit(report)
+    if not report["ok"]:
+        sys.exit(1)
+
+
+@click.command("compact")
+@click.option("--all-users", is_flag=True, help="Compact every namespace in the bucket.")
+@click.option("--no-gc", is_flag=True, help="Write the checkpoint but delete nothing.")
+@pass_rt
+@translate_errors
+def compact(rt: Runtime, all_users, no_gc):
+    """Write a checkpoint at the newest sequence, then remove what retention allows.
+
+    Example: membucket compact --all-users
+    """
+    users = rt.mb.users() if all_users else [rt.settings.user]
+    out = []
+    for user in users:
+        r = rt.mb.compact(user, gc=not no_gc)
+        out.append({"user": user, "seq": r.seq, "checkpoint_written": r.published, "gc": r.gc.__dict__})
+    emit(out if all_users else out[0])
+
+
+@click.command("reindex")
+@click.option("--embedder", "embedder_name", required=True, help="Target embedder: minilm or openai (MEMBUCKET_OPENAI_* settings).")
+@click.option("--user", "reindex_user", help="Namespace to reindex. Default: --user / MEMBUCKET_USER.")
+@click.option("--all-users", is_flag=True, help="Reindex every namespace in the bucket.")
+@click.option("--batch", default=64, show_default=True, help="Texts per embedding call (and per resumable part).")
+@click.option("--dry-run", is_flag=True, help="Only tell how many memories would be re-embedded.")
+@pass_rt
+@translate_errors
+def reindex(rt: Runtime, embedder_name, reindex_user, all_users, batch, dry_run):
+    """Re-embed every memory (all states) with another embedder, then switch the namespace to it.
+
+    Resumable: run it again after an interruption and it embeds only what is missing. Reads keep
+    using the old vectors until the switch; afterwards, servers must run with the new embedder.
+
+    Example: membucket reindex --embedder openai --all-users
+    """
+    if all_users and reindex_user:
+        raise click.UsageError("use --user or --all-users, not both")
+    users = rt.mb.users() if all_users else [reindex_user or rt.settings.user]
+    embedder = client.load_embedder(embedder_name, rt.settings)
+    out = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), disable=dry_run) as bar:
+        for user in users:
+            task = bar.add_task(f"reindex {user}", total=None)
+            result = run_reindex(
+                rt.mb.namespace(user), embedder, batch=batch, dry_run=dry_run,
+                progress=lambda done, total, task=task: bar.update(task, completed=done, total=total),
+            )
+            out.append(result.to_dict())
+    emit(out if all_users else out[0])
+
+
+@click.command("recategorize")
+@click.argument("memory_ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every memory you can see (replaces existing categories).")
+@click.option("--missing", is_flag=True, help="Only memories without categories.")
+@pass_rt
+@translate_errors
+def recategorize(rt: Runtime, memory_ids, all_, missing):
+    """Re-run the categorizer over memories, one commit per batch; prints counts.
+
+    Example: membucket recategorize --missing
+    """
+    if not (memory_ids or all_ or missing):
+        raise click.UsageError("give memory ids, --all or --missing")
+    if all_ and missing:
+        raise click.UsageError("give --all or --missing, not both")
+    console = Console(stderr=True)
+    ctx, ids = rt.ctx(owner=True), list(memory_ids) or None
+    if not console.is_terminal:  # piped or captured: no bar, stderr stays clean for errors
+        return emit(ops.recategorize(ctx, ids, only_missing=missing))
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("categorizing", total=None)
+        result = ops.recategorize(ctx, ids, only_missing=missing, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    emit(result)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback needs --auth.")
+@click.option("--port", default=8765, show_default=True, help="Port to listen on.")
+@click.option("--auth/--no-auth", default=None, help="Require bearer tokens (default: off on loopback).")
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@pass_rt
+@translate_errors
+def serve(rt: Runtime, host, port, auth, log_level):
+    """Serve the REST API and the MCP endpoint (what `make run` starts).
+
+    Example: membucket serve --port 8765
+    """
+    # Imported here so the other commands do not load the web stack. Moves to membucket.http.serve
+    # with the http/ package (issue 11), imported from there.
+    from ..server import ServeRefused, run
+
+    try:
+        run(rt.mb, host=host, port=port, auth=auth, log_level=log_level)
+    except ServeRefused as exc:
+        raise CliError("auth_required", str(exc), rt.as_json) from exc
+
+
+@click.command("shell")
+@pass_rt
+@translate_errors
+def shell(rt: Runtime):
+    """An interactive prompt: type text to add it, '?query' to search, 'list', or 'quit'.
+
+    Example: membucket shell
+    """
+    ctx = rt.ctx()
+    click.echo(f"membucket shell - user {ctx.user!r}, app {ctx.app!r}, store {rt.mb.store.url}")
+    click.echo("Type a sentence to remember it, '?question' to search, 'list' to list, 'quit' to leave.")
+    while True:
+        try:
+            line = input("membucket> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not line:
+            continue
+        if line in ("quit", "exit"):
+            return
+        try:
+            if line.startswith("?"):
+                for h in ops.search(ctx, line[1:], limit=5):
+                    click.echo(f"  {h.score:.3f}  {h.text}")
+            elif line == "list":
+                for m in ops.list_memories(rt.ctx(owner=True), size=20).items:
+                    click.echo(f"  [{m.state}] {m.text}")
+            else:
+                for e in ops.add(ctx, line).events:
+                    click.echo(f"  {e.event} {e.id}")
+        except MembucketError as exc:
+            click.echo(f"  error: {exc.code}: {exc.message}")
+
+
+COMMANDS = [doctor, compact, reindex, recategorize, serve, shell]

@@ -1,0 +1,164 @@
+"""Commands on who may read what: apps (pause/resume), access rules, and categories (in use and
+user-defined). Each is options, one ``ops`` call, JSON on stdout."""
+
+from __future__ import annotations
+
+import click
+
+from .. import ops
+from .base import Runtime, emit, pass_rt, translate_errors
+
+__all__ = ["COMMANDS"]
+
+
+@click.group("apps")
+def apps():
+    """List, pause and resume apps (MCP clients).
+
+    Example: membucket apps list
+    """
+
+
+@apps.command("list")
+@pass_rt
+@translate_errors
+def apps_list(rt: Runtime):
+    """List apps with their memory counts.
+
+    Example: membucket apps list
+    """
+    emit(ops.list_apps(rt.ctx(owner=True)))
+
+
+@apps.command("pause")
+@click.argument("name")
+@pass_rt
+@translate_errors
+def apps_pause(rt: Runtime, name):
+    """Pause an app: it can no longer read or write.
+
+    Example: membucket apps pause cursor
+    """
+    emit(ops.set_app_paused(rt.ctx(owner=True), name, True))
+
+
+@apps.command("resume")
+@click.argument("name")
+@pass_rt
+@translate_errors
+def apps_resume(rt: Runtime, name):
+    """Resume a paused app.
+
+    Example: membucket apps resume cursor
+    """
+    emit(ops.set_app_paused(rt.ctx(owner=True), name, False))
+
+
+@click.group("rules")
+def rules():
+    """Allow/deny rules per app: all memories, one memory, or one category.
+
+    Example: membucket rules add cursor deny --category health
+    """
+
+
+@rules.command("list")
+@click.option("--for-app", "for_app", help="Only rules that apply to this app.")
+@pass_rt
+@translate_errors
+def rules_list(rt: Runtime, for_app):
+    """List access rules.
+
+    Example: membucket rules list --for-app cursor
+    """
+    emit(ops.list_rules(rt.ctx(owner=True), app=for_app))
+
+
+@rules.command("add")
+@click.argument("app_name")
+@click.argument("effect", type=click.Choice(["allow", "deny"]))
+@click.option("--memory", "memory_id", help="Rule for one memory.")
+@click.option("--category", help="Rule for one category.")
+@pass_rt
+@translate_errors
+def rules_add(rt: Runtime, app_name, effect, memory_id, category):
+    """Add a rule for APP_NAME ('*' for every app); without --memory/--category it covers all.
+
+    Example: membucket rules add cursor deny --category health
+    """
+    if memory_id and category:
+        raise click.UsageError("give --memory or --category, not both")
+    scope, target = ("memory", memory_id) if memory_id else ("category", category) if category else ("all", None)
+    emit(ops.add_rule(rt.ctx(owner=True), app_name, effect, scope, target))
+
+
+@rules.command("delete")
+@click.argument("rule_id")
+@pass_rt
+@translate_errors
+def rules_delete(rt: Runtime, rule_id):
+    """Delete a rule by id.
+
+    Example: membucket rules delete 0c5e...
+    """
+    ops.delete_rule(rt.ctx(owner=True), rule_id)
+    emit({"deleted": rule_id})
+
+
+@click.command("categories")
+@pass_rt
+@translate_errors
+def categories(rt: Runtime):
+    """Categories in use, with counts.
+
+    Example: membucket categories
+    """
+    emit(ops.list_categories(rt.ctx(owner=True)))
+
+
+@click.group("category")
+def category():
+    """User-defined categories (a name and a description) the categorizer may assign.
+
+    Example: membucket category list
+    """
+
+
+@category.command("define")
+@click.argument("name")
+@click.argument("description")
+@pass_rt
+@translate_errors
+def category_define(rt: Runtime, name, description):
+    """Define NAME (or replace its description); new writes and recategorize may assign it.
+
+    Example: membucket category define gardening "Plants, vegetable beds, compost and garden tools"
+    """
+    emit(ops.define_category(rt.ctx(owner=True), name, description))
+
+
+@category.command("delete")
+@click.argument("name")
+@pass_rt
+@translate_errors
+def category_delete(rt: Runtime, name):
+    """Forget a definition (memories keep the category).
+
+    Example: membucket category delete gardening
+    """
+    ops.delete_category(rt.ctx(owner=True), name)
+    emit({"deleted": name})
+
+
+@category.command("list")
+@pass_rt
+@translate_errors
+def category_list(rt: Runtime):
+    """User-defined categories with their descriptions.
+
+    Example: membucket category list
+    """
+    emit(ops.list_category_defs(rt.ctx(owner=True)))
+
+
+COMMANDS = [apps, rules, categories, category]

@@ -1,0 +1,100 @@
+"""What every command module shares: the Runtime the root options build, JSON output, and the one
+error boundary (``translate_errors``), which shows a failure as ``error: <code>: <message>``.
+
+Failures are mapped by ``ops.failures.as_membucket_error``, the same mapping REST and MCP use, so a
+failure has the same code on every surface. Anything it does not know is a bug and propagates
+with its traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from typing import Any, Callable, Iterator
+
+import click
+from rich.console import Console
+from rich.progress import Progress
+
+from ..client import Membucket
+from ..errors import InvalidInput
+from ..ops.context import Context
+from ..ops.failures import as_membucket_error
+from ..settings import Settings
+
+__all__ = ["CliError", "Runtime", "emit", "pass_rt", "progress_bar", "translate_errors"]
+
+
+def emit(data: Any) -> None:
+    """Print a result as JSON on stdout (results with ``to_dict`` and lists of them too)."""
+    if hasattr(data, "to_dict"):
+        data = data.to_dict()
+    elif isinstance(data, list):
+        data = [d.to_dict() if hasattr(d, "to_dict") else d for d in data]
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+class CliError(click.ClickException):
+    """A failure reported as ``code: message`` (or JSON with --json), exit status 1."""
+
+    def __init__(self, code: str, message: str, as_json: bool) -> None:
+        super().__init__(message)
+        self.code, self.as_json = code, as_json
+
+    def show(self, file=None) -> None:
+        line = json.dumps({"error": {"code": self.code, "message": self.message}}) if self.as_json else f"error: {self.code}: {self.message}"
+        click.echo(line, err=True)
+
+
+def translate_errors(fn: Callable) -> Callable:
+    """Turn library and store errors into one-line CLI errors (sqlite-utils style)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        as_json = click.get_current_context().find_root().params.get("as_json", False)
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            error = as_membucket_error(exc)
+            if error is None:
+                raise
+            raise CliError(error.code, error.message, as_json) from exc
+
+    return wrapper
+
+
+class Runtime:
+    """What the root options resolve to; built lazily so --help never touches the store."""
+
+    def __init__(self, overrides: dict[str, Any], as_json: bool) -> None:
+        self.overrides = {k: v for k, v in overrides.items() if v is not None}
+        self.as_json = as_json
+        self._mb: Membucket | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.mb.settings
+
+    @property
+    def mb(self) -> Membucket:
+        if self._mb is None:
+            try:
+                self._mb = Membucket(Settings(**self.overrides))
+            except ValueError as exc:  # a bad option or MEMBUCKET_* value (settings, store URL)
+                raise InvalidInput(str(exc)) from exc
+        return self._mb
+
+    def ctx(self, owner: bool = False) -> Context:
+        return self.mb.context(self.settings.user, None if owner else self.settings.app)
+
+
+pass_rt = click.make_pass_decorator(Runtime)
+
+
+@contextlib.contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A rich progress bar on stderr; yields the (done, total) callback the library calls."""
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
