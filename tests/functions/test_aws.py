@@ -7,12 +7,12 @@ import os
 import boto3
 import pytest
 
+from membucket.auth import InvalidToken
 from membucket.auth.gateway import identity_from_claims
 from membucket.aws import make_membucket
-from membucket.embed.s3_model import MODEL_FILES, S3ModelEmbedder, fetch_model, publish_model
-from membucket.auth import InvalidToken
-from membucket.errors import InvalidUserId
 from membucket.embed.minilm import locate_model_dir
+from membucket.embed.s3_model import MODEL_FILES, S3ModelEmbedder, fetch_model, publish_model
+from membucket.errors import InvalidUserId
 from membucket.store import open_store
 
 from .conftest import PREFIX, call
