@@ -60,7 +60,7 @@ def seed_bucket(endpoint: str, n: int, work: Path) -> dict:
     from membucket.auth import TokenStore
     from membucket.embed.minilm import locate_model_dir
     from membucket.engine.namespace import ReplicaRegistry
-    from membucket.lambda_support import publish_model
+    from membucket.embed.s3_model import publish_model
     from membucket.store import open_store
 
     import boto3

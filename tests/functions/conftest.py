@@ -65,10 +65,10 @@ def stdout(capsys, monkeypatch):
     Powertools' log handler keeps the stream it was created with, so it is pointed at a buffer
     here; metrics are printed, so capsys has them.
     """
-    from membucket import lambda_support
+    from membucket.aws import logger
 
     logs = io.StringIO()
-    for handler in lambda_support.logger.handlers:
+    for handler in logger.handlers:
         monkeypatch.setattr(handler, "stream", logs)
     return lambda: logs.getvalue() + capsys.readouterr().out
 

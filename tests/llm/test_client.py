@@ -135,7 +135,7 @@ def test_load_llm_follows_the_operator_settings(fake):
 
 
 def test_the_key_can_come_from_openai_api_key_in_the_environment(fake, monkeypatch):
-    """Lambda exports the Secrets Manager key as OPENAI_API_KEY (lambda_support); settings name none."""
+    """Lambda exports the Secrets Manager key as OPENAI_API_KEY (membucket.aws); settings name none."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-secrets-manager")
     llm = load_llm(Settings(llm="openai", openai_base_url=fake.url, openai_chat_model="fake-chat", llm_max_retries=0))
     llm.structured("s", "x", "categories", SCHEMA)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .categorize.base import Categorizer
 from .embed.base import Embedder
+from .engine.index import set_search_threads
 from .engine.keys import list_users, validate_app_name
 from .errors import InvalidInput
 from .engine.namespace import REGISTRY, CompactResult, Namespace, ReplicaRegistry
@@ -19,14 +20,15 @@ DEFAULT = object()  # "not given": pick the categorizer from settings
 
 
 def load_embedder(name: str, settings: Settings | None = None) -> Embedder:
+    """The embedder ``name`` configured from ``settings`` (model directory, threads, endpoint)."""
+    s = settings or Settings()
     if name in ("minilm", "local/all-MiniLM-L6-v2"):
         from .embed.minilm import MiniLMEmbedder
 
-        return MiniLMEmbedder()
+        return MiniLMEmbedder(s.minilm_dir, threads=s.embed_threads)
     if name == "openai":
         from .embed.openai_compat import OpenAIEmbedder
 
-        s = settings or Settings()
         return OpenAIEmbedder(
             s.openai_embedding_model,
             base_url=s.openai_base_url,
@@ -58,6 +60,7 @@ class Membucket:
         self._llm = llm
         self._llm_loaded = llm is not None
         self.registry = registry or REGISTRY  # tests pass their own to act as separate processes
+        set_search_threads(s.faiss_threads)
 
     @property
     def embedder(self) -> Embedder:

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any
+
+from pydantic import SecretStr
 
 from .client import Membucket
 from .store import IF_ABSENT, PreconditionFailed, PutCondition
 
 __all__ = ["run_checks"]
 
-SECRET_WORDS = ("key", "secret", "token", "password", "passphrase")
-
 
 def _config(mb: Membucket) -> dict[str, Any]:
-    out = {}
+    """Every setting as in effect; secrets (``SecretStr`` fields) masked, by type and not by name.
+
+    ``endpoint_url`` shows the endpoint boto3 will use when only ``AWS_ENDPOINT_URL_S3`` or
+    ``AWS_ENDPOINT_URL`` names it.
+    """
+    out: dict[str, Any] = {}
     for name, value in mb.settings.model_dump().items():
-        out[name] = "***" if value and any(w in name for w in SECRET_WORDS) else value
+        out[name] = ("***" if value.get_secret_value() else "") if isinstance(value, SecretStr) else value
+    if not out["endpoint_url"]:
+        out["endpoint_url"] = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
     return out
 
 

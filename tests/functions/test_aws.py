@@ -7,10 +7,12 @@ import os
 import boto3
 import pytest
 
-from membucket import lambda_support
 from membucket.auth import InvalidToken
-from membucket.errors import InvalidUserId
+from membucket.auth.gateway import identity_from_claims
+from membucket.aws import make_membucket
 from membucket.embed.minilm import locate_model_dir
+from membucket.embed.s3_model import MODEL_FILES, S3ModelEmbedder, fetch_model, publish_model
+from membucket.errors import InvalidUserId
 from membucket.store import open_store
 
 from .conftest import PREFIX, call
@@ -19,7 +21,7 @@ from .conftest import PREFIX, call
 @pytest.fixture
 def model_url(bucket):
     url = f"s3://{bucket}/{PREFIX}/models/all-MiniLM-L6-v2"
-    lambda_support.publish_model(locate_model_dir(), open_store(url))
+    publish_model(locate_model_dir(), open_store(url))
     return url
 
 
@@ -34,25 +36,25 @@ def test_model_is_fetched_from_the_bucket_on_first_embed(bucket, tokens, load, m
     assert call(add, "POST", "/api/v1/memories", {"text": "Alice sells honey"}, token)[0] == 201
     assert (model_dir / "model.safetensors").stat().st_mtime_ns == mtime  # warm: no second download
     embedder = add.APP.app.state.membucket.mb.embedder
-    assert isinstance(embedder, lambda_support.S3ModelEmbedder) and embedder.fetch_seconds is not None
+    assert isinstance(embedder, S3ModelEmbedder) and embedder.fetch_seconds is not None
 
 
 def test_a_corrupt_model_is_refused(bucket, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    for name in lambda_support.MODEL_FILES:
+    for name in MODEL_FILES:
         (src / name).write_bytes(name.encode() * 10)
     store = open_store(f"s3://{bucket}/{PREFIX}/models/tiny")
-    lambda_support.publish_model(src, store)
-    assert lambda_support.fetch_model(store, tmp_path / "ok") == tmp_path / "ok"
+    publish_model(src, store)
+    assert fetch_model(store, tmp_path / "ok") == tmp_path / "ok"
     store.put("config.json", b"{}")
     with pytest.raises(RuntimeError, match="does not match its manifest"):
-        lambda_support.fetch_model(store, tmp_path / "model")
+        fetch_model(store, tmp_path / "model")
 
 
 def test_missing_model_says_how_to_publish(bucket, tmp_path):
     with pytest.raises(RuntimeError, match="publish_model"):
-        lambda_support.fetch_model(open_store(f"s3://{bucket}/nothing"), tmp_path / "model")
+        fetch_model(open_store(f"s3://{bucket}/nothing"), tmp_path / "model")
 
 
 def _jwt_event_claims(claims):
@@ -82,20 +84,20 @@ def test_jwt_mode_takes_the_caller_from_verified_claims(bucket, load):
 
 
 def test_identity_from_claims():
-    ident = lambda_support.identity_from_claims({"sub": "alice", "scope": "membucket/read openid"})
+    ident = identity_from_claims({"sub": "alice", "scope": "membucket/read openid"})
     assert ident.user == "alice" and ident.scopes == frozenset({"read"}) and ident.app is None
-    assert lambda_support.identity_from_claims({"email": "a@b.c", "scp": ["membucket:admin"]}, "email").can("admin")
-    assert lambda_support.identity_from_claims({"sub": "alice"}).scopes == frozenset({"write"})
+    assert identity_from_claims({"email": "a@b.c", "scp": ["membucket:admin"]}, "email").can("admin")
+    assert identity_from_claims({"sub": "alice"}).scopes == frozenset({"write"})
     with pytest.raises(InvalidToken):
-        lambda_support.identity_from_claims({"email": "a@b.c"})
+        identity_from_claims({"email": "a@b.c"})
     with pytest.raises(InvalidUserId):
-        lambda_support.identity_from_claims({"sub": "../etc"})
+        identity_from_claims({"sub": "../etc"})
 
 
 def test_remote_model_key_comes_from_secrets_manager(bucket, monkeypatch):
     boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="membucket/openai", SecretString='{"api_key": "sk-test"}')
     monkeypatch.setenv("MEMBUCKET_OPENAI_SECRET_NAME", "membucket/openai")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    lambda_support.make_membucket()
+    make_membucket()
     assert os.environ["OPENAI_API_KEY"] == "sk-test"
     monkeypatch.delenv("OPENAI_API_KEY")

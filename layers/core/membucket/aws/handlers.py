@@ -1,0 +1,114 @@
+"""The app every HTTP function serves, built once per container, and the per-invocation wrapper.
+
+- ``http_app()``: Mangum over the one ASGI app (REST ``/api/v1`` + MCP ``/mcp``), built once per
+  container at import and reused while warm. Auth is always on: membucket bearer tokens, or, with
+  ``Settings.lambda_auth == "jwt"``, the claims API Gateway's JWT authorizer verified
+  (``membucket.auth.gateway``).
+- The replica cache: replicas live in the process-wide registry (in memory, warm across
+  invocations); downloaded checkpoint files are cached under ``/tmp`` (``Settings.cache_dir``).
+  A cold container fetches the checkpoint named by ``CHECKPOINT``, then the log tail.
+- ``serve_http()``: one HTTP invocation, with per-invocation metrics (EMF): ``Latency`` (or
+  ``SearchLatency``), ``Commits``, ``CommitConflicts``, ``CommitRetries``, ``ReplicaCacheHits``.
+- The offline model comes from the bucket when ``Settings.model_url`` is set
+  (``membucket.embed.s3_model``), which keeps the zip under Lambda's 250 MB limit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..auth.gateway import GatewayTokenStore, verified_claims
+from ..client import Membucket
+from ..embed.s3_model import S3ModelEmbedder
+from ..engine.namespace import ReplicaRegistry
+from ..settings import Settings
+from ..store import open_store
+from .credentials import load_openai_secret
+from .observe import configure_logging, invocation_metrics, logger, metrics, tracer
+
+__all__ = ["make_membucket", "http_app", "export_app", "serve_http", "http_handler", "json_response"]
+
+
+def _http():
+    """The HTTP layer's three entry points, imported in this one place.
+
+    Until the ``http/`` package lands they live in ``web``, ``server`` and ``api.export_bucket``,
+    which this layer may not import by the rules, so they are looked up by name. When it lands,
+    this body becomes one line:
+    ``from ..http import app, export, serve; return app.create_app, serve.build_state, export.create_export_app``
+    """
+    import importlib
+
+    web, server, export = (importlib.import_module(f"membucket.{m}") for m in ("web", "server", "api.export_bucket"))
+    return web.create_app, server.build_state, export.create_export_app
+
+
+def make_membucket(settings: Settings | None = None, registry: ReplicaRegistry | None = None) -> Membucket:
+    """A Membucket from ``MEMBUCKET_*``; the offline model comes from the bucket when configured."""
+    settings = settings or Settings()
+    embedder = None
+    if settings.model_url and settings.embedder == "minilm":
+        model_store = open_store(settings.model_url, endpoint_url=settings.endpoint_url, region=settings.region)
+        embedder = S3ModelEmbedder(model_store, Path(settings.cache_dir) / "model", threads=settings.embed_threads)
+    load_openai_secret(settings)
+    return Membucket(settings, embedder=embedder, registry=registry)
+
+
+def http_app(mb: Membucket | None = None, factory=None):
+    """Mangum over the shared ASGI app (or ``factory(state)``), with bearer tokens (or API Gateway's JWT claims) required."""
+    from mangum import Mangum
+
+    create_app, build_state, _ = _http()
+    mb = mb or make_membucket()
+    state = build_state(mb, "0.0.0.0", auth=True)
+    if mb.settings.lambda_auth == "jwt":
+        state.tokens = GatewayTokenStore(mb.store, user_claim=mb.settings.jwt_user_claim)
+    configure_logging()
+    return Mangum((factory or create_app)(state), lifespan="off", api_gateway_base_path="/")
+
+
+def export_app(mb: Membucket | None = None):
+    """The export function's app: bundles go to ``Settings.export_store``, answers are presigned URLs."""
+    _, _, create_export_app = _http()
+    mb = mb or make_membucket()
+    url = mb.settings.export_store
+    store = open_store(url, endpoint_url=mb.settings.endpoint_url, region=mb.settings.region) if url else None
+    return http_app(mb, factory=lambda state: create_export_app(state, store, mb.settings.export_url_seconds))
+
+
+def serve_http(app, event: dict, context: Any, function: str, latency_metric: str = "Latency") -> dict:
+    """Run one API Gateway (HTTP API, payload 2.0) event through the app; log one line, no bodies."""
+    claims = (((event.get("requestContext") or {}).get("authorizer") or {}).get("jwt") or {}).get("claims")
+    with verified_claims(claims), invocation_metrics(function, latency_metric) as done:
+        response = app(event, context)
+    http = (event.get("requestContext") or {}).get("http") or {}
+    logger.info("request", extra={
+        "method": http.get("method"), "path": event.get("rawPath"), "status": response.get("statusCode"),
+        "latency_ms": round(done["ms"], 2), "function": function,
+    })
+    return response
+
+
+def http_handler(function: str, latency_metric: str = "Latency", app=None):
+    """The Lambda handler of an HTTP function: the shared app under Mangum, built once per
+    container, with Powertools' correlation id, tracing (responses not captured) and EMF metrics.
+    The app is ``handler.app``, for tests that check routes."""
+    from aws_lambda_powertools.logging import correlation_paths
+
+    app = app or http_app()
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def lambda_handler(event, context):
+        return serve_http(app, event, context, function=function, latency_metric=latency_metric)
+
+    lambda_handler.app = app
+    return lambda_handler
+
+
+def json_response(status: int, body: dict) -> dict:
+    """An HTTP API (payload 2.0) response in the API's JSON shape."""
+    return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(body), "isBase64Encoded": False}

@@ -1,0 +1,61 @@
+"""Powertools for every function: one JSON logger, EMF metrics, X-Ray tracing.
+
+Configured by the environment the template sets (``POWERTOOLS_SERVICE_NAME``,
+``POWERTOOLS_METRICS_NAMESPACE``). The library's stdlib loggers (``membucket.*``, ``mangum``,
+``mcp``) are given the same JSON handler, so an engine warning carries the request's correlation
+id. Request and response bodies are never logged or traced: they hold memory text.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ..engine.namespace import REGISTRY, STATS, ReplicaRegistry
+
+__all__ = ["logger", "metrics", "tracer", "configure_logging", "invocation_metrics"]
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "membucket"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "membucket"))
+tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "membucket"))
+
+
+def configure_logging() -> None:
+    """Give the library's and the adapters' stdlib loggers the Powertools JSON handler."""
+    copy_config_to_registered_loggers(source_logger=logger, include={"membucket", "mangum", "mcp"})
+    logging.getLogger("mangum").setLevel(logging.WARNING)  # serve_http logs one line per request
+
+
+def _counters(registry: ReplicaRegistry) -> dict[str, int]:
+    # The registry keeps no public iterator; a container serves one invocation at a time, so a
+    # snapshot before and after gives this invocation's numbers (evicted replicas clamp to 0).
+    replicas = registry.replicas()
+    return {
+        "Commits": STATS.commits,
+        "CommitConflicts": STATS.conflicts,
+        "CommitRetries": STATS.in_flight_retries + STATS.transport_retries,
+        "ReplicaCacheHits": sum(r.cache_hits for r in replicas),
+    }
+
+
+@contextmanager
+def invocation_metrics(function: str, latency_metric: str = "Latency", registry: ReplicaRegistry = REGISTRY) -> Iterator[dict]:
+    """Add this invocation's latency and engine counters to ``metrics`` (flushed by ``log_metrics``)."""
+    before = _counters(registry)
+    done: dict[str, float] = {"ms": 0.0}
+    start = time.perf_counter()
+    try:
+        yield done
+    finally:
+        done["ms"] = (time.perf_counter() - start) * 1000
+        metrics.add_dimension(name="function", value=function)
+        metrics.add_metric(name=latency_metric, unit=MetricUnit.Milliseconds, value=done["ms"])
+        for name, value in _counters(registry).items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=max(0, value - before[name]))
