@@ -1,6 +1,6 @@
 """Export the caller's memory: ``POST /api/v1/export`` -> the bundle in the backup bucket + a presigned URL.
 
-Thin: ``membucket.api.export_bucket`` under Mangum. API Gateway cannot carry a large bundle in a
+Thin: ``membucket.http.export`` under Mangum. API Gateway cannot carry a large bundle in a
 response, so the bundle is written to ``MEMBUCKET_EXPORT_STORE`` (``exports/`` in the backup
 bucket, the only place this function may write) and the answer is a GET URL presigned for
 ``MEMBUCKET_EXPORT_URL_SECONDS``. Bodies are never logged.

@@ -615,7 +615,7 @@ def serve(rt: Runtime, host, port, auth, log_level):
 
     Example: membucket serve --port 8765
     """
-    from .server import ServeRefused, run
+    from .http.serve import ServeRefused, run
 
     try:
         run(rt.mb, host=host, port=port, auth=auth, log_level=log_level)

@@ -85,8 +85,8 @@ def http_app(mb: Membucket | None = None, factory=None):
     """Mangum over the shared ASGI app (or ``factory(state)``), with bearer tokens (or API Gateway's JWT claims) required."""
     from mangum import Mangum
 
-    from .server import build_state
-    from .web import create_app
+    from .http.app import create_app
+    from .http.serve import build_state
 
     mb = mb or make_membucket()
     state = build_state(mb, "0.0.0.0", auth=True)
@@ -98,7 +98,7 @@ def http_app(mb: Membucket | None = None, factory=None):
 
 def export_app(mb: Membucket | None = None):
     """The export function's app: bundles go to ``MEMBUCKET_EXPORT_STORE``, answers are presigned URLs."""
-    from .api.export_bucket import create_export_app
+    from .http.export import create_export_app
 
     mb = mb or make_membucket()
     url = os.environ.get("MEMBUCKET_EXPORT_STORE")

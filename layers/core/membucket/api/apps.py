@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from .. import ops
 from ..auth import Identity
-from .deps import get_identity
+from ..caller import get_identity
 from .schemas import (
     AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, AppOut, AppsOut, MemoryListQuery, PageOut, RuleIn, RuleOut, RulesOut, acting,
 )

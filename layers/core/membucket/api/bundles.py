@@ -24,8 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from .. import ops
 from ..auth import Identity
 from ..errors import Forbidden, InvalidInput, TooLarge
-from .deps import get_identity, get_state
-from .errors import error_response
+from ..caller import get_identity, get_state
+from ..caller import error_response
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, AppName, MemoryState, acting
 
 __all__ = ["router", "ExportIn", "ImportOut", "IMPORT_PATH", "export_to_tempfile", "owner_context"]

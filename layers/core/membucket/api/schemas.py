@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from ..auth import Identity
 from ..ops import Context, Filters
-from .deps import context_for, get_state
+from ..caller import context_for, get_state
 
 __all__ = [
     "ERROR_RESPONSES", "AUTHENTICATED", "acting", "MemoryState", "StateAction", "ACTION_STATES", "SortField", "SortOrder", "Scope",

@@ -13,7 +13,7 @@ from .. import ops
 from ..auth import Identity
 from ..auth.identity import InsufficientScope
 from ..errors import NotFoundError
-from .deps import get_identity, get_state
+from ..caller import get_identity, get_state
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, TokenCreated, TokenIn, TokenOut, TokensOut, acting
 
 __all__ = ["router"]

@@ -7,19 +7,23 @@ The caller (user, app, scopes) comes from ``CALLER``, set per HTTP request by th
 from __future__ import annotations
 
 import contextvars
+import logging
 from typing import Annotated, Any, Literal
 
 import anyio
 from pydantic import BaseModel, Field
 
 from .. import ops
-from ..api.deps import ServerState, context_for
+from ..caller import ServerState, context_for
 from ..api.schemas import AddEventOut, AddOut
 from ..auth import Identity
-from ..errors import Conflict, Forbidden, InvalidInput, MembucketError, NotFoundError, ServiceUnavailable
+from ..errors import Conflict, Forbidden, InvalidInput, MembucketError, NotFoundError, ServiceUnavailable, StoreFailed
+from ..ops.failures import as_membucket_error
 from ..store import StoreError
 
 __all__ = ["CALLER", "register_tools", "to_mcp_error"]
+
+log = logging.getLogger(__name__)
 
 # (state, identity, app from the URL) of the HTTP request being served
 CALLER: contextvars.ContextVar[tuple[ServerState, Identity, str | None]] = contextvars.ContextVar("membucket_caller")
@@ -36,18 +40,18 @@ def to_mcp_error(exc: MembucketError):
 
 
 async def _call(scope: str, fn):
-    """Run ``fn(ctx)`` (one ops call) for the current caller in a worker thread; errors become MCP errors."""
-    from mcp.shared.exceptions import MCPError
-
+    """Run ``fn(ctx)`` (one ops call) for the current caller in a worker thread; library and store
+    errors become MCP errors with the code REST would answer (``ops.failures.as_membucket_error``)."""
     state, identity, url_app = CALLER.get()
     try:
         identity.require(scope)
         ctx = context_for(state, identity, url_app)
         return await anyio.to_thread.run_sync(lambda: fn(ctx))
-    except MembucketError as exc:
-        raise to_mcp_error(exc) from exc
-    except StoreError as exc:
-        raise MCPError(-32000, "store_unavailable: the store is unavailable; retry later", {"code": "store_unavailable", "status": 503}) from exc
+    except (MembucketError, StoreError) as exc:
+        err = as_membucket_error(exc)
+        if isinstance(err, StoreFailed):
+            log.exception("store error")
+        raise to_mcp_error(err) from exc
 
 
 # add_memories answers exactly what REST's POST /memories does: one model for both.
