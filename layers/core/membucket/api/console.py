@@ -102,7 +102,7 @@ def recent_access(
     request: Request, identity: Caller, limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 20,
 ):
     """The newest access-log records across all memories (an app: only its own), for the dashboard."""
-    return {"items": [r.to_dict() for r in ops.access_log(acting(request, identity, "read"), limit=limit)]}
+    return {"items": ops.access_log(acting(request, identity, "read"), limit=limit)}
 
 
 @router.get("/preferences", response_model=PreferencesOut, tags=["ui"], summary="The user's UI preferences")
