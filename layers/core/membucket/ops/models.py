@@ -32,7 +32,7 @@ MEMORY_COLUMNS = "id, text, state, app, categories, metadata, created_at, update
 class Result(BaseModel):
     """A result model: fields may also be given by position (operations build them from rows)."""
 
-    model_config = ConfigDict(serialize_by_alias=True)
+    model_config = ConfigDict(serialize_by_alias=True, json_schema_serialization_defaults_required=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args:
