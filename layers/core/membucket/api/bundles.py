@@ -23,9 +23,8 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import ops
 from ..auth import Identity
+from ..caller import error_response, get_identity, get_state
 from ..errors import Forbidden, InvalidInput, TooLarge
-from ..caller import get_identity, get_state
-from ..caller import error_response
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, AppName, MemoryState, acting
 
 __all__ = ["router", "ExportIn", "ImportOut", "IMPORT_PATH", "export_to_tempfile", "owner_context"]

@@ -17,9 +17,9 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ..auth import Identity
+from ..caller import context_for, get_state
 from ..ops import Context, Filters
 from ..ops.models import AccessRecord, App, HistoryEvent, Rule, SearchHit
-from ..caller import context_for, get_state
 
 __all__ = [
     "ERROR_RESPONSES", "AUTHENTICATED", "acting", "MemoryState", "StateAction", "ACTION_STATES", "SortField", "SortOrder", "Scope",

@@ -5,9 +5,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from .. import ops
-from ..version import __version__
 from ..auth import Identity
 from ..caller import get_identity, get_state
+from ..version import __version__
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, CategoriesOut, HealthOut, ReadyOut, StatsOut, acting
 
 __all__ = ["router"]

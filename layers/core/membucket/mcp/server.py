@@ -18,9 +18,8 @@ from fastapi import FastAPI
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ..caller import ServerState, identify
-from ..caller import error_response
 from ..auth import Identity
+from ..caller import ServerState, error_response, identify
 from ..engine.keys import validate_app_name, validate_user_id
 from ..errors import Forbidden, MembucketError
 from .tools import CALLER, register_tools

@@ -14,8 +14,8 @@ import anyio
 from pydantic import BaseModel, Field
 
 from .. import ops
-from ..caller import ServerState, context_for
 from ..auth import Identity
+from ..caller import ServerState, context_for
 from ..errors import Conflict, Forbidden, InvalidInput, MembucketError, NotFoundError, ServiceUnavailable, StoreFailed
 from ..ops.failures import as_membucket_error
 from ..ops.models import AddResult, Hit, MemoryItem
