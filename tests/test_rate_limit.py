@@ -2,8 +2,8 @@
 
 import httpx
 
-from membucket.http.serve import build_state
 from membucket.http.app import RateLimiter, create_app
+from membucket.http.serve import build_state
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 

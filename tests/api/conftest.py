@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from membucket import ops
-from membucket.caller import ServerState
 from membucket.auth import TokenStore
+from membucket.caller import ServerState
 from membucket.http.app import LOOPBACK_HOSTS, create_app
 from tests.support.factories import make_mb
 from tests.support.live import live_server
