@@ -16,7 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 __all__ = [
     "Result", "MemoryItem", "Memory", "Hit", "SearchHit", "AddEvent", "AddResult", "Page", "StateChange", "App", "Rule",
-    "HistoryEvent", "AccessRecord", "MemoryStateName",
+    "HistoryEvent", "AccessRecord", "ImportResult", "MemoryStateName",
 ]
 
 MemoryStateName = Literal["active", "paused", "archived", "deleted"]
@@ -202,3 +202,13 @@ class AccessRecord(Result):
     memory_id: str
     score: float | None
     at: str
+
+
+class ImportResult(Result):
+    mode: Literal["merge", "replace"]
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    purged: int = 0
+    seq: int = 0
+    format: Literal["membucket", "openmemory"] = "membucket"
