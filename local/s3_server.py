@@ -83,15 +83,15 @@ def main(argv: list[str] | None = None) -> int:
           f"AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local", flush=True)
 
     from membucket import Membucket
-    from membucket.server import run
+    from membucket.http.serve import run
 
     if not args.check:
         run(Membucket(), host="127.0.0.1", port=args.port)
         return 0
     import uvicorn
 
-    from membucket.server import build_state
-    from membucket.web import create_app
+    from membucket.http.serve import build_state
+    from membucket.http.app import create_app
 
     server = uvicorn.Server(uvicorn.Config(create_app(build_state(Membucket(), "127.0.0.1", auth=False)),
                                            host="127.0.0.1", port=args.port, log_level="warning", lifespan="off"))

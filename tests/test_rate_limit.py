@@ -2,8 +2,8 @@
 
 import httpx
 
-from membucket.server import build_state
-from membucket.web import RateLimiter, create_app
+from membucket.http.app import RateLimiter, create_app
+from membucket.http.serve import build_state
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 
@@ -20,7 +20,7 @@ def test_idle_callers_are_forgotten_even_when_nobody_is_refused(monkeypatch):
     """A flood of distinct Authorization values (each a new caller, never refused) must not grow
     the table for ever: idle callers are dropped once it is large."""
     now = [1000.0]
-    monkeypatch.setattr("membucket.web.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("membucket.http.guards.time.monotonic", lambda: now[0])
     limiter = RateLimiter(per_minute=60)
     for i in range(10_050):
         assert limiter.retry_after(f"Bearer guess-{i}") == 0

@@ -11,7 +11,8 @@ import time
 import httpx
 import pytest
 
-from membucket.server import ServeRefused, build_state, client_snippets, is_loopback
+from membucket.clients import client_snippets
+from membucket.http.serve import ServeRefused, build_state, is_loopback
 from tests.support.factories import make_mb
 from tests.support.live import free_port
 

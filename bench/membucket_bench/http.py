@@ -89,7 +89,7 @@ def run(n: int = 10_000, queries: int = 200, clients: int = 8, seconds: float = 
         store, cache = str(Path(tmp) / "bucket"), str(Path(tmp) / "cache")
         console.print(f"seeding {n} memories with the offline embedder ...")
         seed_s = _seed(store, cache, n)
-        from membucket.server import is_loopback  # noqa: F401  (import check before spawning)
+        from membucket.http.serve import is_loopback  # noqa: F401  (import check before spawning)
 
         port = _free_port()
         env = {**os.environ, "MEMBUCKET_STORE": store, "MEMBUCKET_CACHE_DIR": cache, "MEMBUCKET_USER": "bench", "MEMBUCKET_RATE_LIMIT_PER_MINUTE": "0"}

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from membucket import ops
-from membucket.api import ServerState
 from membucket.auth import TokenStore
-from membucket.web import LOOPBACK_HOSTS, create_app
+from membucket.caller import ServerState
+from membucket.http.app import LOOPBACK_HOSTS, create_app
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 

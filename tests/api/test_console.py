@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from membucket.api.console import TOKEN_PLACEHOLDER
-from membucket.server import build_state
-from membucket.web import create_app
+from membucket.clients import TOKEN_PLACEHOLDER
+from membucket.http.app import create_app
+from membucket.http.serve import build_state
 from tests.api.conftest import error_code, running_api
 from tests.support.factories import make_mb
 from tests.support.live import live_server

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from membucket import ops
-from membucket.server import build_state
-from membucket.web import create_app
+from membucket.http.app import create_app
+from membucket.http.serve import build_state
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 

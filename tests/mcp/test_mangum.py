@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from mangum import Mangum
 
-from membucket.server import build_state
-from membucket.web import create_app
+from membucket.http.app import create_app
+from membucket.http.serve import build_state
 from tests.support.events import FakeContext, http_event, response_json
 
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"

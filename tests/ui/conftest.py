@@ -14,8 +14,8 @@ from typing import Iterator
 import httpx
 import pytest
 
-from membucket.server import build_state
-from membucket.web import create_app
+from membucket.http.app import create_app
+from membucket.http.serve import build_state
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 

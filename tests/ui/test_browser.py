@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from membucket import ops
-from membucket.server import build_state
-from membucket.web import create_app
+from membucket.http.app import create_app
+from membucket.http.serve import build_state
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 from tests.ui.conftest import go, shot, sign_in

@@ -17,11 +17,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from membucket import ops
-from membucket.api.deps import get_identity
-from membucket.api.errors import error_response
 from membucket.api.schemas import acting
-from membucket.server import build_state
-from membucket.web import create_app
+from membucket.caller import error_response, get_identity
+from membucket.http.app import create_app
+from membucket.http.serve import build_state
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 from tests.ui.conftest import Server, go, sign_in

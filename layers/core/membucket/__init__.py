@@ -3,6 +3,6 @@
 from .client import Membucket
 from .errors import MembucketError
 from .settings import Settings
+from .version import __version__
 
-__all__ = ["Membucket", "MembucketError", "Settings"]
-__version__ = "0.1.0"
+__all__ = ["Membucket", "MembucketError", "Settings", "__version__"]

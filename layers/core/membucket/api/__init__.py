@@ -1,12 +1,13 @@
-"""REST API (``/api/v1``): one router per resource; every route makes one ``ops`` call."""
+"""REST API (``/api/v1``): one router per resource; every route makes one ``ops`` call.
+
+http/ includes ``router`` in the app and installs the error handlers; routes raise.
+"""
 
 from fastapi import APIRouter
 
 from . import apps, bundles, categories, console, memories, system, tokens
-from .deps import ServerState
-from .errors import install_error_handlers
 
-__all__ = ["router", "ServerState", "install_error_handlers"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(memories.router)

@@ -10,10 +10,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from .. import ops
 from ..auth import Identity
-from .deps import get_identity
-from .schemas import (
-    AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, AppOut, AppsOut, MemoryListQuery, PageOut, RuleIn, RuleOut, RulesOut, acting,
-)
+from ..caller import get_identity
+from ..ops.models import App, Page, Rule
+from .schemas import AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, AppsOut, MemoryListQuery, RuleIn, RulesOut, acting
 
 __all__ = ["router"]
 
@@ -26,32 +25,32 @@ AppPath = Annotated[str, Path(min_length=1, max_length=64, description="App (cli
 @router.get("/apps", response_model=AppsOut, tags=["apps"], summary="List apps")
 def list_apps(request: Request, identity: Caller):
     ctx = acting(request, identity, "admin")
-    return {"items": [a.to_dict() for a in ops.list_apps(ctx)]}
+    return {"items": ops.list_apps(ctx)}
 
 
-@router.get("/apps/{name}", response_model=AppOut, tags=["apps"], summary="Get an app")
+@router.get("/apps/{name}", response_model=App, tags=["apps"], summary="Get an app")
 def get_app(request: Request, name: AppPath, identity: Caller):
     ctx = acting(request, identity, "admin")
-    return ops.get_app(ctx, name).to_dict()
+    return ops.get_app(ctx, name)
 
 
-@router.post("/apps/{name}/pause", response_model=AppOut, tags=["apps"], summary="Pause an app")
+@router.post("/apps/{name}/pause", response_model=App, tags=["apps"], summary="Pause an app")
 def pause_app(request: Request, name: AppPath, identity: Caller):
     """A paused app can neither read nor write. Pausing an unknown name creates the app, paused."""
     ctx = acting(request, identity, "admin")
-    return ops.set_app_paused(ctx, name, True).to_dict()
+    return ops.set_app_paused(ctx, name, True)
 
 
-@router.post("/apps/{name}/resume", response_model=AppOut, tags=["apps"], summary="Resume an app")
+@router.post("/apps/{name}/resume", response_model=App, tags=["apps"], summary="Resume an app")
 def resume_app(request: Request, name: AppPath, identity: Caller):
     ctx = acting(request, identity, "admin")
-    return ops.set_app_paused(ctx, name, False).to_dict()
+    return ops.set_app_paused(ctx, name, False)
 
 
-@router.get("/apps/{name}/memories", response_model=PageOut, tags=["apps"], summary="Memories an app created")
+@router.get("/apps/{name}/memories", response_model=Page, tags=["apps"], summary="Memories an app created")
 def app_memories(request: Request, name: AppPath, query: Annotated[MemoryListQuery, Query()], identity: Caller):
     ctx = acting(request, identity, "admin")
-    return ops.list_memories(ctx, filters=query.filters([name]), **query.paging()).to_dict()
+    return ops.list_memories(ctx, filters=query.filters([name]), **query.paging())
 
 
 @router.get("/apps/{name}/access", response_model=AccessOut, tags=["apps"], summary="What an app read")
@@ -60,7 +59,7 @@ def app_access(
 ):
     """The app's access-log records (search, list, get, related), newest first."""
     ctx = acting(request, identity, "admin")
-    return {"items": [r.to_dict() for r in ops.access_log(ctx, app=name, limit=limit)]}
+    return {"items": ops.access_log(ctx, app=name, limit=limit)}
 
 
 @router.get("/rules", response_model=RulesOut, tags=["rules"], summary="List access rules")
@@ -69,15 +68,15 @@ def list_rules(
     app: Annotated[str | None, Query(min_length=1, max_length=64, description="Rules that apply to this app (its own and '*')")] = None,
 ):
     ctx = acting(request, identity, "admin")
-    return {"items": [r.to_dict() for r in ops.list_rules(ctx, app=app)]}
+    return {"items": ops.list_rules(ctx, app=app)}
 
 
-@router.post("/rules", status_code=201, response_model=RuleOut, tags=["rules"], summary="Add an access rule")
+@router.post("/rules", status_code=201, response_model=Rule, tags=["rules"], summary="Add an access rule")
 def add_rule(request: Request, body: RuleIn, identity: Caller):
     """Allow or deny an app (or '*') all memories, one memory, or one category. Deny wins; an app
     with any allow rule sees only what its allow rules match. Adding an existing rule returns it."""
     ctx = acting(request, identity, "admin")
-    return ops.add_rule(ctx, body.app, body.effect, body.scope, body.target).to_dict()
+    return ops.add_rule(ctx, body.app, body.effect, body.scope, body.target)
 
 
 @router.delete("/rules/{rule_id}", status_code=204, response_class=Response, tags=["rules"], summary="Delete an access rule")

@@ -23,12 +23,12 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import ops
 from ..auth import Identity
+from ..caller import error_response, get_identity, get_state
 from ..errors import Forbidden, InvalidInput, TooLarge
-from .deps import get_identity, get_state
-from .errors import error_response
+from ..ops.models import ImportResult
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, AppName, MemoryState, acting
 
-__all__ = ["router", "ExportIn", "ImportOut", "IMPORT_PATH", "export_to_tempfile", "owner_context"]
+__all__ = ["router", "ExportIn", "IMPORT_PATH", "export_to_tempfile", "owner_context"]
 
 IMPORT_PATH = "/api/v1/import"
 BUNDLE_TYPES = ("application/zip", "application/octet-stream", "application/x-zip-compressed")
@@ -48,16 +48,6 @@ class ExportIn(BaseModel):
     created_before: str | None = Field(None, max_length=64, description="ISO-8601: created before")
     encrypt: bool = Field(False, description="Encrypt with `passphrase` (AES-256-GCM, scrypt): a .mbx file")
     passphrase: str | None = Field(None, min_length=1, max_length=1024, description="Required with encrypt; never stored")
-
-
-class ImportOut(BaseModel):
-    mode: Literal["merge", "replace"]
-    added: int
-    updated: int
-    skipped: int
-    purged: int
-    seq: int
-    format: Literal["membucket", "openmemory"]
 
 
 def owner_context(request: Request, identity: Identity):
@@ -109,7 +99,7 @@ def export(request: Request, identity: Caller, body: ExportIn | None = None):
 
 
 @router.post(
-    "/import", tags=["export"], summary="Import a bundle (membucket or OpenMemory export)", response_model=ImportOut,
+    "/import", tags=["export"], summary="Import a bundle (membucket or OpenMemory export)", response_model=ImportResult,
     openapi_extra={"requestBody": {"required": True, "content": {t: _BINARY for t in BUNDLE_TYPES}}},
     responses={415: {"description": "Not a bundle content type"}},
 )
@@ -139,4 +129,4 @@ async def import_(
         result = await run_in_threadpool(
             ops.import_bundle, ctx, spool, mode=mode, reembed=reembed, passphrase=x_membucket_passphrase or None,
         )
-    return result.to_dict()
+    return result

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..auth import Identity
+from ..caller import get_identity
 from ..ops.categorize import recategorize
 from ..ops.category_defs import MAX_DESCRIPTION, define_category, delete_category, list_category_defs
-from .deps import get_identity
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, IDS_MAX, Category, MemoryId, acting
 
 __all__ = ["router"]

@@ -11,20 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import ops
 from ..auth import Identity
+from ..caller import get_identity, get_state
+from ..clients import TOKEN_PLACEHOLDER, client_configs
 from ..ops import check_caller
 from ..ops.preferences import get_preferences, put_preferences
 from ..ops.timeline import MAX_DAYS, timeline
-from .deps import get_identity, get_state
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, Scope, acting
 
-__all__ = ["router", "client_configs", "TOKEN_PLACEHOLDER"]
+__all__ = ["router"]
 
 router = APIRouter(responses=ERROR_RESPONSES, dependencies=AUTHENTICATED)
 
 Caller = Annotated[Identity, Depends(get_identity)]
-
-TOKEN_PLACEHOLDER = "<YOUR_MEMBUCKET_TOKEN>"
-
 
 class MeOut(BaseModel):
     user: str
@@ -104,7 +102,7 @@ def recent_access(
     request: Request, identity: Caller, limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 20,
 ):
     """The newest access-log records across all memories (an app: only its own), for the dashboard."""
-    return {"items": [r.to_dict() for r in ops.access_log(acting(request, identity, "read"), limit=limit)]}
+    return {"items": ops.access_log(acting(request, identity, "read"), limit=limit)}
 
 
 @router.get("/preferences", response_model=PreferencesOut, tags=["ui"], summary="The user's UI preferences")
@@ -117,40 +115,6 @@ def save_preferences(request: Request, body: Annotated[PreferencesIn, Body()], i
     """Validated and stored in the user's namespace (survives restarts); owner tokens only."""
     ctx = acting(request, identity, "admin")
     return put_preferences(ctx, body.model_dump(exclude_none=True))
-
-
-CLIENTS = [
-    ("claude", "Claude Desktop", "claude_desktop_config.json (Settings > Developer > Edit Config); needs Node.js for npx"),
-    ("cursor", "Cursor", "~/.cursor/mcp.json (or .cursor/mcp.json in a project)"),
-    ("windsurf", "Windsurf", "~/.codeium/windsurf/mcp_config.json"),
-    ("vscode", "VS Code", ".vscode/mcp.json in the workspace (or the user-level mcp.json)"),
-    ("http", "Any streamable-HTTP client", "the client's MCP server settings"),
-]
-
-
-def client_configs(base: str, user: str, auth_required: bool, token: str | None) -> list[dict[str, Any]]:
-    """Per-client MCP configs. With auth the token names the app, so every client uses ``/mcp``;
-    without it (loopback) the OpenMemory URL ``/mcp/<client>/http/<user>`` names client and user."""
-    from ..server import client_snippets  # server imports web imports this module
-
-    out = []
-    for cid, name, where in CLIENTS:
-        url = f"{base}/mcp" if auth_required else f"{base}/mcp/{cid}/http/{user}"
-        snippets = client_snippets(url, token)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        entry = {"url": url, **({"headers": headers} if headers else {})}
-        if cid == "claude":
-            config = snippets["claude_desktop_or_cursor_via_mcp_remote"]
-        elif cid == "cursor":
-            config = {"mcpServers": {"membucket": entry}}
-        elif cid == "windsurf":
-            config = {"mcpServers": {"membucket": {"serverUrl": url, **({"headers": headers} if headers else {})}}}
-        elif cid == "vscode":
-            config = {"servers": {"membucket": {"type": "http", **entry}}}
-        else:
-            config = snippets["streamable_http"]
-        out.append({"id": cid, "name": name, "where": where, "url": url, "config": config})
-    return out
 
 
 @router.get("/connect", response_model=ConnectOut, tags=["ui"], summary="MCP client configs for this server")

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from .. import ops
 from ..auth import Identity
-from .deps import get_identity
+from ..caller import get_identity
+from ..ops.models import AddResult, Memory, Page, StateChange
 from .schemas import (
-    AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, AddOut, BulkStateIn, HistoryOut, HitsOut, IdsIn, MemoryCreate,
-    MemoryListQueryWithApp, MemoryOut, MemoryUpdate, PageOut, SearchIn, StateChangeOut, StateIn, acting,
+    AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, BulkStateIn, HistoryOut, HitsOut, IdsIn, MemoryCreate,
+    MemoryListQueryWithApp, MemoryUpdate, SearchIn, StateIn, acting,
 )
 
 __all__ = ["router"]
@@ -24,19 +25,18 @@ Caller = Annotated[Identity, Depends(get_identity)]
 PathId = Annotated[str, Path(min_length=1, max_length=64, json_schema_extra={"format": "uuid"}, description="Memory id (UUID)")]
 
 
-@router.post("", status_code=201, response_model=AddOut, summary="Add a memory")
+@router.post("", status_code=201, response_model=AddResult, summary="Add a memory")
 def create_memory(request: Request, body: MemoryCreate, identity: Caller):
     """Store text as a memory. An exact duplicate is a NOOP; a near duplicate updates that memory."""
     ctx = acting(request, identity, "write")
-    result = ops.add(ctx, body.text, metadata=body.metadata, categories=body.categories, infer=body.infer)
-    return result.to_dict()
+    return ops.add(ctx, body.text, metadata=body.metadata, categories=body.categories, infer=body.infer)
 
 
-@router.get("", response_model=PageOut, summary="List memories")
+@router.get("", response_model=Page, summary="List memories")
 def list_memories(request: Request, query: Annotated[MemoryListQueryWithApp, Query()], identity: Caller):
     """A page of memories with the total; filter by state, app, category, text and creation time."""
     ctx = acting(request, identity, "read")
-    return ops.list_memories(ctx, filters=query.filters(list(query.app)), **query.paging()).to_dict()
+    return ops.list_memories(ctx, filters=query.filters(list(query.app)), **query.paging())
 
 
 @router.post("/search", response_model=HitsOut, summary="Search")
@@ -46,53 +46,53 @@ def search_memories(request: Request, body: SearchIn, identity: Caller):
     ctx = acting(request, identity, "read")
     filters = body.filters.to_filters() if body.filters is not None else None
     hits = ops.search(ctx, body.query, limit=body.limit, threshold=body.threshold, filters=filters, mode=body.mode)
-    return {"items": [h.to_dict() for h in hits]}
+    return {"items": hits}
 
 
-@router.post("/delete", response_model=StateChangeOut, summary="Delete memories (bulk)")
+@router.post("/delete", response_model=StateChange, summary="Delete memories (bulk)")
 def delete_memories(request: Request, body: IdsIn, identity: Caller):
     """Delete every listed memory, or none if one is unknown (all-or-nothing)."""
     ctx = acting(request, identity, "write")
-    return ops.delete(ctx, body.ids).to_dict()
+    return ops.delete(ctx, body.ids)
 
 
-@router.post("/state", response_model=StateChangeOut, summary="Change the state of memories (bulk)")
+@router.post("/state", response_model=StateChange, summary="Change the state of memories (bulk)")
 def change_states(request: Request, body: BulkStateIn, identity: Caller):
     """Move every listed memory to ``state`` (or by ``action``); one illegal move refuses the batch."""
     ctx = acting(request, identity, "write")
-    return ops.change_state(ctx, body.ids, body.target()).to_dict()
+    return ops.change_state(ctx, body.ids, body.target())
 
 
-@router.get("/{memory_id}", response_model=MemoryOut, summary="Get a memory")
+@router.get("/{memory_id}", response_model=Memory, summary="Get a memory")
 def get_memory(request: Request, memory_id: PathId, identity: Caller):
     ctx = acting(request, identity, "read")
-    return ops.get(ctx, memory_id).to_dict()
+    return ops.get(ctx, memory_id)
 
 
-@router.patch("/{memory_id}", response_model=MemoryOut, summary="Edit a memory")
+@router.patch("/{memory_id}", response_model=Memory, summary="Edit a memory")
 def update_memory(request: Request, memory_id: PathId, body: MemoryUpdate, identity: Caller):
     """Change text (re-embedded), metadata or categories."""
     ctx = acting(request, identity, "write")
-    return ops.update(ctx, memory_id, text=body.text, metadata=body.metadata, categories=body.categories).to_dict()
+    return ops.update(ctx, memory_id, text=body.text, metadata=body.metadata, categories=body.categories)
 
 
-@router.delete("/{memory_id}", response_model=StateChangeOut, summary="Delete a memory")
+@router.delete("/{memory_id}", response_model=StateChange, summary="Delete a memory")
 def delete_memory(request: Request, memory_id: PathId, identity: Caller):
     ctx = acting(request, identity, "write")
-    return ops.delete(ctx, [memory_id]).to_dict()
+    return ops.delete(ctx, [memory_id])
 
 
-@router.post("/{memory_id}/state", response_model=StateChangeOut, summary="Change the state of a memory")
+@router.post("/{memory_id}/state", response_model=StateChange, summary="Change the state of a memory")
 def change_state(request: Request, memory_id: PathId, body: StateIn, identity: Caller):
     ctx = acting(request, identity, "write")
-    return ops.change_state(ctx, [memory_id], body.target()).to_dict()
+    return ops.change_state(ctx, [memory_id], body.target())
 
 
 @router.get("/{memory_id}/history", response_model=HistoryOut, summary="History of a memory")
 def memory_history(request: Request, memory_id: PathId, identity: Caller):
     """Every add, edit and state change, oldest first, with actor and time."""
     ctx = acting(request, identity, "read")
-    return {"items": [e.to_dict() for e in ops.history(ctx, memory_id)]}
+    return {"items": ops.history(ctx, memory_id)}
 
 
 @router.get("/{memory_id}/access", response_model=AccessOut, summary="Who read a memory")
@@ -102,7 +102,7 @@ def memory_access(
 ):
     """Access-log records of this memory, newest first (an app sees only its own)."""
     ctx = acting(request, identity, "read")
-    return {"items": [r.to_dict() for r in ops.access_log(ctx, memory_id=memory_id, limit=limit)]}
+    return {"items": ops.access_log(ctx, memory_id=memory_id, limit=limit)}
 
 
 @router.get("/{memory_id}/related", response_model=HitsOut, summary="Related memories")
@@ -112,4 +112,4 @@ def related_memories(
 ):
     """Active memories most similar to this one (itself excluded), under the same access rules."""
     ctx = acting(request, identity, "read")
-    return {"items": [h.to_dict() for h in ops.related(ctx, memory_id, limit=limit)]}
+    return {"items": ops.related(ctx, memory_id, limit=limit)}

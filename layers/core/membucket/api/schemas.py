@@ -1,4 +1,5 @@
-"""Request and response models of the REST API, so the published OpenAPI says exactly what is accepted.
+"""Request models and REST-only response shapes of the REST API, so the published OpenAPI says exactly
+what is accepted. Results themselves are the ``ops/models.py`` models, answered as they are.
 
 Bounds here are hard ceilings that no request may pass whatever the configuration; the
 configured limits (``MEMBUCKET_MAX_TEXT_CHARS``, ``MEMBUCKET_MAX_BATCH``,
@@ -16,8 +17,9 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ..auth import Identity
+from ..caller import context_for, get_state
 from ..ops import Context, Filters
-from .deps import context_for, get_state
+from ..ops.models import AccessRecord, App, HistoryEvent, Rule, SearchHit
 
 __all__ = [
     "ERROR_RESPONSES", "AUTHENTICATED", "acting", "MemoryState", "StateAction", "ACTION_STATES", "SortField", "SortOrder", "Scope",
@@ -117,19 +119,6 @@ def acting(request: Request, identity: Identity, scope: str) -> Context:
 # -- memories ------------------------------------------------------------------------------
 
 
-class MemoryOut(BaseModel):
-    id: str
-    text: str
-    state: MemoryState
-    app: str | None = Field(description="The app that created it; null for the owner")
-    categories: list[str]
-    metadata: dict[str, Any]
-    created_at: str = Field(description="ISO-8601 UTC")
-    updated_at: str
-    archived_at: str | None = None
-    deleted_at: str | None = None
-
-
 class MemoryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: Text
@@ -143,27 +132,6 @@ class MemoryUpdate(BaseModel):
     text: Text | None = Field(None, description="New text; the memory is re-embedded")
     metadata: Metadata | None = Field(None, description="Replaces the metadata")
     categories: list[Category] | None = Field(None, max_length=100, description="Replaces the categories")
-
-
-class AddEventOut(BaseModel):
-    id: str
-    event: Literal["ADD", "UPDATE", "DELETE", "NOOP"]
-    text: str
-    previous_text: str | None = None
-
-
-class AddOut(BaseModel):
-    results: list[AddEventOut]
-    note: str | None = None
-
-
-class PageOut(BaseModel):
-    items: list[MemoryOut]
-    total: int
-    page: int
-    size: int
-    pages: int
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page (stable keyset paging); null on the last page")
 
 
 class MemoryListQuery(BaseModel):
@@ -221,19 +189,8 @@ class SearchIn(BaseModel):
     )
 
 
-class HitOut(BaseModel):
-    id: str
-    text: str
-    score: float
-    categories: list[str]
-    created_at: str
-    updated_at: str
-    app: str | None
-    metadata: dict[str, Any]
-
-
 class HitsOut(BaseModel):
-    items: list[HitOut]
+    items: list[SearchHit]
 
 
 class IdsIn(BaseModel):
@@ -262,54 +219,19 @@ class BulkStateIn(StateIn):
     ids: list[MemoryId] = Field(min_length=1, max_length=IDS_MAX, description="Memory ids; all change or none does")
 
 
-class StateChangeOut(BaseModel):
-    state: MemoryState
-    changed: list[str]
-    unchanged: list[str]
-
-
-class HistoryEventOut(BaseModel):
-    memory_id: str
-    seq: int
-    event: str
-    old_state: str | None
-    new_state: str | None
-    old_text: str | None
-    new_text: str | None
-    actor: str | None
-    at: str
-
-
 class HistoryOut(BaseModel):
-    items: list[HistoryEventOut]
-
-
-class AccessRecordOut(BaseModel):
-    app: str | None
-    op: str
-    query: str | None
-    memory_id: str
-    score: float | None
-    at: str
+    items: list[HistoryEvent]
 
 
 class AccessOut(BaseModel):
-    items: list[AccessRecordOut]
+    items: list[AccessRecord]
 
 
 # -- apps and rules --------------------------------------------------------------------------
 
 
-class AppOut(BaseModel):
-    name: str
-    paused: bool
-    created_at: str
-    updated_at: str
-    memories: int = Field(description="Non-deleted memories this app created")
-
-
 class AppsOut(BaseModel):
-    items: list[AppOut]
+    items: list[App]
 
 
 class RuleIn(BaseModel):
@@ -320,17 +242,8 @@ class RuleIn(BaseModel):
     target: str | None = Field(None, min_length=1, max_length=64, description="Memory id (scope=memory) or category (scope=category)")
 
 
-class RuleOut(BaseModel):
-    id: str
-    app: str
-    effect: Literal["allow", "deny"]
-    scope: Literal["all", "memory", "category"]
-    target: str | None
-    created_at: str
-
-
 class RulesOut(BaseModel):
-    items: list[RuleOut]
+    items: list[Rule]
 
 
 # -- system ------------------------------------------------------------------------------------

@@ -4,9 +4,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from .. import __version__, ops
+from .. import ops
 from ..auth import Identity
-from .deps import get_identity, get_state
+from ..caller import get_identity, get_state
+from ..version import __version__
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, CategoriesOut, HealthOut, ReadyOut, StatsOut, acting
 
 __all__ = ["router"]

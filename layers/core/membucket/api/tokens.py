@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Path, Request
 from .. import ops
 from ..auth import Identity
 from ..auth.identity import InsufficientScope
+from ..caller import get_identity, get_state
 from ..errors import NotFoundError
-from .deps import get_identity, get_state
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, TokenCreated, TokenIn, TokenOut, TokensOut, acting
 
 __all__ = ["router"]

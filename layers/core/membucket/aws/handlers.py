@@ -32,17 +32,10 @@ __all__ = ["make_membucket", "http_app", "export_app", "serve_http", "http_handl
 
 
 def _http():
-    """The HTTP layer's three entry points, imported in this one place.
+    """The HTTP layer's three entry points: the ASGI app, the server state, the export app."""
+    from ..http import app, export, serve
 
-    Until the ``http/`` package lands they live in ``web``, ``server`` and ``api.export_bucket``,
-    which this layer may not import by the rules, so they are looked up by name. When it lands,
-    this body becomes one line:
-    ``from ..http import app, export, serve; return app.create_app, serve.build_state, export.create_export_app``
-    """
-    import importlib
-
-    web, server, export = (importlib.import_module(f"membucket.{m}") for m in ("web", "server", "api.export_bucket"))
-    return web.create_app, server.build_state, export.create_export_app
+    return app.create_app, serve.build_state, export.create_export_app
 
 
 def make_membucket(settings: Settings | None = None, registry: ReplicaRegistry | None = None) -> Membucket:

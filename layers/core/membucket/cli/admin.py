@@ -119,9 +119,8 @@ def serve(rt: Runtime, host, port, auth, log_level):
 
     Example: membucket serve --port 8765
     """
-    # Imported here so the other commands do not load the web stack. Moves to membucket.http.serve
-    # with the http/ package (issue 11), imported from there.
-    from ..server import ServeRefused, run
+    # Imported here so the other commands do not load the web stack.
+    from ..http.serve import ServeRefused, run
 
     try:
         run(rt.mb, host=host, port=port, auth=auth, log_level=log_level)

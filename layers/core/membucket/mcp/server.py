@@ -18,9 +18,8 @@ from fastapi import FastAPI
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ..api.deps import ServerState, identify
-from ..api.errors import error_response
 from ..auth import Identity
+from ..caller import ServerState, error_response, identify
 from ..engine.keys import validate_app_name, validate_user_id
 from ..errors import Forbidden, MembucketError
 from .tools import CALLER, register_tools
@@ -36,7 +35,7 @@ INSTRUCTIONS = (
 def build_mcp_server():
     from mcp.server.mcpserver import MCPServer
 
-    from .. import __version__
+    from ..version import __version__
 
     server = MCPServer(name="membucket", instructions=INSTRUCTIONS, version=__version__)
     register_tools(server)

@@ -7,19 +7,23 @@ The caller (user, app, scopes) comes from ``CALLER``, set per HTTP request by th
 from __future__ import annotations
 
 import contextvars
+import logging
 from typing import Annotated, Any, Literal
 
 import anyio
 from pydantic import BaseModel, Field
 
 from .. import ops
-from ..api.deps import ServerState, context_for
-from ..api.schemas import AddEventOut, AddOut
 from ..auth import Identity
-from ..errors import Conflict, Forbidden, InvalidInput, MembucketError, NotFoundError, ServiceUnavailable
+from ..caller import ServerState, context_for
+from ..errors import Conflict, Forbidden, InvalidInput, MembucketError, NotFoundError, ServiceUnavailable, StoreFailed
+from ..ops.failures import as_membucket_error
+from ..ops.models import AddResult, Hit, MemoryItem
 from ..store import StoreError
 
 __all__ = ["CALLER", "register_tools", "to_mcp_error"]
+
+log = logging.getLogger(__name__)
 
 # (state, identity, app from the URL) of the HTTP request being served
 CALLER: contextvars.ContextVar[tuple[ServerState, Identity, str | None]] = contextvars.ContextVar("membucket_caller")
@@ -36,47 +40,26 @@ def to_mcp_error(exc: MembucketError):
 
 
 async def _call(scope: str, fn):
-    """Run ``fn(ctx)`` (one ops call) for the current caller in a worker thread; errors become MCP errors."""
-    from mcp.shared.exceptions import MCPError
-
+    """Run ``fn(ctx)`` (one ops call) for the current caller in a worker thread; library and store
+    errors become MCP errors with the code REST would answer (``ops.failures.as_membucket_error``)."""
     state, identity, url_app = CALLER.get()
     try:
         identity.require(scope)
         ctx = context_for(state, identity, url_app)
         return await anyio.to_thread.run_sync(lambda: fn(ctx))
-    except MembucketError as exc:
-        raise to_mcp_error(exc) from exc
-    except StoreError as exc:
-        raise MCPError(-32000, "store_unavailable: the store is unavailable; retry later", {"code": "store_unavailable", "status": 503}) from exc
+    except (MembucketError, StoreError) as exc:
+        err = as_membucket_error(exc)
+        if isinstance(err, StoreFailed):
+            log.exception("store error")
+        raise to_mcp_error(err) from exc
 
 
-# add_memories answers exactly what REST's POST /memories does: one model for both.
-MemoryEvent = AddEventOut
-AddResult = AddOut
-
-
-class Hit(BaseModel):
-    id: str
-    text: str
-    score: float
-    categories: list[str]
-    created_at: str
-    app: str | None = None
+# Tools answer the ops models REST answers (add_memories: AddResult as POST /memories does);
+# get and search use their narrower MCP views (MemoryItem, Hit). Only the envelopes are MCP's own.
 
 
 class SearchResult(BaseModel):
     results: list[Hit]
-
-
-class MemoryItem(BaseModel):
-    id: str
-    text: str
-    state: str
-    app: str | None
-    categories: list[str]
-    metadata: dict[str, Any]
-    created_at: str
-    updated_at: str
 
 
 class ListResult(BaseModel):
@@ -88,10 +71,6 @@ class ListResult(BaseModel):
 class DeleteResult(BaseModel):
     deleted: list[str]
     already_deleted: list[str] = []
-
-
-def _item(m) -> MemoryItem:
-    return MemoryItem(**{k: v for k, v in m.to_dict().items() if k in MemoryItem.model_fields})
 
 
 def register_tools(server) -> None:
@@ -109,8 +88,7 @@ def register_tools(server) -> None:
         infer: Annotated[bool, Field(description="Extract facts with the server's LLM; stored verbatim when none is configured.")] = False,
         metadata: Annotated[dict[str, Any] | None, Field(description="Optional JSON object stored with the memory.")] = None,
     ) -> AddResult:
-        res = await _call("write", lambda ctx: ops.add(ctx, text, metadata=metadata, infer=infer))
-        return AddResult(results=[MemoryEvent(**e.to_dict()) for e in res.events], note=res.note)
+        return await _call("write", lambda ctx: ops.add(ctx, text, metadata=metadata, infer=infer))
 
     @server.tool(
         description=(
@@ -135,7 +113,7 @@ def register_tools(server) -> None:
                 ctx, query, limit=limit, filters=ops.Filters(categories=categories or [], apps=[app] if app else []), mode=mode
             ),
         )
-        return SearchResult(results=[Hit(**{k: v for k, v in h.to_dict().items() if k in Hit.model_fields}) for h in hits])
+        return SearchResult(results=[h.hit() for h in hits])
 
     @server.tool(description="List the user's memories, newest first, a page at a time (pass next_cursor back as cursor).")
     async def list_memories(
@@ -146,11 +124,11 @@ def register_tools(server) -> None:
         page = await _call(
             "read", lambda ctx: ops.list_memories(ctx, filters=ops.Filters(states=[state] if state else []), size=limit, cursor=cursor)
         )
-        return ListResult(items=[_item(m) for m in page.items], total=page.total, next_cursor=page.next_cursor)
+        return ListResult(items=[m.item() for m in page.items], total=page.total, next_cursor=page.next_cursor)
 
     @server.tool(description="Get one memory by id, with its categories, metadata, app and timestamps.")
     async def get_memory(memory_id: Annotated[str, Field(max_length=64, description="The memory's id (a UUID).")]) -> MemoryItem:
-        return _item(await _call("read", lambda ctx: ops.get(ctx, memory_id)))
+        return (await _call("read", lambda ctx: ops.get(ctx, memory_id))).item()
 
     @server.tool(description="Replace a memory's text (it is re-embedded) and optionally its metadata.")
     async def update_memory(
@@ -158,7 +136,7 @@ def register_tools(server) -> None:
         text: Annotated[str, Field(min_length=1, max_length=16000, description="The new text.")],
         metadata: Annotated[dict[str, Any] | None, Field(description="New metadata (replaces the old).")] = None,
     ) -> MemoryItem:
-        return _item(await _call("write", lambda ctx: ops.update(ctx, memory_id, text=text, metadata=metadata)))
+        return (await _call("write", lambda ctx: ops.update(ctx, memory_id, text=text, metadata=metadata))).item()
 
     @server.tool(description="Delete memories by id. All or nothing: an unknown id refuses the whole call.")
     async def delete_memories(

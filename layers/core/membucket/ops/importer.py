@@ -35,9 +35,9 @@ import shutil
 import tempfile
 import zipfile
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import BinaryIO, Iterator
 
 import numpy as np
 
@@ -51,6 +51,7 @@ from ..store import IF_ABSENT, PreconditionFailed
 from .bundle import Bundle, open_bundle
 from .context import Context, check_embedder, init_ops
 from .export import Progress
+from .models import ImportResult
 
 __all__ = ["import_bundle", "ImportResult", "MODES", "PART_ROWS"]
 
@@ -60,20 +61,6 @@ HISTORY_PART_ROWS = 20000
 PART_CHARS = 16 << 20  # text characters per part too: rows of maximal texts would make a rows-only part GBs
 EMBED_BATCH = 256
 _RETRY = object()
-
-
-@dataclass
-class ImportResult:
-    mode: str
-    added: int = 0
-    updated: int = 0
-    skipped: int = 0
-    purged: int = 0
-    seq: int = 0
-    format: str = "membucket"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

@@ -18,13 +18,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel
 
+from ..api.bundles import ExportIn, export_to_tempfile, owner_context
+from ..api.schemas import AUTHENTICATED, ERROR_RESPONSES
 from ..auth import Identity
+from ..caller import ServerState, get_identity
 from ..errors import ServiceUnavailable
 from ..store import ObjectStore
-from .bundles import ExportIn, export_to_tempfile, owner_context
-from .deps import ServerState, get_identity
 from .errors import install_error_handlers
-from .schemas import AUTHENTICATED, ERROR_RESPONSES
+from .guards import GuardMiddleware
 
 __all__ = ["create_export_app", "ExportLinkOut", "upload_and_presign"]
 
@@ -56,8 +57,6 @@ def upload_and_presign(store: ObjectStore, key: str, f, filename: str, seconds: 
 
 
 def create_export_app(state: ServerState, export_store: ObjectStore | None, url_seconds: int = 3600) -> FastAPI:
-    from ..web import GuardMiddleware
-
     app = FastAPI(title="membucket export", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.membucket = state
     install_error_handlers(app)

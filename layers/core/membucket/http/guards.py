@@ -1,10 +1,10 @@
-"""The one ASGI app: REST under /api/v1, MCP under /mcp, served by uvicorn locally and Mangum in Lambda.
+"""Guards applied before any route, as plain ASGI so they also cover the MCP endpoint.
 
-Guards applied before any route: request body limit (413; ``POST /api/v1/import`` has its own,
-``max_import_bytes``), Host allow-list (421, the
-DNS-rebinding defence on loopback, configured with real hostnames behind a proxy), and a
-browser-Origin allow-list (403; a write without Origin that Sec-Fetch-Site or Referer says came
-from another site is refused too), all answering in the API's JSON error shape.
+Request body limit (413; ``POST /api/v1/import`` has its own, ``max_import_bytes``), Host
+allow-list (421, the DNS-rebinding defence on loopback, configured with real hostnames behind a
+proxy), a browser-Origin allow-list (403; a write without Origin that Sec-Fetch-Site or Referer
+says came from another site is refused too) and a per-caller rate limit (429), all answering in
+the API's JSON error shape.
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import __version__
-from .api import ServerState, install_error_handlers, router
-from .api.bundles import IMPORT_PATH
-from .api.errors import error_response
+from ..api.bundles import IMPORT_PATH
+from ..caller import ServerState, error_response
 
-__all__ = ["create_app", "LOOPBACK_HOSTS"]
+__all__ = ["GuardMiddleware", "RateLimiter", "LOOPBACK_HOSTS"]
 
 LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -136,25 +133,3 @@ class GuardMiddleware:
         if origin.split("://", 1)[-1].lower() == host.lower():
             return True  # same origin: the UI served by this app
         return any(fnmatch.fnmatch(origin.lower(), p.lower()) for p in self.state.allowed_origins)
-
-
-def create_app(state: ServerState) -> FastAPI:
-    app = FastAPI(
-        title="membucket",
-        version=__version__,
-        description="One memory for every LLM client, kept in a bucket you control.",
-        docs_url="/docs",
-        openapi_url="/openapi.json",
-        redoc_url=None,
-    )
-    app.state.membucket = state
-    install_error_handlers(app)
-    app.include_router(router)
-    from .mcp.server import mount_mcp
-
-    mount_mcp(app, state)
-    from .ui import mount_ui
-
-    mount_ui(app)
-    app.add_middleware(GuardMiddleware, state=state)
-    return app

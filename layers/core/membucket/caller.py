@@ -1,16 +1,22 @@
-"""Per-request plumbing shared by REST and MCP: the server's state, the caller's identity, a Context."""
+"""Who is calling, shared by REST and MCP: the server's state, the caller's identity, its Context,
+and the one JSON shape a refused HTTP request hears (``{"error": {"code", "message", "details"?}}``).
+
+It sits below api/, mcp/ and ui/ so that neither surface imports the other; http/ builds the
+``ServerState`` and installs it on the app.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 
-from ..auth import Identity, InvalidToken, TokenStore
-from ..client import Membucket
-from ..ops import Context
+from .auth import Identity, InvalidToken, TokenStore
+from .client import Membucket
+from .ops import Context
 
-__all__ = ["ServerState", "get_state", "identify", "get_identity", "context_for", "bearer_token"]
+__all__ = ["ServerState", "get_state", "identify", "get_identity", "context_for", "bearer_token", "error_response"]
 
 
 @dataclass
@@ -57,3 +63,11 @@ def get_identity(request: Request) -> Identity:
 def context_for(state: ServerState, identity: Identity, app: str | None = None) -> Context:
     """The Context an identity acts in: its user, and its app (a token's app wins over ``app``)."""
     return state.mb.context(identity.user, identity.app if identity.app is not None else app)
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None) -> JSONResponse:
+    """The error body every HTTP answer uses, from a route, a guard or the MCP endpoint's auth check."""
+    body: dict = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status, headers=headers)

@@ -13,12 +13,14 @@ import ipaddress
 import json
 import socket
 
-from .api.deps import ServerState
-from .auth import TokenStore
-from .client import Membucket
-from .web import LOOPBACK_HOSTS, create_app
+from ..auth import TokenStore
+from ..caller import ServerState
+from ..client import Membucket
+from ..clients import client_snippets
+from .app import create_app
+from .guards import LOOPBACK_HOSTS
 
-__all__ = ["build_state", "is_loopback", "ServeRefused", "client_snippets", "run"]
+__all__ = ["build_state", "is_loopback", "ServeRefused", "banner", "run"]
 
 
 class ServeRefused(RuntimeError):
@@ -60,16 +62,6 @@ def build_state(mb: Membucket, host: str = "127.0.0.1", auth: bool | None = None
         max_import_bytes=s.max_import_bytes,
         rate_limit_per_minute=s.rate_limit_per_minute,
     )
-
-
-def client_snippets(url: str, token: str | None = None) -> dict[str, dict]:
-    """Ready-to-paste client configs: direct streamable HTTP, and stdio clients through mcp-remote."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    remote_args = ["-y", "mcp-remote", url] + (["--header", f"Authorization: Bearer {token}"] if token else [])
-    return {
-        "streamable_http": {"mcpServers": {"membucket": {"type": "http", "url": url, **({"headers": headers} if headers else {})}}},
-        "claude_desktop_or_cursor_via_mcp_remote": {"mcpServers": {"membucket": {"command": "npx", "args": remote_args}}},
-    }
 
 
 def banner(mb: Membucket, state: ServerState, host: str, port: int) -> str:

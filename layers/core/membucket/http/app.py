@@ -1,0 +1,35 @@
+"""The one ASGI app: REST under /api/v1, MCP under /mcp, the web UI at /, served by uvicorn
+locally and Mangum in Lambda. The guards of ``guards.py`` run before any route.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ..api import router
+from ..caller import ServerState
+from ..mcp import mount_mcp
+from ..ui import mount_ui
+from ..version import __version__
+from .errors import install_error_handlers
+from .guards import LOOPBACK_HOSTS, GuardMiddleware, RateLimiter
+
+__all__ = ["create_app", "LOOPBACK_HOSTS", "GuardMiddleware", "RateLimiter"]
+
+
+def create_app(state: ServerState) -> FastAPI:
+    app = FastAPI(
+        title="membucket",
+        version=__version__,
+        description="One memory for every LLM client, kept in a bucket you control.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.membucket = state
+    install_error_handlers(app)
+    app.include_router(router)
+    mount_mcp(app, state)
+    mount_ui(app)
+    app.add_middleware(GuardMiddleware, state=state)
+    return app
