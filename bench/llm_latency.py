@@ -20,6 +20,7 @@ from membucket import Membucket, Settings, ops
 from membucket.engine.namespace import ReplicaRegistry
 from membucket.llm import LlmCategorizer
 from membucket.ops.pending import FOLLOW_UP, pending_ids
+
 from tests.support.embedders import HashEmbedder
 from tests.support.fake_openai import fake_openai
 

@@ -56,14 +56,13 @@ def sentences(n: int, seed: int) -> list[str]:
 
 
 def seed_bucket(endpoint: str, n: int, work: Path) -> dict:
+    import boto3
     from membucket import Membucket, Settings, ops
     from membucket.auth import TokenStore
     from membucket.embed.minilm import locate_model_dir
-    from membucket.engine.namespace import ReplicaRegistry
     from membucket.embed.s3_model import publish_model
+    from membucket.engine.namespace import ReplicaRegistry
     from membucket.store import open_store
-
-    import boto3
 
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="data")
     store = f"s3://data/{PREFIX}"

@@ -121,13 +121,12 @@ def run_function(py312: str, build_dir: Path, fn: str, runtime: Path, env: dict,
 
 
 def smoke(build_dir: Path, py312: str, work: Path) -> dict:
-    from moto.server import ThreadedMotoServer
-
     import boto3
     from membucket.auth import TokenStore
     from membucket.embed.minilm import locate_model_dir
     from membucket.embed.s3_model import publish_model
     from membucket.store import open_store
+    from moto.server import ThreadedMotoServer
 
     sys.path.insert(0, str(ROOT))
     from tests.conftest import _free_port
@@ -157,7 +156,9 @@ def smoke(build_dir: Path, py312: str, work: Path) -> dict:
         plans = {
             "ApiFunction": [{"name": "health", "http": ["GET", "/api/v1/health", None]},
                             {"name": "openapi", "http": ["GET", "/openapi.json", None]}],
-            "AddFunction": [{"name": "add", "http": ["POST", "/api/v1/memories", {"text": "The smoke test likes oolong tea"}], "token": token, "keep_body": True}],
+            "AddFunction": [
+                {"name": "add", "http": ["POST", "/api/v1/memories", {"text": "The smoke test likes oolong tea"}], "token": token, "keep_body": True},
+            ],
             "SearchFunction": [{"name": "search", "http": ["POST", "/api/v1/memories/search", {"query": "tea"}], "token": token, "keep_body": True}],
             "McpFunction": [{"name": m, "http": ["POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": m, "params": p}], "token": token}
                             for m, p in (("initialize", init), ("tools/list", {}), ("tools/call", {"name": "search_memory", "arguments": {"query": "tea"}}))],

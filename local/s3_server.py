@@ -30,9 +30,8 @@ def port_free(port: int) -> bool:
 
 
 def start_s3(port: int) -> str:
-    from moto.server import ThreadedMotoServer
-
     import boto3
+    from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -89,9 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         run(Membucket(), host="127.0.0.1", port=args.port)
         return 0
     import uvicorn
-
-    from membucket.http.serve import build_state
     from membucket.http.app import create_app
+    from membucket.http.serve import build_state
 
     server = uvicorn.Server(uvicorn.Config(create_app(build_state(Membucket(), "127.0.0.1", auth=False)),
                                            host="127.0.0.1", port=args.port, log_level="warning", lifespan="off"))

@@ -6,9 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from membucket import cli as cli_module
 from membucket.engine.namespace import REGISTRY
+
 from tests.support.embedders import HashEmbedder
 
 

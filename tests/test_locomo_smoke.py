@@ -11,9 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from membucket_bench.locomo import evaluate, load, queries_of, turns_of
 from membucket.embed.base import EmbedderUnavailable
+from membucket_bench.locomo import evaluate, load, queries_of, turns_of
 
 DATA = Path(__file__).parents[1].parent / "shared/data/locomo/locomo_dev.json"
 
@@ -62,6 +61,7 @@ def test_latency_at_scale_reports_every_mode():
     if not DATA.is_file():
         pytest.skip(f"LoCoMo data not found at {DATA}")
     from membucket_bench.locomo import latency_at_scale
+
     from tests.support.embedders import HashEmbedder
 
     out = latency_at_scale(load(DATA)[:1], 1500, embedder=HashEmbedder(), queries=20)

@@ -1,9 +1,9 @@
 """429 with Retry-After once a caller exceeds its rate, on REST and MCP alike; others unaffected."""
 
 import httpx
-
 from membucket.http.app import RateLimiter, create_app
 from membucket.http.serve import build_state
+
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 

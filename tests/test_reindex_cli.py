@@ -8,13 +8,13 @@ import math
 
 import pytest
 from click.testing import CliRunner
-
 from membucket import cli as cli_module
 from membucket import ops
 from membucket.embed.openai_compat import OpenAIEmbedder
 from membucket.engine.namespace import REGISTRY
 from membucket.errors import EmbedderMismatch
 from membucket.ops.add import NewMemory
+
 from tests.support.embedders import HashEmbedder
 from tests.support.factories import make_mb
 from tests.support.fake_openai import fake_openai

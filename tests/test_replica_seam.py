@@ -11,9 +11,8 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
-
 import membucket.engine.queries as queries
+import pytest
 
 PACKAGE = Path(queries.__file__).resolve().parents[1]
 SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b.*\b(FROM|INTO|SET|WHERE)\b|\bWHERE\b", re.S)

@@ -10,9 +10,9 @@ import time
 
 import httpx
 import pytest
-
 from membucket.clients import client_snippets
 from membucket.http.serve import ServeRefused, build_state, is_loopback
+
 from tests.support.factories import make_mb
 from tests.support.live import free_port
 

@@ -6,7 +6,6 @@ import ast
 from pathlib import Path
 
 import faiss
-
 from membucket.client import Membucket
 from membucket.engine import index
 from membucket.settings import Settings

@@ -17,9 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from membucket import ops
 from membucket.auth import TokenStore
 from membucket.backup import BackupTarget, restore, take_backup, verify_backup
@@ -27,6 +24,8 @@ from membucket.client import Membucket
 from membucket.engine.namespace import ReplicaRegistry
 from membucket.settings import Settings
 from membucket.store import open_store
+from rich.console import Console
+from rich.table import Table
 
 from .common import RandomEmbedder, moto_server
 

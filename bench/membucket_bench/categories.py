@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-
 from membucket.categorize.zeroshot import MARGIN, THRESHOLD, TOP_K, ZeroShotCategorizer
 
 __all__ = ["load_labelled", "micro", "tune", "run", "DEFAULT_DATA"]
@@ -63,7 +62,7 @@ def _best_per_top_k(cat, names, tune_scores, tune_gold, hold_scores, hold_gold) 
     out = {}
     for k in TOP_KS:
         best = max(
-            ((micro(tune_gold, _predict(cat, names, tune_scores, t, m, k))["f1"], t, -m) for t in THRESHOLDS for m in MARGINS)
+            (micro(tune_gold, _predict(cat, names, tune_scores, t, m, k))["f1"], t, -m) for t in THRESHOLDS for m in MARGINS
         )
         t, m = best[1], -best[2]
         out[str(k)] = {"threshold": t, "margin": m, "tune_f1": best[0], "holdout": micro(hold_gold, _predict(cat, names, hold_scores, t, m, k))}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import click
-
 from membucket.cli import translate_errors
 
 __all__ = ["bench"]

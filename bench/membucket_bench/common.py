@@ -9,10 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
-
 from membucket.embed.base import normalize
 
 __all__ = ["percentiles", "RandomEmbedder", "moto_server"]

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
-
 from membucket import ops
 from membucket.client import Membucket
 from membucket.engine.checkpoint import read_pointer
 from membucket.engine.namespace import ReplicaRegistry
 from membucket.settings import Settings
+from rich.console import Console
+from rich.table import Table
 
 from .common import RandomEmbedder, moto_server, percentiles
 
@@ -62,7 +61,7 @@ def _writer(store_url, endpoint, cache, user, k, barrier, out):
     t0 = time.perf_counter()
     latencies = []
     for i in range(k):
-        latencies.append(_timed(lambda: ops.add(ctx, f"concurrent {os.getpid()} {i}")))
+        latencies.append(_timed(lambda i=i: ops.add(ctx, f"concurrent {os.getpid()} {i}")))
     out.put((t0, time.perf_counter(), latencies))
 
 

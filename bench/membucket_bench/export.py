@@ -14,12 +14,12 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
-
 from membucket import ops
 from membucket.client import Membucket
 from membucket.embed.base import normalize

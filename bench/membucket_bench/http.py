@@ -105,7 +105,8 @@ def run(n: int = 10_000, queries: int = 200, clients: int = 8, seconds: float = 
             qs = _sentences(queries, seed=1)
 
             def mcp(c: httpx.Client, i: int) -> float:
-                body = {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": "search_memory", "arguments": {"query": qs[i % len(qs)], "limit": 10}}}
+                args = {"query": qs[i % len(qs)], "limit": 10}
+                body = {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": "search_memory", "arguments": args}}
                 return _timed(c, "POST", mcp_url, json=body, headers=headers)
 
             def rest(c: httpx.Client, i: int) -> float:

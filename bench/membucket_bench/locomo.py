@@ -16,9 +16,9 @@ import json
 import re
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from membucket import ops
 from membucket.client import Membucket

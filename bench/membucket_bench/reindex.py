@@ -17,13 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from rich.console import Console
-
 from membucket import ops
 from membucket.client import Membucket
 from membucket.engine.namespace import ReplicaRegistry
 from membucket.ops.reindex import prepare, reindex
 from membucket.settings import Settings
+from rich.console import Console
 
 from .common import RandomEmbedder, moto_server
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import httpx
 import pytest
-
 from membucket import ops
 from membucket.auth import TokenStore
 from membucket.caller import ServerState
 from membucket.http.app import LOOPBACK_HOSTS, create_app
+
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 

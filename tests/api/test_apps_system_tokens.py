@@ -4,6 +4,7 @@ import uuid
 
 from membucket import ops
 from membucket.store import Unavailable
+
 from tests.api.conftest import error_code
 
 

@@ -3,21 +3,21 @@ serving (/, /ui/*): behaviour, validation, persistence, and that no user reaches
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-
 from membucket.clients import TOKEN_PLACEHOLDER
 from membucket.http.app import create_app
 from membucket.http.serve import build_state
+
 from tests.api.conftest import error_code, running_api
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 
 
 def today() -> str:
-    return datetime.now(timezone.utc).date().isoformat()
+    return datetime.now(UTC).date().isoformat()
 
 
 # -- the UI itself -----------------------------------------------------------------------------

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from membucket import ops
 from membucket.http.app import create_app
 from membucket.http.serve import build_state
+
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 

@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 from mcp.shared.exceptions import MCPError
-
 from membucket import ops
 from membucket.auth import Identity
 from membucket.mcp.tools import CALLER, _call

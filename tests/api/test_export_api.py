@@ -7,7 +7,6 @@ import json
 import zipfile
 
 import pytest
-
 from membucket import ops
 
 from .conftest import error_code

@@ -8,11 +8,14 @@ generated ids sometimes hit nothing and the rest of the code paths still run.
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
+from membucket import ops
 from schemathesis.checks import (
-    content_type_conformance, not_a_server_error, response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
-from membucket import ops
 from tests.api.conftest import running_api
 
 MAX_EXAMPLES = 25

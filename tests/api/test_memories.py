@@ -3,8 +3,8 @@
 import uuid
 
 import pytest
-
 from membucket import ops
+
 from tests.api.conftest import error_code
 
 

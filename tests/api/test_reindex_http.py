@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from membucket import ops
 from membucket.ops.reindex import prepare, switch
+
 from tests.api.conftest import error_code
 from tests.support.embedders import HashEmbedder
 from tests.support.factories import make_mb

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-
 from membucket import ops
+
 from tests.api.conftest import error_code
 
 # (method, path, JSON body, scope needed); {mid} {app} {rule} {token} are filled in per test.

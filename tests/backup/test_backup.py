@@ -11,7 +11,6 @@ import time
 from datetime import timedelta
 
 import pytest
-
 from membucket import ops
 from membucket.auth import TokenStore
 from membucket.backup import BackupTarget, list_backups, load_manifest, restore, take_backup, verify_backup
@@ -19,6 +18,7 @@ from membucket.engine.keys import NamespaceKeys
 from membucket.engine.log import LogEntry
 from membucket.errors import BackupUnusable, InvalidInput, NotFoundError, TargetNotEmpty
 from membucket.store import open_store
+
 from tests.support.factories import make_mb
 from tests.support.state import dump
 
@@ -251,9 +251,9 @@ def test_cli_backup_list_verify_restore(tmp_path, monkeypatch):
     import json
 
     from click.testing import CliRunner
-
     from membucket import cli as cli_module
     from membucket.engine.namespace import REGISTRY
+
     from tests.support.embedders import HashEmbedder
 
     store_url, bak_url = str(tmp_path / "bucket"), str(tmp_path / "backups")
@@ -320,6 +320,7 @@ def test_side_objects_of_imports_and_reindex_are_backed_up_and_restored(env, tmp
     from membucket.ops.export import export_bundle
     from membucket.ops.importer import import_bundle
     from membucket.ops.reindex import reindex
+
     from tests.support.embedders import HashEmbedder
 
     src_url, bak_url, opts = env

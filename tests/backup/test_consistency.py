@@ -16,6 +16,7 @@ from membucket.engine.keys import NamespaceKeys
 from membucket.engine.log import LogEntry
 from membucket.engine.replica import Replica
 from membucket.store import open_store
+
 from tests.support.factories import make_mb
 from tests.support.state import dump
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from membucket import ops
 from membucket.backup import BackupTarget, load_manifest, restore, take_backup, verify_backup
 from membucket.store import open_store
+
 from tests.support.factories import make_mb
 from tests.support.state import dump
 

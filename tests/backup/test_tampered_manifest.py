@@ -12,13 +12,13 @@ import json
 from datetime import datetime
 
 import pytest
-
 from membucket import ops
 from membucket.auth import TokenStore
 from membucket.backup import BackupTarget, restore, take_backup
 from membucket.backup.manifest import BACKUPS, list_backups
 from membucket.errors import BackupUnusable
 from membucket.store import open_store
+
 from tests.support.factories import make_mb
 
 
@@ -80,7 +80,6 @@ def test_a_tampered_manifest_cannot_write_outside_the_restored_namespace(tmp_pat
 @pytest.mark.parametrize("at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "²", "-3"])
 def test_cli_restore_at_out_of_range_is_a_clean_error(tmp_path, monkeypatch, at):
     from click.testing import CliRunner
-
     from membucket import cli as cli_module
 
     monkeypatch.setenv("MEMBUCKET_STORE", str(tmp_path / "bucket"))

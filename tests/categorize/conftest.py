@@ -1,5 +1,4 @@
 import pytest
-
 from membucket.embed.minilm import MiniLMEmbedder
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from membucket import ops
 from membucket.categorize.zeroshot import ZeroShotCategorizer
+
 from tests.api.conftest import error_code, running_api
 from tests.support.factories import make_mb
 

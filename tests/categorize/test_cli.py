@@ -6,10 +6,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from membucket import cli as cli_module
 from membucket import ops
 from membucket.engine.namespace import REGISTRY
+
 from tests.support.embedders import HashEmbedder
 from tests.support.factories import make_mb
 

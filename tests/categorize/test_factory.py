@@ -6,12 +6,12 @@ import sys
 import types
 
 import pytest
-from pydantic import ValidationError
-
 from membucket import Membucket, Settings, ops
 from membucket.categorize.factory import load_categorizer
 from membucket.categorize.zeroshot import ZeroShotCategorizer
 from membucket.engine.namespace import ReplicaRegistry
+from pydantic import ValidationError
+
 from tests.support.embedders import HashEmbedder
 
 

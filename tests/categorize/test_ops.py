@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from membucket import errors, ops
 from membucket.categorize.zeroshot import ZeroShotCategorizer
 from membucket.ops.pending import fill_categories, pending_ids
+
 from tests.support.factories import make_mb
 
 

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-from membucket_bench.categories import load_labelled, micro, run
 from membucket.categories import DEFAULT_TAXONOMY
 from membucket.categorize.prototypes import PROTOTYPES
-from membucket.categorize.zeroshot import CategoryDef, ZeroShotCategorizer, _CACHE
+from membucket.categorize.zeroshot import _CACHE, CategoryDef, ZeroShotCategorizer
+from membucket_bench.categories import load_labelled, micro, run
+
 from tests.support.embedders import HashEmbedder
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "categories_labelled.jsonl"

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from membucket.client import load_embedder
 from membucket.embed import minilm
 from membucket.embed.base import Embedder, EmbedderUnavailable

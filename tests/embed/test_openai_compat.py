@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from membucket import Membucket, Settings, errors, ops
 from membucket.embed.openai_compat import OpenAIEmbedder
 from membucket.engine.namespace import ReplicaRegistry
+
 from tests.support.fake_openai import fake_openai
 
 KEY = "sk-test-secret-do-not-store"

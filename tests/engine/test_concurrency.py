@@ -8,7 +8,6 @@ import pickle
 import uuid
 
 import pytest
-
 from membucket.engine.keys import NamespaceKeys
 from membucket.engine.log import LogEntry
 
@@ -24,6 +23,7 @@ def _writer(store_url, endpoint, cache_dir, worker, barrier, results):
         os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
         os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
     from membucket import ops
+
     from tests.support.factories import make_mb
     from tests.support.state import dump
 

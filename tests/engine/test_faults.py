@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
 from membucket import errors, ops
 from membucket.engine.checkpoint import read_pointer
 from membucket.store import open_store
+
 from tests.support.factories import make_mb
 from tests.support.faulty_store import FaultyStore
 from tests.support.state import dump

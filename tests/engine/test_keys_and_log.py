@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from membucket.engine.keys import NamespaceKeys, validate_memory_id, validate_user_id
 from membucket.engine.log import CorruptEntry, LogEntry, decode_vector, encode_vector
 from membucket.errors import InvalidId, InvalidUserId

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-
 from membucket import ops
 from membucket.engine.lexical import LexicalIndex, tokenize
+
 from tests.support.factories import make_mb
 
 

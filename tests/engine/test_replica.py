@@ -3,9 +3,9 @@
 import json
 
 import pytest
-
 from membucket import ops
 from membucket.engine.checkpoint import read_pointer
+
 from tests.support.factories import make_mb
 from tests.support.state import dump
 
@@ -112,6 +112,7 @@ def test_a_pointer_naming_another_users_checkpoint_never_loads_it(tmp_path):
 
     from membucket import ops
     from membucket.engine.keys import NamespaceKeys
+
     from tests.support.factories import make_mb
 
     mb = make_mb(str(tmp_path / "b"), tmp_path / "c")

@@ -6,6 +6,7 @@ import threading
 import uuid
 
 from membucket import ops
+
 from tests.support.factories import make_mb
 from tests.support.state import dump
 

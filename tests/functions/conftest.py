@@ -8,16 +8,16 @@ function never share a replica, as two Lambda execution environments never do.
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import io
+import itertools
 import json
 from pathlib import Path
 
 import pytest
-
 from membucket.auth import TokenStore
 from membucket.engine.namespace import REGISTRY
 from membucket.store import open_store
+
 from tests.support.events import FakeContext, http_event, response_json
 
 ROOT = Path(__file__).resolve().parents[2]

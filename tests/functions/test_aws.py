@@ -6,7 +6,6 @@ import os
 
 import boto3
 import pytest
-
 from membucket.auth import InvalidToken
 from membucket.auth.gateway import identity_from_claims
 from membucket.aws import make_membucket

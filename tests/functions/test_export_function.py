@@ -9,11 +9,11 @@ import zipfile
 import boto3
 import httpx
 import pytest
-
 from membucket import ops
 from membucket.auth import TokenStore
 from membucket.engine.namespace import REGISTRY
 from membucket.store import open_store
+
 from tests.support.factories import make_mb
 
 from .conftest import call

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import boto3
-
 from membucket.backup import BackupTarget, list_backups, load_manifest, verify_backup
 from membucket.engine.checkpoint import read_pointer
 from membucket.engine.keys import NamespaceKeys
 from membucket.store import open_store
+
 from tests.support.events import FakeContext
 
 from .conftest import PREFIX, call

@@ -9,9 +9,9 @@ import tomllib
 import uuid
 
 import pytest
+from membucket.engine.keys import NamespaceKeys
 from starlette.routing import Match
 
-from membucket.engine.keys import NamespaceKeys
 from tests.functions.conftest import FUNCTIONS, call
 
 from .conftest import ROOT

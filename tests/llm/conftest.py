@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from membucket import Membucket, Settings
 from membucket.engine.namespace import ReplicaRegistry
 from membucket.llm import LlmCategorizer
+
 from tests.support.embedders import HashEmbedder
 from tests.support.fake_openai import fake_openai
 

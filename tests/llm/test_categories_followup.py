@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from membucket import errors, maintenance, ops
 from membucket.ops.pending import FOLLOW_UP, fill_categories, pending_ids
+
 from tests.support.factories import make_mb
 
 from .conftest import log_entries, op_names
@@ -166,6 +166,7 @@ def test_default_categorizer_is_the_llm_when_one_is_configured(tmp_path, fake):
     """No categorizer passed: MEMBUCKET_CATEGORIZER=auto picks the LLM one (deferred, follow-up entry)."""
     from membucket import Membucket, Settings
     from membucket.engine.namespace import ReplicaRegistry
+
     from tests.support.embedders import HashEmbedder
 
     from .conftest import llm_settings

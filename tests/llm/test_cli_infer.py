@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from membucket import ops
+
 from tests.test_cli import env, lib  # noqa: F401 (fixture)
 
 from .conftest import KEY

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from membucket import Settings
 from membucket.categories import DEFAULT_TAXONOMY
 from membucket.llm import Llm, LlmCategorizer, LlmError, load_llm

@@ -8,12 +8,12 @@ import logging
 
 import httpx
 import pytest
-
 from membucket.auth import TokenStore
 from membucket.caller import ServerState
 from membucket.http.app import LOOPBACK_HOSTS, create_app
 from membucket.ops.access import ACCESS_WRITER
 from membucket.ops.pending import FOLLOW_UP
+
 from tests.mcp.test_mcp_http import call, client
 from tests.support.live import live_server
 

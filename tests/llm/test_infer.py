@@ -6,11 +6,11 @@ import json
 import uuid
 
 import pytest
-
 from membucket import ops
 from membucket.llm.extract import keep_subject
 from membucket.ops.add import NO_LLM_NOTE
 from membucket.ops.infer import NO_FACTS_NOTE
+
 from tests.support.factories import make_mb
 
 from .conftest import log_entries, op_names

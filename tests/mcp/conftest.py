@@ -1,7 +1,7 @@
 import pytest
-
 from membucket.http.app import create_app
 from membucket.http.serve import build_state
+
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from mangum import Mangum
-
 from membucket.http.app import create_app
 from membucket.http.serve import build_state
+
 from tests.support.events import FakeContext, http_event, response_json
 
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"

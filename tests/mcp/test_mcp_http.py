@@ -7,7 +7,6 @@ import contextlib
 
 import httpx
 import pytest
-
 from membucket import ops
 
 MODES = ["legacy", "auto"]  # initialize-first clients, and the current protocol (server/discover)

@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
-
 from membucket import ops
+
 from tests.mcp.test_mcp_http import call, client
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}

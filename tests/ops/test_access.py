@@ -1,7 +1,6 @@
 """Security rules, each attacked: paused apps, deny rules, allow lists, user isolation."""
 
 import pytest
-
 from membucket import errors, ops
 
 

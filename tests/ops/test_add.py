@@ -1,5 +1,4 @@
 import pytest
-
 from membucket import errors, ops
 
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 import json
 import uuid
 import zipfile
+from pathlib import Path
 
 import pytest
-
 from membucket import errors, ops
 from membucket.ops.export import ExportFilters, export_bundle
 from membucket.ops.importer import import_bundle
+
 from tests.support.embedders import HashEmbedder
 from tests.support.factories import make_mb
 
@@ -469,6 +469,7 @@ def test_gc_removes_parts_only_once_no_entry_names_them(mb, owner, alice):
     import time
 
     from membucket.engine.blobs import collect_blobs
+
     from tests.support.state import dump
 
     data, _ = export_bytes(owner)

@@ -5,8 +5,8 @@ would show. Each mode must return a subset of what the caller may list.
 """
 
 import pytest
-
 from membucket import errors, ops
+
 from tests.api.conftest import running_api
 
 MODES = ("dense", "lexical", "hybrid")

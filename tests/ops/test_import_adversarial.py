@@ -10,10 +10,10 @@ import struct
 import zipfile
 
 import pytest
-
 from membucket import errors, ops
 from membucket.ops import bundle as bundle_mod
 from membucket.ops.importer import import_bundle
+
 from tests.ops.test_export_import import _rezip, export_bytes, openmemory_zip, seq_of
 
 

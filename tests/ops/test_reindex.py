@@ -6,13 +6,13 @@ import threading
 
 import numpy as np
 import pytest
-
 from membucket import ops
 from membucket.engine.checkpoint import CorruptCheckpoint, collect_garbage, read_pointer
 from membucket.errors import EmbedderMismatch, InvalidInput, ServiceUnavailable
 from membucket.ops.add import NewMemory
 from membucket.ops.reindex import prepare, reindex, switch
 from membucket.store import open_store
+
 from tests.support.embedders import HashEmbedder
 from tests.support.factories import make_mb
 from tests.support.state import dump

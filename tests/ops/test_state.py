@@ -1,7 +1,6 @@
 import uuid
 
 import pytest
-
 from membucket import errors, ops
 
 

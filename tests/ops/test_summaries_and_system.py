@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-
 from membucket import errors, ops
 from membucket.ops.system import mask_url, public_config
 from membucket.settings import Settings

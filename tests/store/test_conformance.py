@@ -21,7 +21,6 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.retries.standard import ExponentialBackoff
-
 from membucket.store import (
     IF_ABSENT,
     ConflictInFlight,
@@ -38,6 +37,7 @@ from membucket.store import (
     Unavailable,
 )
 from membucket.store.s3 import MAX_RETRIES, map_s3_errors
+
 from tests.support.faulty_store import FaultyStore
 
 BACKENDS = ["memory", "local", "s3-inprocess", "s3-http", "s3-http-prefix"]

@@ -10,7 +10,6 @@ import hashlib
 import re
 
 import numpy as np
-
 from membucket.embed.base import normalize
 
 

@@ -23,8 +23,8 @@ import asyncio
 import contextlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse

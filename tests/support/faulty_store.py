@@ -25,7 +25,8 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from typing import Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from membucket.store import ConflictInFlight, GetResult, ObjectInfo, ObjectStore, PutCondition, Unavailable
 

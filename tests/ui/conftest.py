@@ -7,15 +7,15 @@ skip, saying why, when it or Playwright is missing.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
-
 from membucket.http.app import create_app
 from membucket.http.serve import build_state
+
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 

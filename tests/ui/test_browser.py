@@ -9,14 +9,14 @@ import http.server
 import json
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-
 from membucket import ops
 from membucket.http.app import create_app
 from membucket.http.serve import build_state
+
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 from tests.ui.conftest import go, shot, sign_in
@@ -234,7 +234,7 @@ def test_preferences_are_saved_and_config_is_read_only(page, server):
     expect(pager).to_contain_text(f"Page 1 of {pages}")
     pager.get_by_role("button", name="Next").click()
     expect(page.get_by_role("navigation", name="Pages")).to_contain_text(f"Page 2 of {pages}")
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     page.get_by_label("Created from").fill(tomorrow)
     page.get_by_role("button", name="Search", exact=True).click()
     expect(page.locator("#results h2")).to_have_text("0 memories")

@@ -15,12 +15,12 @@ from typing import Annotated
 import pytest
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-
 from membucket import ops
 from membucket.api.schemas import acting
 from membucket.caller import error_response, get_identity
 from membucket.http.app import create_app
 from membucket.http.serve import build_state
+
 from tests.support.factories import make_mb
 from tests.support.live import live_server
 from tests.ui.conftest import Server, go, sign_in

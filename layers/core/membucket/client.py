@@ -8,8 +8,8 @@ from .categorize.base import Categorizer
 from .embed.base import Embedder
 from .engine.index import set_search_threads
 from .engine.keys import list_users, validate_app_name
-from .errors import InvalidInput
 from .engine.namespace import REGISTRY, CompactResult, Namespace, ReplicaRegistry
+from .errors import InvalidInput
 from .ops.context import Context
 from .settings import Settings
 from .store import ObjectStore, open_store

@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     faiss_threads: int = Field(1, ge=1, description="OpenMP threads FAISS may use per search")
     passphrase: SecretStr | None = Field(None, description="Passphrase for encrypted export bundles (CLI; prompted for when unset)")
 
-    categorizer: Literal["auto", "llm", "zeroshot", "off"] = Field("auto", description="auto (LLM when configured, else offline zero-shot), llm, zeroshot or off")
+    categorizer: Literal["auto", "llm", "zeroshot", "off"] = Field(
+        "auto", description="auto (LLM when configured, else offline zero-shot), llm, zeroshot or off"
+    )
     # LLM (categories, fact extraction): operator-configured only, never by an API caller
     llm: Literal["none", "openai"] = Field("none", description="none, or openai (any OpenAI-compatible chat endpoint) for categories and infer")
     openai_chat_model: str = Field("gpt-4o-mini", description="Chat model name at the endpoint (e.g. llama3.1 on Ollama)")
@@ -56,7 +58,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(None, description="Chat endpoint key when it differs from openai_api_key (never stored or logged)")
     llm_timeout_seconds: float = Field(20.0, description="Per-request timeout for the chat endpoint")
     llm_max_retries: int = Field(1, description="Client retries (with backoff) for the chat endpoint")
-    llm_response_format: Literal["json_schema", "json_object"] = Field("json_schema", description="json_schema (structured outputs) or json_object (schema in the prompt)")
+    llm_response_format: Literal["json_schema", "json_object"] = Field(
+        "json_schema", description="json_schema (structured outputs) or json_object (schema in the prompt)"
+    )
     llm_max_tokens: int = Field(1024, description="Longest answer asked of the chat model (0: not sent, for models that refuse max_tokens)")
     llm_similar_memories: int = Field(5, description="Existing memories per fact shown to the LLM when infer reconciles")
     categorize_async: bool = Field(
@@ -76,7 +80,9 @@ class Settings(BaseSettings):
 
     # AWS Lambda (read by the handlers in membucket.aws)
     model_url: str | None = Field(None, description="s3://bucket/prefix/models/all-MiniLM-L6-v2: offline model weights fetched to the cache on first embed")
-    lambda_auth: Literal["tokens", "jwt"] = Field("tokens", description="tokens (membucket bearer tokens) or jwt (API Gateway's JWT authorizer decides the caller)")
+    lambda_auth: Literal["tokens", "jwt"] = Field(
+        "tokens", description="tokens (membucket bearer tokens) or jwt (API Gateway's JWT authorizer decides the caller)"
+    )
     jwt_user_claim: str = Field("sub", description="JWT claim naming the user in jwt mode")
     export_store: str | None = Field(None, description="Where the export function writes bundles (s3://bucket/prefix)")
     openai_secret_name: str | None = Field(None, description="Secrets Manager secret holding the OpenAI-compatible API key (Lambda)")

@@ -80,8 +80,7 @@ def export_to_tempfile(ctx, body: ExportIn, tmp_dir: Path):
 
 def _chunks(f):
     try:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            yield block
+        yield from iter(lambda: f.read(1 << 20), b"")
     finally:
         f.close()
 

@@ -13,8 +13,20 @@ from ..auth import Identity
 from ..caller import get_identity
 from ..ops.models import AddResult, Memory, Page, StateChange
 from .schemas import (
-    AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, BulkStateIn, HistoryOut, HitsOut, IdsIn, MemoryCreate,
-    MemoryListQueryWithApp, MemoryUpdate, SearchIn, StateIn, acting,
+    AUTHENTICATED,
+    ERROR_RESPONSES,
+    LIMIT_MAX,
+    AccessOut,
+    BulkStateIn,
+    HistoryOut,
+    HitsOut,
+    IdsIn,
+    MemoryCreate,
+    MemoryListQueryWithApp,
+    MemoryUpdate,
+    SearchIn,
+    StateIn,
+    acting,
 )
 
 __all__ = ["router"]

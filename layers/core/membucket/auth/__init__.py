@@ -1,6 +1,6 @@
 """Bearer tokens: who is calling (user, app, scopes). Only hashes are stored, in the bucket."""
 
 from .identity import SCOPES, Identity
-from .tokens import TokenInfo, TokenStore, InvalidToken
+from .tokens import InvalidToken, TokenInfo, TokenStore
 
 __all__ = ["Identity", "SCOPES", "TokenStore", "TokenInfo", "InvalidToken"]

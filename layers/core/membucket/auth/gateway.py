@@ -10,8 +10,8 @@ around one invocation (``verified_claims``) and ``GatewayTokenStore.verify`` rea
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from ..engine.keys import validate_user_id
 from ..store import ObjectStore

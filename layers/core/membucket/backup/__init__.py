@@ -30,7 +30,7 @@ class BackupTarget:
     objects: ObjectStore
 
     @classmethod
-    def open(cls, url: str, **store_options) -> "BackupTarget":
+    def open(cls, url: str, **store_options) -> BackupTarget:
         """Open a target from the same URL forms as ``MEMBUCKET_STORE`` (see ``store.url.open_store``)."""
         root = open_store(url, **store_options)
         return cls(root=root, objects=ObjectsView(root))

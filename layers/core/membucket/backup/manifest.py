@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..errors import BackupUnusable, InvalidInput, NotFoundError
 from ..store import NotFound, ObjectStore, PutCondition
@@ -81,7 +81,7 @@ class Manifest:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
-    def from_json(cls, body: bytes) -> "Manifest":
+    def from_json(cls, body: bytes) -> Manifest:
         doc = json.loads(body)
         if doc.get("format") != FORMAT:
             raise BackupUnusable(f"unsupported backup manifest format {doc.get('format')!r}")
@@ -117,7 +117,7 @@ def check_apart(a: ObjectStore, b: ObjectStore) -> None:
 
 
 def new_backup_id(now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(3)}"
 
 

@@ -10,10 +10,10 @@ the backup's objects (as ``membucket backup verify`` and ``restore --force`` do)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from ..engine.checkpoint import Pointer
 from ..engine.keys import NamespaceKeys
@@ -43,7 +43,7 @@ def seq_at_time(user: str, rec: NamespaceRecord, when: datetime) -> int:
             break
         last = seq
     # A checkpoint created by then holds a state committed by then, even when its log was collected.
-    cutoff = when.replace(tzinfo=timezone.utc).timestamp()
+    cutoff = when.replace(tzinfo=UTC).timestamp()
     ckpt = max((c["seq"] for c in rec.checkpoints if c["created_at"] <= cutoff and c["seq"] <= rec.seq), default=None)
     candidates = [s for s in (last, ckpt) if s is not None]
     if candidates:

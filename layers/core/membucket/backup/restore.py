@@ -30,10 +30,10 @@ import re
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from ..engine import queries
 from ..engine.checkpoint import CheckpointMeta, Pointer, read_pointer

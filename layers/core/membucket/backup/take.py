@@ -26,10 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from ..auth.tokens import PREFIX as TOKENS
 from ..engine.checkpoint import CheckpointMeta, read_pointer
@@ -168,7 +168,7 @@ class _Run:
 
     # -- one namespace -----------------------------------------------------------------------
     def namespace(self, user: str) -> tuple[NamespaceRecord, Placed]:
-        for attempt in range(5):
+        for _attempt in range(5):
             try:
                 return self._namespace_once(user)
             except _Moved as exc:
@@ -319,7 +319,7 @@ def take_backup(
     Example: ``take_backup(open_store("s3://data/membucket"), open_store("s3://backups/membucket"))``
     """
     check_apart(src, dst)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     prev = _previous(dst)
     have = {info.key: info.size for info in dst.list(OBJECTS)}
     by_source = {rec.source: (target, rec) for target, rec in (prev.objects.items() if prev is not None else ()) if rec.source}
@@ -364,7 +364,7 @@ def take_backup(
         # Not a backup (no manifest), but what it copied is recorded so the next run skips it.
         dst.put(f"{BACKUPS}{manifest.id}/{PARTIAL}", manifest.to_json(), IF_ABSENT)
         return report
-    manifest.finished_at = format_ts(datetime.now(timezone.utc).replace(tzinfo=None))
+    manifest.finished_at = format_ts(datetime.now(UTC).replace(tzinfo=None))
     dst.put(manifest.key, manifest.to_json(), IF_ABSENT)
     report.id = manifest.id
     return report

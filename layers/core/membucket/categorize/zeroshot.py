@@ -13,8 +13,8 @@ at most ``top_k`` of them. The defaults were tuned on the tune half of
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

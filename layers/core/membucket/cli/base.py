@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import click
 from rich.console import Console

@@ -11,9 +11,9 @@ import contextlib
 import dataclasses
 import os
 import sys
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 import click
 from rich.console import Console
@@ -57,7 +57,9 @@ def _stages(enabled: bool) -> Iterator[Callable[[str, int, int | None], None] | 
 @click.command("export")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True), help="File to write (.zip, or .mbx with --encrypt).")
 @click.option("--app", "app", help="Only memories created by this app.")
-@click.option("--state", "states", multiple=True, type=click.Choice(["active", "paused", "archived", "deleted"]), help="Only this state (repeatable). Default: all.")
+@click.option(
+    "--state", "states", multiple=True, type=click.Choice(["active", "paused", "archived", "deleted"]), help="Only this state (repeatable). Default: all."
+)
 @click.option("--created-after", help="ISO-8601: only memories created at or after.")
 @click.option("--created-before", help="ISO-8601: only memories created before.")
 @click.option("--encrypt", is_flag=True, help="Encrypt with a passphrase (MEMBUCKET_PASSPHRASE, or prompted).")

@@ -6,7 +6,8 @@ another embedder is refused, so vectors of different models never mix in one ind
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 

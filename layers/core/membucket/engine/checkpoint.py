@@ -62,7 +62,7 @@ class CheckpointMeta:
         return json.dumps(self.__dict__, sort_keys=True).encode()
 
     @classmethod
-    def from_json(cls, body: bytes) -> "CheckpointMeta":
+    def from_json(cls, body: bytes) -> CheckpointMeta:
         return cls(**json.loads(body))
 
 

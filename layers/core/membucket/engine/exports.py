@@ -6,7 +6,7 @@ replica's lock for the whole export.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .predicates import RangeFilter, range_sql
 from .queries import ReplicaState

@@ -76,14 +76,14 @@ class VectorIndex:
         return faiss.serialize_index(self.index).tobytes()
 
     @classmethod
-    def read(cls, path, dim: int) -> "VectorIndex":
+    def read(cls, path, dim: int) -> VectorIndex:
         index = faiss.read_index(str(path))
         if index.d != dim:
             raise ValueError(f"index dimension {index.d} != namespace dimension {dim}")
         return cls(dim, index)
 
     @classmethod
-    def deserialize(cls, data: bytes, dim: int) -> "VectorIndex":
+    def deserialize(cls, data: bytes, dim: int) -> VectorIndex:
         index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         if index.d != dim:
             raise ValueError(f"index dimension {index.d} != namespace dimension {dim}")

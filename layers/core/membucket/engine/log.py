@@ -15,7 +15,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ class CorruptEntry(ValueError):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def format_ts(ts: datetime) -> str:
@@ -44,7 +44,7 @@ def parse_ts(value: str) -> datetime:
         text = text[:-1] + "+00:00"
     ts = datetime.fromisoformat(text)
     if ts.tzinfo is not None:
-        ts = ts.astimezone(timezone.utc).replace(tzinfo=None)
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
     return ts
 
 
@@ -76,7 +76,7 @@ class LogEntry:
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     @classmethod
-    def decode(cls, body: bytes, expected_seq: int | None = None) -> "LogEntry":
+    def decode(cls, body: bytes, expected_seq: int | None = None) -> LogEntry:
         try:
             doc = json.loads(body)
             if doc.get("v") != FORMAT_VERSION:

@@ -26,10 +26,11 @@ import random
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..errors import CommitContention, StoreUnavailable
 from ..store import IF_ABSENT, ConflictInFlight, ObjectStore, PreconditionFailed, Unavailable

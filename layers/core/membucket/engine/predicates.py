@@ -9,8 +9,9 @@ import ops. Every predicate is exact: access rules are applied in SQL, never by 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 __all__ = ["MemoryFilter", "VisibilityRules", "RangeFilter", "Predicate", "filter_sql", "visibility_sql", "range_sql", "KEPT_STATES"]
 

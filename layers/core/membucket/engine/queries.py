@@ -12,8 +12,9 @@ app reads survive entries that touch no app or rule; everything else is dropped 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 

@@ -28,8 +28,8 @@ import numpy as np
 from ..store import NotFound, ObjectStore
 from .checkpoint import CorruptCheckpoint, Pointer, fetch_checkpoint, read_pointer
 from .index import VectorIndex
-from .lexical import LexicalIndex
 from .keys import NamespaceKeys
+from .lexical import LexicalIndex
 from .log import LogEntry
 from .operations import ACL_OPS, NamespaceRestore, op_name, parse_op
 from .queries import forget
@@ -167,7 +167,7 @@ class Replica:
             self._load_from_checkpoint(pointer)
         return applied
 
-    def apply(self, entries: "LogEntry | list[LogEntry]") -> None:
+    def apply(self, entries: LogEntry | list[LogEntry]) -> None:
         """Apply committed entries in order; on any failure the replica is dropped and reloads.
 
         A ``namespace.restore`` entry (written by ``membucket restore --force``) replaces the whole
@@ -215,7 +215,7 @@ class Replica:
     def _load_from_checkpoint(self, pointer: Pointer | None) -> None:
         self._reset()
         self.loaded = True
-        for attempt in range(5):
+        for _attempt in range(5):
             if pointer is None:
                 return
             try:

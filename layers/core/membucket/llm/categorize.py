@@ -8,7 +8,7 @@ an ``LlmError``: the caller commits the memory uncategorized and fills categorie
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

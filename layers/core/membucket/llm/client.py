@@ -9,8 +9,8 @@ so callers can fall back instead of failing the user's write.
 
 from __future__ import annotations
 
-import os
 import json
+import os
 from typing import Any
 
 __all__ = ["Llm", "LlmError"]

@@ -119,7 +119,10 @@ def register_tools(server) -> None:
     async def list_memories(
         limit: Annotated[int, Field(ge=1, le=1000, description="Most memories per page.")] = 50,
         cursor: Annotated[str | None, Field(max_length=1000, description="next_cursor from the previous page.")] = None,
-        state: Annotated[Literal["active", "paused", "archived", "deleted"] | None, Field(description="Only memories in this state (apps see active memories only).")] = None,
+        state: Annotated[
+            Literal["active", "paused", "archived", "deleted"] | None,
+            Field(description="Only memories in this state (apps see active memories only)."),
+        ] = None,
     ) -> ListResult:
         page = await _call(
             "read", lambda ctx: ops.list_memories(ctx, filters=ops.Filters(states=[state] if state else []), size=limit, cursor=cursor)

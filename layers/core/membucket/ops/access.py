@@ -22,8 +22,8 @@ import queue
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from ..engine import access_log, queries
 from ..engine.log import format_ts, parse_ts, utcnow

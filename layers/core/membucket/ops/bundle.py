@@ -16,9 +16,10 @@ import json
 import re
 import uuid
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -182,7 +183,7 @@ class Bundle:
             self.without_vector += row["vector"] is None
             if len(seen) % 5000 == 0:
                 progress("validate", len(seen), self.count or None)
-        for row in self.history():
+        for _row in self.history():
             pass  # parsed and checked row by row
         if self.format == "membucket" and len(seen) != self.manifest["counts"].get("memories"):
             raise BundleInvalid(f"{len(seen)} memories, the manifest says {self.manifest['counts'].get('memories')}")
@@ -325,7 +326,7 @@ def _convert_openmemory(doc: dict, bundle: Bundle) -> dict:
         if m.get("created_at"):
             history.append({"memory_id": mid, "event": "add", "old_state": None, "new_state": "active", "old_text": None,
                             "new_text": content, "actor": app, "changed_at": m.get("created_at")})
-    for n, h in enumerate(_get(doc.get("status_history"), "status_history"), 1):
+    for h in _get(doc.get("status_history"), "status_history"):
         history.append({"memory_id": str(h.get("memory_id")), "event": "state", "old_state": h.get("old_state"),
                         "new_state": h.get("new_state"), "old_text": None, "new_text": None,
                         "actor": None if h.get("changed_by") is None else str(h.get("changed_by")), "changed_at": h.get("changed_at")})

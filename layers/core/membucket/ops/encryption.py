@@ -2,7 +2,7 @@
 
 Format (``.mbx``)::
 
-    b"MBX1" | u32 header length | header JSON | chunk* 
+    b"MBX1" | u32 header length | header JSON | chunk*
     header = {"kdf": "scrypt", "n", "r", "p", "salt", "nonce_prefix", "chunk_size", "check"}
     chunk  = u32 ciphertext length | AES-256-GCM(ciphertext + 16-byte tag)
 

@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO, Callable, Sequence
+from typing import Any, BinaryIO
 
 from ..engine import exports
 from ..engine.keys import validate_app_name
@@ -57,7 +58,7 @@ class ExportFilters:
     created_before: datetime | None = None
 
     @classmethod
-    def parse(cls, app=None, states: Sequence[str] | None = None, created_after=None, created_before=None) -> "ExportFilters":
+    def parse(cls, app=None, states: Sequence[str] | None = None, created_after=None, created_before=None) -> ExportFilters:
         return cls(
             app=validate_app_name(app) if app else None,
             states=[clean_state(s) for s in (states or [])],

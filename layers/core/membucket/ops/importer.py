@@ -35,9 +35,10 @@ import shutil
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -117,7 +118,7 @@ def _plain(f: BinaryIO, passphrase: str | None, tmp_dir: Path) -> Iterator[Binar
 
 def import_bundle(
     ctx: Context,
-    source: "str | os.PathLike | BinaryIO",
+    source: str | os.PathLike | BinaryIO,
     *,
     mode: str = "merge",
     reembed: bool = False,
@@ -164,7 +165,7 @@ def _commit(ctx: Context, bundle: Bundle, index: dict[str, tuple], mode: str, em
             return ImportResult(mode, skipped=len(index), seq=seq, format=bundle.format)
         parts, history_parts = _upload(ctx, bundle, first.memory_ids, embed, progress)
 
-        def build(rep) -> Plan:
+        def build(rep, first=first, parts=parts, history_parts=history_parts) -> Plan:
             check_embedder(ctx, rep)
             d = _decide(rep, bundle, index, mode)
             if not d.memory_ids <= first.memory_ids:

@@ -61,7 +61,7 @@ class Memory(MemoryItem):
     deleted_at: str | None = None
 
     @classmethod
-    def from_row(cls, row: tuple) -> "Memory":
+    def from_row(cls, row: tuple) -> Memory:
         meta = row[5]
         return cls(
             id=row[0],

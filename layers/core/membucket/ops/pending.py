@@ -15,8 +15,8 @@ import atexit
 import logging
 import queue
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 

@@ -23,12 +23,12 @@ import numpy as np
 
 from ..engine import queries
 from ..engine.replica import Replica
+from ..errors import InvalidInput
 from .access import Visibility, app_exists, check_app, ensure_app, record_access
 from .context import Context, check_embedder
 from .filters import Filters
 from .models import SearchHit, iso
 from .validate import clean_limit, clean_text
-from ..errors import InvalidInput
 
 __all__ = ["search", "search_vector", "allowed_vids", "MODES", "DEFAULT_MODE", "clean_mode"]
 

@@ -11,7 +11,7 @@ transition refuses the batch. Memories already in the target state are reported 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..engine import queries
 from ..engine.namespace import Plan

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine import access_log as engine_access_log, queries
+from ..engine import access_log as engine_access_log
+from ..engine import queries
 from ..engine.keys import validate_app_name, validate_memory_id
 from .access import Visibility, check_app, ingest_access_log
 from .context import Context

@@ -11,7 +11,7 @@ sees adds of the memories it may read and only its own access records, as for ``
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,9 +40,9 @@ def timeline(ctx: Context, days: int = 30, tz: str = "UTC") -> dict[str, Any]:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise InvalidInput(f"days must be an integer from 1 to {MAX_DAYS}", days=str(days)[:20])
     where = zone(tz)
-    today = utcnow().replace(tzinfo=timezone.utc).astimezone(where).date()
+    today = utcnow().replace(tzinfo=UTC).astimezone(where).date()
     first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, time(), where).astimezone(timezone.utc).replace(tzinfo=None)
+    since = datetime.combine(first, time(), where).astimezone(UTC).replace(tzinfo=None)
     with ctx.ns.read() as rep:
         vis = check_app(rep, ctx.app)
         ingest_access_log(ctx, rep)
@@ -52,7 +52,7 @@ def timeline(ctx: Context, days: int = 30, tz: str = "UTC") -> dict[str, Any]:
     def per_day(rows) -> Counter:
         out: Counter = Counter()
         for bucket, n in rows:
-            out[bucket.replace(tzinfo=timezone.utc).astimezone(where).date()] += int(n)
+            out[bucket.replace(tzinfo=UTC).astimezone(where).date()] += int(n)
         return out
 
     added, read = per_day(adds), per_day(accessed)

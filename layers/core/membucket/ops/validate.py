@@ -6,7 +6,8 @@ import hashlib
 import json
 import re
 import unicodedata
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..engine.keys import validate_memory_id
 from ..engine.replay import STATES

@@ -24,8 +24,9 @@ ConflictInFlight) are never retried by the store: the caller decides.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .errors import InvalidKey
 
@@ -128,7 +129,7 @@ class ObjectStore(Protocol):
         """Delete a key; deleting a missing key is not an error (as in S3)."""
         ...
 
-    def copy(self, src_key: str, dst_key: str, *, dst: "ObjectStore | None" = None) -> None:
+    def copy(self, src_key: str, dst_key: str, *, dst: ObjectStore | None = None) -> None:
         """Copy an object to ``dst_key`` in this store (or in ``dst``), server-side where possible.
 
         Unconditional: an existing ``dst_key`` is replaced. Raises NotFound when ``src_key`` is missing.

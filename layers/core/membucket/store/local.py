@@ -58,9 +58,9 @@ import os
 import shutil
 import stat
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
 from .errors import InvalidKey, NotFound, NotModified, PreconditionFailed, StoreError

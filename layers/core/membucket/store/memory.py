@@ -11,7 +11,7 @@ import hashlib
 import threading
 import time
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
 from .errors import NotFound, NotModified, PreconditionFailed

@@ -30,7 +30,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -80,7 +81,8 @@ def client_config() -> Config:
     a request is tried up to 11 times): when S3 scales a busy prefix it answers 503 SlowDown for
     longer than a few quick tries last, and a commit that gives up early costs a client a 503.
     The price: with backoff doubling to 20 s, a persistent outage surfaces as Unavailable only
-    after about a minute; a caller with a tighter deadline needs its own client config. The standard mode also keeps a per-client retry quota (500 tokens, 5 per retry, 10 per
+    after about a minute; a caller with a tighter deadline needs its own client config. The
+    standard mode also keeps a per-client retry quota (500 tokens, 5 per retry, 10 per
     timeout, refilled by successes): in a long outage it runs dry and later calls fail after
     one attempt, which is what a request with a deadline wants.
 
