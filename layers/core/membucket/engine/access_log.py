@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .queries import BUCKET, ReplicaState
+from .tables import Row
 
 __all__ = ["keys_after", "append", "records", "accessed_buckets", "ROW"]
 
@@ -20,12 +21,12 @@ def keys_after(rep: ReplicaState, start: str) -> set[str]:
     return {r[0] for r in rep.con.execute("SELECT DISTINCT key FROM access_log WHERE key > ?", [start]).fetchall()}
 
 
-def append(rep: ReplicaState, rows: list[list]) -> None:
+def append(rep: ReplicaState, rows: list[list[object]]) -> None:
     """Load rows (in ``ROW`` order) into the replica's access_log table."""
     rep.con.executemany("INSERT INTO access_log VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def records(rep: ReplicaState, *, memory_id: str | None, apps: set[str], limit: int) -> list[tuple]:
+def records(rep: ReplicaState, *, memory_id: str | None, apps: set[str], limit: int) -> list[Row]:
     """(app, op, query, memory_id, score, accessed_at), newest first, for one memory and/or only these apps."""
     sql, params = "SELECT app, op, query, memory_id, score, accessed_at FROM access_log WHERE true", []
     if memory_id:
@@ -37,10 +38,10 @@ def records(rep: ReplicaState, *, memory_id: str | None, apps: set[str], limit: 
     return rep.con.execute(sql + " ORDER BY accessed_at DESC, key DESC LIMIT ?", params + [limit]).fetchall()
 
 
-def accessed_buckets(rep: ReplicaState, since: datetime, app: str | None) -> list[tuple]:
+def accessed_buckets(rep: ReplicaState, since: datetime, app: str | None) -> list[Row]:
     """(15-minute bucket, memories shown) since ``since``, for every app or only ``app``."""
     sql = f"SELECT {BUCKET.format(col='accessed_at')} AS b, count(*) FROM access_log WHERE accessed_at >= ?"
-    params: list = [since]
+    params: list[object] = [since]
     if app is not None:
         sql += " AND app = ?"
         params.append(app)

@@ -17,9 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from typing import Any
 
 import numpy as np
 
+from ..store import ObjectStore
+from .keys import NamespaceKeys
 from .log import LogEntry
 from .operations import MemoryImport, op_name
 
@@ -28,7 +31,7 @@ __all__ = ["encode_part", "decode_part", "PART_MAGIC"]
 PART_MAGIC = b"MBP1"
 
 
-def encode_part(rows: list[dict], vectors: np.ndarray) -> tuple[bytes, str]:
+def encode_part(rows: list[dict[str, Any]], vectors: np.ndarray) -> tuple[bytes, str]:
     """(body, sha256 hex) of one part."""
     vectors = np.ascontiguousarray(vectors, dtype="<f4")
     if vectors.ndim != 2 or vectors.shape[0] != len(rows):
@@ -38,19 +41,20 @@ def encode_part(rows: list[dict], vectors: np.ndarray) -> tuple[bytes, str]:
     return body, hashlib.sha256(body).hexdigest()
 
 
-def decode_part(body: bytes, sha256: str | None = None) -> tuple[list[dict], np.ndarray]:
+def decode_part(body: bytes, sha256: str | None = None) -> tuple[list[dict[str, Any]], np.ndarray]:
     if sha256 is not None and hashlib.sha256(body).hexdigest() != sha256:
         raise ValueError("import part does not match its digest")
     if body[:4] != PART_MAGIC:
         raise ValueError("not an import part")
     (n,) = struct.unpack(">Q", body[4:12])
     doc = json.loads(body[12 : 12 + n])
-    rows, dim = doc["rows"], int(doc["dim"])
+    rows: list[dict[str, Any]] = doc["rows"]
+    dim = int(doc["dim"])
     vectors = np.frombuffer(body, dtype="<f4", offset=12 + n).reshape(len(rows), dim)
     return rows, vectors
 
 
-def referenced_blobs(store, keys) -> set[str]:
+def referenced_blobs(store: ObjectStore, keys: NamespaceKeys) -> set[str]:
     """Digests named by the log entries still in the bucket."""
     out: set[str] = set()
     for info in store.list(keys.log_prefix):
@@ -67,7 +71,7 @@ def referenced_blobs(store, keys) -> set[str]:
     return out
 
 
-def collect_blobs(store, keys, cutoff: float) -> int:
+def collect_blobs(store: ObjectStore, keys: NamespaceKeys, cutoff: float) -> int:
     """Delete parts older than ``cutoff`` that no remaining log entry names; return how many.
 
     A part is needed only to replay the entry that names it; once that entry is gone (GC removes

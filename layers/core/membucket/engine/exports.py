@@ -6,10 +6,11 @@ replica's lock for the whole export.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from .predicates import RangeFilter, range_sql
 from .queries import ReplicaState
+from .tables import Row
 
 __all__ = ["count", "memories", "part_rows", "PARTS", "PAGE"]
 
@@ -18,10 +19,12 @@ PAGE = 2000
 
 def count(rep: ReplicaState, filters: RangeFilter) -> int:
     where, params = range_sql(filters)
-    return int(rep.con.execute(f"SELECT count(*) FROM memories WHERE {where}", params).fetchone()[0])
+    row = rep.con.execute(f"SELECT count(*) FROM memories WHERE {where}", params).fetchone()
+    assert row is not None, "an aggregate query returns one row"
+    return int(row[0])
 
 
-def memories(rep: ReplicaState, filters: RangeFilter) -> Iterable[tuple]:
+def memories(rep: ReplicaState, filters: RangeFilter) -> Iterable[Row]:
     """(id, text, hash, state, app, categories, metadata, created_at, updated_at, archived_at,
     deleted_at, vector) in vid order, one vid range at a time: a sort over the whole table (vectors
     included) would materialize it; vids are assigned in increasing order, so ranges are cheap."""
@@ -34,7 +37,7 @@ def memories(rep: ReplicaState, filters: RangeFilter) -> Iterable[tuple]:
         yield from rep.con.execute(sql, [*params, lo, lo + PAGE]).fetchall()
 
 
-def _stream(rep: ReplicaState, sql: str, params: list) -> Iterable[tuple]:
+def _stream(rep: ReplicaState, sql: str, params: Sequence[object]) -> Iterable[Row]:
     """Rows of a query in pages (DuckDB streams the result)."""
     result = rep.con.raw.execute(sql, params)
     while True:
@@ -57,7 +60,7 @@ PARTS = {
 }
 
 
-def part_rows(rep: ReplicaState, part: str, filters: RangeFilter) -> Iterable[tuple]:
+def part_rows(rep: ReplicaState, part: str, filters: RangeFilter) -> Iterable[Row]:
     """The rows of one other part (``PARTS``); history and access log only of the chosen memories."""
     sql = PARTS[part]
     if "{chosen}" not in sql:

@@ -6,6 +6,8 @@ ids are the memories' integer ``vid``. Filters are applied exactly with an id se
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import faiss
 import numpy as np
 
@@ -48,7 +50,7 @@ class VectorIndex:
             np.ascontiguousarray(vids, dtype=np.int64),
         )
 
-    def remove(self, vids) -> None:
+    def remove(self, vids: np.ndarray | list[int] | int) -> None:
         ids = np.ascontiguousarray(np.atleast_1d(np.asarray(vids, dtype=np.int64)))
         if len(ids):
             self.index.remove_ids(faiss.IDSelectorBatch(ids))
@@ -56,7 +58,8 @@ class VectorIndex:
     def ids(self) -> np.ndarray:
         if self.size == 0:
             return np.empty(0, dtype=np.int64)
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        ids: np.ndarray = faiss.vector_to_array(self.index.id_map)  # type: ignore[attr-defined]  # IndexIDMap2 member, absent from faiss stubs
+        return ids.astype(np.int64)
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, vids) among all entries, or only among ``allowed`` vids (exact, not over-fetched)."""
@@ -68,7 +71,7 @@ class VectorIndex:
             scores, ids = self.index.search(q, k)
         else:
             sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-            scores, ids = self.index.search(q, k, params=faiss.SearchParameters(sel=sel))
+            scores, ids = self.index.search(q, k, params=faiss.SearchParameters(sel=sel))  # type: ignore[call-arg]  # swig kwarg, absent from faiss stubs
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
@@ -76,7 +79,7 @@ class VectorIndex:
         return faiss.serialize_index(self.index).tobytes()
 
     @classmethod
-    def read(cls, path, dim: int) -> VectorIndex:
+    def read(cls, path: str | Path, dim: int) -> VectorIndex:
         index = faiss.read_index(str(path))
         if index.d != dim:
             raise ValueError(f"index dimension {index.d} != namespace dimension {dim}")

@@ -80,7 +80,7 @@ class LexicalIndex:
     def __init__(self, k1: float = K1, b: float = B, stem: bool = True) -> None:
         self.k1, self.b, self.stem = k1, b, stem
         self._post: dict[str, dict[int, int]] = {}
-        self._docs: dict[int, Counter] = {}
+        self._docs: dict[int, Counter[str]] = {}
         self._len = np.zeros(1024, dtype=np.float32)
         self._total = 0
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}

@@ -245,6 +245,7 @@ class Namespace:
                     counts = rep.con.execute(
                         "SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM memories"
                     ).fetchone()
+                    assert counts is not None, "an aggregate query returns one row"
                     meta = CheckpointMeta(
                         seq=rep.seq,
                         embedder=rep.embedder,

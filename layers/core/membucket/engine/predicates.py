@@ -16,7 +16,7 @@ from typing import Any, Protocol
 __all__ = ["MemoryFilter", "VisibilityRules", "RangeFilter", "Predicate", "filter_sql", "visibility_sql", "range_sql", "KEPT_STATES"]
 
 KEPT_STATES = ("active", "paused", "archived")  # every state but deleted
-Predicate = tuple[str, list]  # (SQL text, its parameters)
+Predicate = tuple[str, list[object]]  # (SQL text, its parameters)
 
 
 class MemoryFilter(Protocol):
@@ -30,13 +30,22 @@ class MemoryFilter(Protocol):
 
 
 class VisibilityRules(Protocol):
-    deny_all: bool
-    deny_ids: tuple[str, ...]
-    deny_cats: tuple[str, ...]
-    allow_list: bool
-    allow_all: bool
-    allow_ids: tuple[str, ...]
-    allow_cats: tuple[str, ...]
+    """Read-only members, so a frozen dataclass (``ops.access.Visibility``) satisfies it."""
+
+    @property
+    def deny_all(self) -> bool: ...
+    @property
+    def deny_ids(self) -> tuple[str, ...]: ...
+    @property
+    def deny_cats(self) -> tuple[str, ...]: ...
+    @property
+    def allow_list(self) -> bool: ...
+    @property
+    def allow_all(self) -> bool: ...
+    @property
+    def allow_ids(self) -> tuple[str, ...]: ...
+    @property
+    def allow_cats(self) -> tuple[str, ...]: ...
 
 
 class RangeFilter(Protocol):
@@ -48,7 +57,8 @@ class RangeFilter(Protocol):
 
 def filter_sql(f: MemoryFilter, default_states: Sequence[str] = KEPT_STATES) -> Predicate:
     """The exact predicate of a search/list/delete-all filter (metadata keys are validated by ops)."""
-    parts, params = ["list_contains(?, state)"], [list(f.states or default_states)]
+    parts = ["list_contains(?, state)"]
+    params: list[object] = [list(f.states or default_states)]
     if f.apps:
         parts.append("list_contains(?, app)")
         params.append(f.apps)
@@ -75,7 +85,7 @@ def visibility_sql(v: VisibilityRules) -> Predicate:
     if v.deny_all:
         return "false", []
     parts: list[str] = []
-    params: list = []
+    params: list[object] = []
     if v.deny_ids:
         parts.append("NOT list_contains(?, id)")
         params.append(list(v.deny_ids))
@@ -92,7 +102,8 @@ def visibility_sql(v: VisibilityRules) -> Predicate:
 
 def range_sql(f: RangeFilter) -> Predicate:
     """The predicate of an export's filters (every state, deleted included, unless named)."""
-    where, params = ["true"], []
+    where = ["true"]
+    params: list[object] = []
     if f.app:
         where.append("app = ?")
         params.append(f.app)

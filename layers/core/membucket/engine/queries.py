@@ -20,7 +20,7 @@ import numpy as np
 
 from .index import VectorIndex
 from .predicates import MemoryFilter, VisibilityRules, filter_sql, visibility_sql
-from .tables import Connection, in_list
+from .tables import Connection, Row, in_list
 
 __all__ = [
     "ReplicaState", "forget", "MEMORY_COLUMNS",
@@ -38,17 +38,20 @@ MEMORY_COLUMNS = "id, text, state, app, categories, metadata, created_at, update
 _ACL_MEMO = frozenset({"app", "rules"})  # memo kinds that change only with app.* / rule.* entries
 _OWNER_SEES = "state != 'deleted'"
 
+# The memo holds results of different shapes; each reader below gives its entry a type back.
+Memo = dict[tuple[object, ...], Any]
+
 
 class ReplicaState(Protocol):
     """What these queries read of ``engine.replica.Replica`` (structural: no import cycle)."""
 
     con: Connection
     index: VectorIndex | None
-    memo: dict
+    memo: Memo
     next_vid: int
 
 
-def forget(memo: dict, acl: bool) -> None:
+def forget(memo: Memo, acl: bool) -> None:
     """Drop memoised results after a change; app/rule results survive entries touching no app or rule."""
     if acl:
         memo.clear()
@@ -57,23 +60,23 @@ def forget(memo: dict, acl: bool) -> None:
         del memo[key]
 
 
-def _one(rep: ReplicaState, sql: str, params: list | None = None) -> tuple | None:
+def _one(rep: ReplicaState, sql: str, params: Sequence[object] | None = None) -> Row | None:
     return rep.con.execute(sql, params or []).fetchone()
 
 
-def _scalar(rep: ReplicaState, sql: str, params: list | None = None) -> tuple:
+def _scalar(rep: ReplicaState, sql: str, params: Sequence[object] | None = None) -> Row:
     """The one row of an aggregate query (always present)."""
     row = rep.con.execute(sql, params or []).fetchone()
-    assert row is not None
+    assert row is not None, "an aggregate query without GROUP BY returns one row"
     return row
 
 
-def _all(rep: ReplicaState, sql: str, params: list | None = None) -> list[tuple]:
+def _all(rep: ReplicaState, sql: str, params: Sequence[object] | None = None) -> list[Row]:
     return rep.con.execute(sql, params or []).fetchall()
 
 
 # -- single memories ---------------------------------------------------------------------------
-def memory(rep: ReplicaState, memory_id: str) -> tuple | None:
+def memory(rep: ReplicaState, memory_id: str) -> Row | None:
     """The row of ``MEMORY_COLUMNS`` for one memory, or None."""
     return _one(rep, f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", [memory_id])
 
@@ -88,7 +91,7 @@ def memory_vector(rep: ReplicaState, memory_id: str) -> bytes | None:
     return None if row is None else row[0]
 
 
-def memory_heads(rep: ReplicaState, ids: list[str]) -> list[tuple]:
+def memory_heads(rep: ReplicaState, ids: list[str]) -> list[Row]:
     """(id, hash, state, categories) of the given memories that exist."""
     return _all(rep, "SELECT id, hash, state, categories FROM memories WHERE list_contains(?, id)", [ids])
 
@@ -105,23 +108,23 @@ def memory_counts(rep: ReplicaState) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def memory_by_vid(rep: ReplicaState, vid: int) -> tuple | None:
+def memory_by_vid(rep: ReplicaState, vid: int) -> Row | None:
     """(id, text, metadata JSON, categories) of the memory with this vid."""
     return _one(rep, "SELECT id, text, metadata, categories FROM memories WHERE vid = ?", [int(vid)])
 
 
-def active_memory_by_vid(rep: ReplicaState, vid: int) -> tuple | None:
+def active_memory_by_vid(rep: ReplicaState, vid: int) -> Row | None:
     """(id, text) of the active memory with this vid."""
     return _one(rep, "SELECT id, text FROM memories WHERE vid = ? AND state = 'active'", [int(vid)])
 
 
-def visible_active(rep: ReplicaState, memory_id: str, vis: VisibilityRules) -> tuple | None:
+def visible_active(rep: ReplicaState, memory_id: str, vis: VisibilityRules) -> Row | None:
     """(text, metadata JSON, categories) of this memory if it is active and ``vis`` shows it."""
     where, params = visibility_sql(vis)
     return _one(rep, f"SELECT text, metadata, categories FROM memories WHERE id = ? AND state = 'active' AND {where}", [memory_id, *params])
 
 
-def duplicate(rep: ReplicaState, digest: str, vis: VisibilityRules, *, active_only: bool) -> tuple | None:
+def duplicate(rep: ReplicaState, digest: str, vis: VisibilityRules, *, active_only: bool) -> Row | None:
     """(id, text) of a visible memory with exactly this text hash: an active one, or any kept one."""
     where, params = visibility_sql(vis)
     states = "state = 'active'" if active_only else _OWNER_SEES
@@ -133,7 +136,7 @@ def is_pending(rep: ReplicaState, memory_id: str) -> bool:
     return _one(rep, "SELECT 1 FROM pending_categories WHERE memory_id = ?", [memory_id]) is not None
 
 
-def history(rep: ReplicaState, memory_id: str) -> list[tuple]:
+def history(rep: ReplicaState, memory_id: str) -> list[Row]:
     """(memory_id, seq, event, old_state, new_state, old_text, new_text, actor, changed_at), oldest first."""
     return _all(
         rep,
@@ -144,7 +147,7 @@ def history(rep: ReplicaState, memory_id: str) -> list[tuple]:
 
 
 # -- sets of memories --------------------------------------------------------------------------
-def _after(sort: str, order: str, value: Any, mid: str, nullable: bool) -> tuple[str, list]:
+def _after(sort: str, order: str, value: Any, mid: str, nullable: bool) -> tuple[str, list[object]]:
     """Keyset predicate for the rows after (value, id) in ``ORDER BY sort <order> NULLS LAST, id <order>``."""
     cmp = "<" if order == "desc" else ">"
     if value is None:  # already among the NULLs, which come last either way
@@ -164,7 +167,7 @@ def list_page(
     offset: int = 0,
     after: tuple[Any, str] | None = None,
     nullable: bool = False,
-) -> tuple[int, list[tuple]]:
+) -> tuple[int, list[Row]]:
     """(total matching, rows of ``MEMORY_COLUMNS`` plus the sort value) for one page.
 
     ``sort`` is a column name the caller has checked; ``after`` (sort value, id) pages by keyset.
@@ -191,7 +194,7 @@ def visible_ids(rep: ReplicaState, filters: MemoryFilter, vis: VisibilityRules) 
     return [r[0] for r in _all(rep, f"SELECT id FROM memories WHERE {where} AND {vwhere}", params + vparams)]
 
 
-def _targets_where(states: Sequence[str], vis: VisibilityRules) -> tuple[str, list]:
+def _targets_where(states: Sequence[str], vis: VisibilityRules) -> tuple[str, list[object]]:
     vwhere, vparams = visibility_sql(vis)
     return f"list_contains(?, state) AND {vwhere}", [list(states), *vparams]
 
@@ -204,7 +207,7 @@ def found_ids(rep: ReplicaState, ids: list[str], states: Sequence[str], vis: Vis
 
 def category_targets(
     rep: ReplicaState, ids: list[str] | None, states: Sequence[str], vis: VisibilityRules, *, only_missing: bool
-) -> list[tuple]:
+) -> list[Row]:
     """(id, hash, text, vector, categories) in vid order: visible, in ``states``, among ``ids`` if given."""
     where, params = _targets_where(states, vis)
     if ids is not None:
@@ -247,7 +250,8 @@ def cosines(rep: ReplicaState, vector: np.ndarray, vids: np.ndarray) -> np.ndarr
     if len(vids) == 0:
         return np.empty(0, dtype=np.float32)
     assert rep.index is not None, "cosines need the index (search checks has_index first)"
-    return rep.index.index.reconstruct_batch(np.ascontiguousarray(vids, dtype=np.int64)) @ q
+    stored: np.ndarray = rep.index.index.reconstruct_batch(np.ascontiguousarray(vids, dtype=np.int64))
+    return stored @ q
 
 
 def active_vids(rep: ReplicaState, vis: VisibilityRules) -> np.ndarray:
@@ -265,10 +269,11 @@ def allowed_vids(rep: ReplicaState, filters: MemoryFilter, vis: VisibilityRules)
         rep.memo[key] = rep.con.execute(
             f"SELECT vid FROM memories WHERE state = 'active' AND {where} AND {vwhere}", params + vparams
         ).fetchnumpy()["vid"]
-    return rep.memo[key]
+    vids: np.ndarray = rep.memo[key]
+    return vids
 
 
-def hit_rows(rep: ReplicaState, vids: np.ndarray) -> dict[int, tuple]:
+def hit_rows(rep: ReplicaState, vids: np.ndarray) -> dict[int, Row]:
     """vid -> (vid, id, text, categories, created_at, updated_at, app, metadata JSON)."""
     rows = _all(
         rep,
@@ -299,16 +304,18 @@ def write_order(rep: ReplicaState) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
         position = np.full(int(vids.max()) + 1 if len(vids) else 0, -1, dtype=np.int64)
         position[vids] = np.arange(len(vids))
         rep.memo[key] = (vids, np.asarray(cols["app"]), np.asarray(cols["created"], dtype=np.float64), position)
-    return rep.memo[key]
+    order: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = rep.memo[key]
+    return order
 
 
 # -- apps and rules ----------------------------------------------------------------------------
-def app_row(rep: ReplicaState, app: str) -> tuple | None:
+def app_row(rep: ReplicaState, app: str) -> Row | None:
     """(paused,) of a known app, or None (memoised until an app or rule changes)."""
     key = ("app", app)
     if key not in rep.memo:
         rep.memo[key] = _one(rep, "SELECT paused FROM apps WHERE name = ?", [app])
-    return rep.memo[key]
+    row: Row | None = rep.memo[key]
+    return row
 
 
 def app_rules(rep: ReplicaState, app: str) -> tuple[tuple[str, str, str | None], ...]:
@@ -316,7 +323,8 @@ def app_rules(rep: ReplicaState, app: str) -> tuple[tuple[str, str, str | None],
     key = ("rules", app)
     if key not in rep.memo:
         rep.memo[key] = tuple(_all(rep, "SELECT effect, scope, target FROM rules WHERE app = ? OR app = '*'", [app]))
-    return rep.memo[key]
+    rules: tuple[tuple[str, str, str | None], ...] = rep.memo[key]
+    return rules
 
 
 def app_paused(rep: ReplicaState, name: str) -> bool | None:
@@ -335,14 +343,14 @@ _APP_SQL = (
 )
 
 
-def apps(rep: ReplicaState, name: str | None = None) -> list[tuple]:
+def apps(rep: ReplicaState, name: str | None = None) -> list[Row]:
     """(name, paused, created_at, updated_at, memories not deleted) of every app, or of one."""
     if name is None:
         return _all(rep, _APP_SQL + " ORDER BY a.name")
     return _all(rep, _APP_SQL + " WHERE a.name = ?", [name])
 
 
-def rules(rep: ReplicaState, app: str | None = None) -> list[tuple]:
+def rules(rep: ReplicaState, app: str | None = None) -> list[Row]:
     """(id, app, effect, scope, target, created_at) of every rule, or of those applying to ``app``."""
     sql, params = "SELECT id, app, effect, scope, target, created_at FROM rules", []
     if app is not None:
@@ -371,10 +379,11 @@ def category_defs(rep: ReplicaState) -> tuple[tuple[str, str], ...]:
     key = ("category_defs",)
     if key not in rep.memo:
         rep.memo[key] = tuple(_all(rep, "SELECT name, description FROM category_defs ORDER BY name"))
-    return rep.memo[key]
+    defs: tuple[tuple[str, str], ...] = rep.memo[key]
+    return defs
 
 
-def category_def_rows(rep: ReplicaState) -> list[tuple]:
+def category_def_rows(rep: ReplicaState) -> list[Row]:
     """(name, description, created_at, updated_at) by name."""
     return _all(rep, "SELECT name, description, created_at, updated_at FROM category_defs ORDER BY name")
 
@@ -388,7 +397,7 @@ def pending_ids(rep: ReplicaState, limit: int) -> list[str]:
     )]
 
 
-def pending_rows(rep: ReplicaState, ids: list[str]) -> list[tuple]:
+def pending_rows(rep: ReplicaState, ids: list[str]) -> list[Row]:
     """(id, text, hash, vector) of those of ``ids`` that are pending and not deleted."""
     return _all(
         rep,
@@ -409,7 +418,7 @@ def pending_hash(rep: ReplicaState, memory_id: str) -> str | None:
 
 
 # -- summaries ---------------------------------------------------------------------------------
-def _seen(vis: VisibilityRules | None) -> tuple[str, list]:
+def _seen(vis: VisibilityRules | None) -> tuple[str, list[object]]:
     """What counts cover: every kept memory for the owner (None), else the visible active ones."""
     if vis is None:
         return _OWNER_SEES, []
@@ -421,18 +430,18 @@ def counts(rep: ReplicaState, vis: VisibilityRules | None) -> dict[str, Any]:
     """Memories by state, app and category, and apps (total, paused); ``vis`` None: the owner's view."""
     where, params = _seen(vis)
     con = rep.con
-    by_state = dict(
+    by_state: dict[str, int] = dict(
         con.execute("SELECT state, count(*) FROM memories " + ("" if vis is None else f"WHERE {where} ") + "GROUP BY state", params).fetchall()
     )
-    by_app = dict(con.execute(f"SELECT coalesce(app, '(owner)'), count(*) FROM memories WHERE {where} GROUP BY 1", params).fetchall())
-    by_cat = dict(
+    by_app: dict[str, int] = dict(con.execute(f"SELECT coalesce(app, '(owner)'), count(*) FROM memories WHERE {where} GROUP BY 1", params).fetchall())
+    by_cat: dict[str, int] = dict(
         con.execute(f"SELECT c, count(*) FROM (SELECT unnest(categories) AS c FROM memories WHERE {where}) GROUP BY c", params).fetchall()
     )
-    apps_row = con.execute("SELECT count(*), count(*) FILTER (WHERE paused) FROM apps").fetchone()
+    apps_row = _scalar(rep, "SELECT count(*), count(*) FILTER (WHERE paused) FROM apps")
     return {"by_state": by_state, "by_app": by_app, "by_category": by_cat, "apps": (int(apps_row[0]), int(apps_row[1]))}
 
 
-def category_counts(rep: ReplicaState, vis: VisibilityRules | None) -> list[tuple]:
+def category_counts(rep: ReplicaState, vis: VisibilityRules | None) -> list[Row]:
     """(category, memories, active memories), most used first; ``vis`` None: the owner's view."""
     where, params = _seen(vis)
     return _all(
@@ -446,10 +455,10 @@ def category_counts(rep: ReplicaState, vis: VisibilityRules | None) -> list[tupl
 BUCKET = "time_bucket(INTERVAL 15 MINUTE, {col})"  # every zone's UTC offset is a multiple of 15 minutes
 
 
-def added_buckets(rep: ReplicaState, since: datetime, vis: VisibilityRules | None) -> list[tuple]:
+def added_buckets(rep: ReplicaState, since: datetime, vis: VisibilityRules | None) -> list[Row]:
     """(15-minute bucket, memories added) since ``since``; with ``vis``, only visible active memories."""
     sql = f"SELECT {BUCKET.format(col='h.changed_at')} AS b, count(*) FROM history h"
-    params: list = []
+    params: list[object] = []
     if vis is not None:
         vwhere, vparams = visibility_sql(vis)
         sql += f" JOIN (SELECT id FROM memories WHERE state = 'active' AND {vwhere}) m ON m.id = h.memory_id"
@@ -459,7 +468,7 @@ def added_buckets(rep: ReplicaState, since: datetime, vis: VisibilityRules | Non
 
 
 # -- import ------------------------------------------------------------------------------------
-def import_rows(rep: ReplicaState, *, full: bool) -> list[tuple]:
+def import_rows(rep: ReplicaState, *, full: bool) -> list[Row]:
     """Every memory as (id, updated_at), or with ``full`` as (id, text, state, app, categories,
     metadata, created_at, updated_at, archived_at, deleted_at)."""
     if not full:
@@ -467,11 +476,11 @@ def import_rows(rep: ReplicaState, *, full: bool) -> list[tuple]:
     return _all(rep, "SELECT id, text, state, app, categories, metadata, created_at, updated_at, archived_at, deleted_at FROM memories")
 
 
-def app_rows(rep: ReplicaState) -> list[tuple]:
+def app_rows(rep: ReplicaState) -> list[Row]:
     """(name, paused, created_at, updated_at) of every app."""
     return _all(rep, "SELECT name, paused, created_at, updated_at FROM apps")
 
 
-def rule_rows(rep: ReplicaState) -> list[tuple]:
+def rule_rows(rep: ReplicaState) -> list[Row]:
     """(id, app, effect, scope, target) of every rule."""
     return _all(rep, "SELECT id, app, effect, scope, target FROM rules")

@@ -75,6 +75,12 @@ class ReplayTarget(Protocol):
     def advance(self, seq: int) -> None: ...
 
 
+def _index(rep: ReplayTarget) -> VectorIndex:
+    """The index, which exists once the namespace has an embedder, i.e. before any memory."""
+    assert rep.index is not None, "memories are replayed only after the embedder (and index) is set"
+    return rep.index
+
+
 def _ts(value: str | None, default: datetime | None) -> datetime | None:
     return parse_ts(value) if value else default
 
@@ -107,12 +113,12 @@ def _add_memories(rep: ReplayTarget, pairs: list[tuple[MemoryAdd, LogEntry]]) ->
     else:
         _bulk_insert(rep.con, rows, history)
     active = np.array([s == "active" for s in states])
-    rep.index.add(vids[active], vectors[active])
+    _index(rep).add(vids[active], vectors[active])
     if rep.lexical is not None:
         rep.lexical.add(vids[active], [op.text for (op, _), a in zip(pairs, active) if a])
 
 
-def _insert_values(con, table: str, rows: list[list]) -> None:
+def _insert_values(con: Connection, table: str, rows: list[list[Any]]) -> None:
     row = "(" + ", ".join("?" * len(rows[0])) + ")"
     con.execute(f"INSERT INTO {table} VALUES {', '.join([row] * len(rows))}", [x for r in rows for x in r])
 
@@ -121,9 +127,9 @@ MEMORY_COLUMNS = ["id", "vid", "text", "hash", "metadata", "categories", "app", 
 HISTORY_COLUMNS = ["memory_id", "seq", "event", "old_state", "new_state", "old_text", "new_text", "actor", "changed_at"]
 
 
-def _columns(names: list[str], rows: list[list]) -> dict[str, np.ndarray]:
+def _columns(names: list[str], rows: list[list[Any]]) -> dict[str, np.ndarray]:
     """Rows as numpy columns DuckDB can scan (times and lists as text, cast back in SQL)."""
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for i, name in enumerate(names):
         col = [r[i] for r in rows]
         if name in ("vid", "seq"):
@@ -137,7 +143,7 @@ def _columns(names: list[str], rows: list[list]) -> dict[str, np.ndarray]:
     return out
 
 
-def _bulk_insert(con, rows: list[list], history: list[list]) -> None:
+def _bulk_insert(con: Connection, rows: list[list[Any]], history: list[list[Any]]) -> None:
     """Many rows: register numpy columns and INSERT ... SELECT (executemany is ~600 rows/s)."""
     if not history:  # an import may carry rows without history
         history = [["", 0, "", None, None, None, None, None, None]]
@@ -174,7 +180,8 @@ def _update_memory(rep: ReplayTarget, op: MemoryUpdate, entry: LogEntry) -> None
     if row is None:
         return
     vid, state, old_text = row
-    sets, params = ["updated_at = ?"], [entry.ts]
+    sets = ["updated_at = ?"]
+    params: list[object] = [entry.ts]
     if op.text is not None:
         sets += ["text = ?", "hash = ?"]
         params += [op.text, op.hash]
@@ -197,8 +204,8 @@ def _update_memory(rep: ReplayTarget, op: MemoryUpdate, entry: LogEntry) -> None
             [op.id, entry.seq, state, state, old_text, op.text, entry.actor, entry.ts],
         )
     if vector is not None and state == "active":
-        rep.index.remove([vid])
-        rep.index.add(np.array([vid]), vector.reshape(1, -1))
+        _index(rep).remove([vid])
+        _index(rep).add(np.array([vid]), vector.reshape(1, -1))
     if op.text is not None and state == "active" and rep.lexical is not None:
         rep.lexical.add([vid], [op.text])
 
@@ -225,11 +232,11 @@ def _change_state(rep: ReplayTarget, op: MemoryState, entry: LogEntry) -> None:
         [[r[0], entry.seq, r[2], new, entry.actor, entry.ts] for r in changed],
     )
     leaving = [r[1] for r in changed if r[2] == "active"]
-    rep.index.remove(leaving)
+    _index(rep).remove(leaving)
     if rep.lexical is not None:
         rep.lexical.remove(leaving)
     if new == "active":
-        rep.index.add(
+        _index(rep).add(
             np.array([r[1] for r in changed], dtype=np.int64),
             np.stack([np.frombuffer(r[3], dtype="<f4") for r in changed]),
         )
@@ -323,7 +330,7 @@ def _import_memories(rep: ReplayTarget, op: MemoryImport, entry: LogEntry) -> No
             ])
         _bulk_insert(rep.con, mem_rows, [])
         active = np.array([rows[i]["state"] == "active" for i in keep])
-        rep.index.add(vids[active], vecs[active])
+        _index(rep).add(vids[active], vecs[active])
         if rep.lexical is not None:
             rep.lexical.add(vids[active], [rows[i]["text"] for i, a in zip(keep, active) if a])
     for part in op.history_parts or []:
@@ -351,7 +358,7 @@ def _purge_memories(rep: ReplayTarget, op: MemoryPurge, entry: LogEntry) -> None
         chunk = ids[start : start + 1000]
         rows = rep.con.execute(f"SELECT vid, state FROM memories WHERE id IN {in_list(len(chunk))}", chunk).fetchall()
         active = [r[0] for r in rows if r[1] == "active"]
-        rep.index.remove(active)
+        _index(rep).remove(active)
         if rep.lexical is not None:
             rep.lexical.remove(active)
         rep.con.execute(f"DELETE FROM memories WHERE id IN {in_list(len(chunk))}", chunk)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from .keys import NamespaceKeys
 from .lexical import LexicalIndex
 from .log import LogEntry
 from .operations import ACL_OPS, NamespaceRestore, op_name, parse_op
-from .queries import forget
+from .queries import Memo, forget
 from .replay import apply_entries
 from .tables import connect, create_schema
 
@@ -68,7 +69,7 @@ class Replica:
         self.loaded = False
         self.access_after = ""  # newest access-log key ingested into the access_log table
         self.version = 0  # bumps on every change; ``memo`` is cleared with it
-        self.memo: dict = {}
+        self.memo: Memo = {}
 
     # -- the state changes replay and writers make (nothing outside assigns these attributes) --
     def set_embedder(self, embedder: str, dim: int) -> None:
@@ -248,6 +249,7 @@ class Replica:
     def _check_index(self) -> None:
         """The index is derived: if it disagrees with DuckDB's active rows, rebuild it from DuckDB."""
         want = self.con.execute("SELECT vid FROM memories WHERE state = 'active' ORDER BY vid").fetchnumpy()["vid"]
+        assert self.index is not None, "checked right after the index is read"
         have = np.sort(self.index.ids())
         if len(want) != len(have) or not np.array_equal(np.asarray(want, dtype=np.int64), have):
             log.warning("index of %s disagrees with DuckDB (%d vs %d); rebuilding", self.keys.root, len(have), len(want))
@@ -263,11 +265,12 @@ class Replica:
         return self.lexical
 
     def rebuild_index(self) -> None:
+        assert self.dim is not None, "an index is built only once the embedder (and its dimension) is set"
         vids, vectors = self.vectors("state = 'active'")
         self.index = VectorIndex(self.dim)
         self.index.add(vids, vectors)
 
-    def vectors(self, where: str = "true", params: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def vectors(self, where: str = "true", params: Sequence[object] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(vids, vectors) of the memories matching ``where``, straight from the record."""
         res = self.con.execute(f"SELECT vid, vector FROM memories WHERE {where} ORDER BY vid", params or []).fetchnumpy()
         vids = np.asarray(res["vid"], dtype=np.int64)

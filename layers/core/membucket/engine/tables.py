@@ -7,9 +7,17 @@ assigned in replay order, so replay is deterministic.
 
 from __future__ import annotations
 
-import duckdb
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-__all__ = ["create_schema", "SCHEMA_VERSION", "in_list", "Connection", "connect"]
+import duckdb
+import numpy as np
+
+__all__ = ["create_schema", "SCHEMA_VERSION", "in_list", "Connection", "connect", "Row", "Params"]
+
+# DuckDB's Python API is untyped; this module is the one place its results get a type.
+Row = tuple[Any, ...]
+Params = Sequence[object] | dict[str, object]
 
 
 class _Result:
@@ -21,18 +29,20 @@ class _Result:
 
     __slots__ = ("_result",)
 
-    def __init__(self, result) -> None:
+    def __init__(self, result: duckdb.DuckDBPyConnection) -> None:
         self._result = result
 
-    def fetchone(self):
-        rows = self._result.fetchall()
+    def fetchone(self) -> Row | None:
+        rows = self.fetchall()
         return rows[0] if rows else None
 
-    def fetchall(self):
-        return self._result.fetchall()
+    def fetchall(self) -> list[Row]:
+        rows: list[Row] = self._result.fetchall()
+        return rows
 
-    def fetchnumpy(self):
-        return self._result.fetchnumpy()
+    def fetchnumpy(self) -> dict[str, np.ndarray]:
+        columns: dict[str, np.ndarray] = self._result.fetchnumpy()
+        return columns
 
 
 class Connection:
@@ -43,13 +53,13 @@ class Connection:
     def __init__(self, raw: duckdb.DuckDBPyConnection) -> None:
         self.raw = raw
 
-    def execute(self, sql: str, params=None) -> _Result:
+    def execute(self, sql: str, params: Params | None = None) -> _Result:
         return _Result(self.raw.execute(sql, params) if params is not None else self.raw.execute(sql))
 
-    def executemany(self, sql: str, params) -> None:
+    def executemany(self, sql: str, params: Iterable[Params]) -> None:
         self.raw.executemany(sql, params)
 
-    def register(self, name: str, data) -> None:
+    def register(self, name: str, data: object) -> None:
         self.raw.register(name, data)
 
     def unregister(self, name: str) -> None:
@@ -137,5 +147,5 @@ CREATE TABLE IF NOT EXISTS access_log (
 
 def create_schema(con: Connection) -> None:
     con.execute(DDL)
-    if con.execute("SELECT count(*) FROM kv").fetchone()[0] == 0:
+    if not con.execute("SELECT 1 FROM kv LIMIT 1").fetchall():
         con.execute("INSERT INTO kv VALUES (0, NULL, NULL, 1, '')")

@@ -139,7 +139,8 @@ class LocalStore:
         if condition is not None and condition.if_none_match and os.path.isfile(path):
             # Cheap early answer for the common lost race; the link below is the atomic check.
             raise PreconditionFailed(f"{key}: exists")
-        tmp: Path | None = self._write_temp(path.parent, key, body)
+        tmp = self._write_temp(path.parent, key, body)
+        owned = True  # the temp file is ours to remove until it is renamed into place
         etag = _stat_etag(os.stat(tmp))  # rename and link keep the inode and mtime
         try:
             if condition is not None and condition.if_none_match:
@@ -158,13 +159,13 @@ class LocalStore:
                         if current != condition.if_match:
                             raise PreconditionFailed(f"{key}: etag changed")
                     os.replace(tmp, path)
-                    tmp = None
+                    owned = False
         except IsADirectoryError:
             raise _conflict(key) from None
         except OSError as exc:
             raise StoreError(f"put {key}: {exc}") from exc
         finally:
-            if tmp is not None:
+            if owned:
                 _unlink_quietly(tmp)
         _fsync_dir(path.parent)
         return etag
@@ -198,17 +199,18 @@ class LocalStore:
             dst.put(dst_key, self.get(src_key).body)
             return
         dst_path = self._path(dst_key)
-        tmp: Path | None = self._link_temp(src, src_key, dst_path.parent, dst_key)
+        tmp = self._link_temp(src, src_key, dst_path.parent, dst_key)
+        owned = True  # as in put: removed unless renamed into place
         try:
             with self._key_lock(dst_key):
                 os.replace(tmp, dst_path)
-                tmp = None
+                owned = False
         except IsADirectoryError:
             raise _conflict(dst_key) from None
         except OSError as exc:
             raise StoreError(f"copy {src_key} -> {dst_key}: {exc}") from exc
         finally:
-            if tmp is not None:
+            if owned:
                 _unlink_quietly(tmp)
         _fsync_dir(dst_path.parent)
 

@@ -31,6 +31,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -200,7 +201,7 @@ class S3Store:
                 body = stream.read()
         return GetResult(body=body, etag=_strip(resp["ETag"]), last_modified=resp["LastModified"].timestamp())
 
-    def download(self, key: str, path) -> None:
+    def download(self, key: str, path: Path) -> None:
         """Stream an object to a local file (parallel ranged GETs for large checkpoints)."""
         tmp = f"{path}.part"
         with map_s3_errors("get", key):
