@@ -75,14 +75,15 @@ def visibility(rep: Replica, app: str | None) -> Visibility:
         return OWNER
     rows = queries.app_rules(rep, app)
     deny_all = any(e == "deny" and s == "all" for e, s, _ in rows)
+    targeted = [(e, s, t) for e, s, t in rows if t is not None]  # memory and category rules name a target
     vis = Visibility(
         deny_all=deny_all,
-        deny_ids=tuple(t for e, s, t in rows if e == "deny" and s == "memory"),
-        deny_cats=tuple(t for e, s, t in rows if e == "deny" and s == "category"),
+        deny_ids=tuple(t for e, s, t in targeted if e == "deny" and s == "memory"),
+        deny_cats=tuple(t for e, s, t in targeted if e == "deny" and s == "category"),
         allow_list=any(e == "allow" for e, _, _ in rows),
         allow_all=any(e == "allow" and s == "all" for e, s, _ in rows),
-        allow_ids=tuple(t for e, s, t in rows if e == "allow" and s == "memory"),
-        allow_cats=tuple(t for e, s, t in rows if e == "allow" and s == "category"),
+        allow_ids=tuple(t for e, s, t in targeted if e == "allow" and s == "memory"),
+        allow_cats=tuple(t for e, s, t in targeted if e == "allow" and s == "category"),
     )
     return vis
 
@@ -221,9 +222,10 @@ def ensure_app(ctx: Context) -> None:
     """Create the calling app on first use (one small commit, once per app)."""
     from ..engine.namespace import Plan
 
-    if ctx.app is None:
+    app = ctx.app
+    if app is None:
         return
     ctx.ns.commit(
-        lambda rep: None if app_exists(rep, ctx.app) else Plan([AppUpsert(name=ctx.app)]),
-        actor=ctx.app,
+        lambda rep: None if app_exists(rep, app) else Plan([AppUpsert(name=app)]),
+        actor=app,
     )

@@ -77,7 +77,7 @@ def add(
         if dedupe and rep.embedder is not None:
             row = duplicate(ctx, rep, digest, vis)
             if row is not None:
-                return Plan(ops, [AddEvent(row[0], "NOOP", row[1])])
+                return Plan(ops, [AddEvent(id=row[0], event="NOOP", text=row[1])])
             near = _nearest(rep, vis, vector)
             if near is not None and near[1] >= s.near_duplicate_threshold:
                 mid, _, old_text, old_meta, old_cats = near
@@ -86,12 +86,12 @@ def add(
                     metadata={**old_meta, **metadata} if metadata else None,
                     categories=list(dict.fromkeys([*old_cats, *cats])) if cats else None,
                 )
-                return Plan(ops + [op] + _pending(mid), [AddEvent(mid, "UPDATE", text, previous_text=old_text)])
+                return Plan(ops + [op] + _pending(mid), [AddEvent(id=mid, event="UPDATE", text=text, previous_text=old_text)])
         mid = str(uuid.uuid4())
-        op = MemoryAdd(
+        new = MemoryAdd(
             id=mid, text=text, hash=digest, vector=encode_vector(vector), metadata=metadata, categories=cats, app=ctx.app,
         )
-        return Plan(ops + [op] + _pending(mid), [AddEvent(mid, "ADD", text)])
+        return Plan(ops + [new] + _pending(mid), [AddEvent(id=mid, event="ADD", text=text)])
 
     def _pending(mid: str) -> list[Operation]:
         return [pending_op([mid])] if pending else []
@@ -111,6 +111,7 @@ def _nearest(rep, vis, vector: np.ndarray):
     if len(vids) == 0:
         return None
     row = queries.memory_by_vid(rep, int(vids[0]))
+    assert row is not None, "the index holds only vids of stored memories"
     return row[0], float(scores[0]), row[1], json.loads(row[2]) if row[2] else {}, list(row[3] or [])
 
 

@@ -27,7 +27,7 @@ def list_apps(ctx: Context) -> list[App]:
     with ctx.ns.read() as rep:
         check_app(rep, ctx.app)
         rows = queries.apps(rep)
-    return [App(r[0], bool(r[1]), iso(r[2]), iso(r[3]), int(r[4])) for r in rows]
+    return [App(name=r[0], paused=bool(r[1]), created_at=iso(r[2]), updated_at=iso(r[3]), memories=int(r[4])) for r in rows]
 
 
 def get_app(ctx: Context, name: str) -> App:
@@ -42,7 +42,7 @@ def _get_app(ctx: Context, name: str, *, check: bool) -> App:
     if not found:
         raise NotFoundError(f"app {name!r} not found", app=name)
     r = found[0]
-    return App(r[0], bool(r[1]), iso(r[2]), iso(r[3]), int(r[4]))
+    return App(name=r[0], paused=bool(r[1]), created_at=iso(r[2]), updated_at=iso(r[3]), memories=int(r[4]))
 
 
 def set_app_paused(ctx: Context, name: str, paused: bool) -> App:
@@ -66,7 +66,7 @@ def list_rules(ctx: Context, app: str | None = None) -> list[Rule]:
     with ctx.ns.read() as rep:
         check_app(rep, ctx.app)
         rows = queries.rules(rep, app)
-    return [Rule(r[0], r[1], r[2], r[3], r[4], iso(r[5])) for r in rows]
+    return [Rule(id=r[0], app=r[1], effect=r[2], scope=r[3], target=r[4], created_at=iso(r[5])) for r in rows]
 
 
 def add_rule(ctx: Context, app: str, effect: str, scope: str = "all", target: str | None = None) -> Rule:

@@ -76,6 +76,12 @@ class Bundle:
     notes: list[str] = field(default_factory=list)
     without_vector: int = 0  # memories that carry no vector (validate() counts them)
 
+    @property
+    def _openmemory(self) -> dict[str, Any]:
+        """The converted OpenMemory export (``_om``), read when the bundle was opened."""
+        assert self._om is not None, "only an OpenMemory bundle reads it, and opening one sets it"
+        return self._om
+
     # -- the rows ---------------------------------------------------------------------------
     def memories(self) -> Iterator[dict]:
         if self.format == "openmemory":
@@ -86,7 +92,7 @@ class Bundle:
 
     def history(self) -> Iterator[dict]:
         if self.format == "openmemory":
-            yield from self._om["history"]
+            yield from self._openmemory["history"]
             return
         for n, doc in self._lines("history.jsonl"):
             yield self._history(doc, f"history.jsonl line {n}")
@@ -116,7 +122,7 @@ class Bundle:
         s = self.settings
         try:
             text = clean_text(d.get("text"), s)
-            row = {
+            row: dict[str, Any] = {
                 "id": validate_memory_id(d.get("id")), "text": text, "hash": text_hash(text),
                 "state": clean_state(d.get("state")), "app": validate_app_name(d["app"]) if d.get("app") else None,
                 "categories": clean_categories(d.get("categories") or [], s), "metadata": clean_metadata(d.get("metadata"), s),
@@ -274,7 +280,7 @@ class Bundle:
         self.count = len(self._om["memories"])
 
     def _om_memories(self) -> Iterator[dict]:
-        for n, d in enumerate(self._om["memories"], 1):
+        for n, d in enumerate(self._openmemory["memories"], 1):
             yield self._memory(d, f"memories.json memory {n}")
 
 
@@ -339,6 +345,7 @@ def _convert_openmemory(doc: dict, bundle: Bundle) -> dict:
             bundle.notes.append(f"access_controls[{n - 1}] skipped: only allow/deny rules for a known app map to membucket")
             continue
         otype, oid = ac.get("object_type"), ac.get("object_id")
+        target: str | None
         if otype == "memory" and oid:
             scope, target = "memory", str(oid)
         elif otype == "category" and oid:
@@ -360,9 +367,11 @@ def open_bundle(f, settings: Settings) -> Bundle:
     try:
         # zipfile parses the whole central directory into objects (~500 bytes each): a bundle that
         # is only empty entries would cost gigabytes of memory at MEMBUCKET_MAX_IMPORT_BYTES
-        end = zipfile._EndRecData(f)
-        if end is not None and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ENTRIES:
-            raise BundleInvalid(f"the zip has {end[zipfile._ECD_ENTRIES_TOTAL]} entries; a bundle has at most {MAX_ENTRIES}")
+        # zipfile's private end-of-central-directory reader: typeshed does not declare it
+        end = zipfile._EndRecData(f)  # type: ignore[attr-defined]
+        total = zipfile._ECD_ENTRIES_TOTAL  # type: ignore[attr-defined]
+        if end is not None and end[total] > MAX_ENTRIES:
+            raise BundleInvalid(f"the zip has {end[total]} entries; a bundle has at most {MAX_ENTRIES}")
         f.seek(0)
         zf = zipfile.ZipFile(f)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -389,7 +398,7 @@ def open_bundle(f, settings: Settings) -> Bundle:
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise BundleInvalid("manifest.json: counts.memories is not a count")
         dim = manifest.get("dim")
-        if manifest.get("counts").get("memories") and (not isinstance(dim, int) or dim < 1 or not manifest.get("embedder")):
+        if manifest["counts"].get("memories") and (not isinstance(dim, int) or dim < 1 or not manifest.get("embedder")):
             raise BundleInvalid("manifest.json lacks the embedder and dimension")
         return Bundle(zf, "membucket", settings, embedder=manifest.get("embedder"), dim=dim, manifest=manifest,
                       count=count)

@@ -17,7 +17,7 @@ import numpy as np
 from ..categorize.base import Categorizer
 from ..engine import queries
 from ..engine.namespace import Plan
-from ..engine.operations import MemoryUpdate
+from ..engine.operations import MemoryUpdate, Operation
 from ..errors import InvalidInput, LlmUnavailable, NotFoundError
 from ..llm.client import LlmError
 from .access import check_app
@@ -57,7 +57,8 @@ def categorize_vectors(cat: Categorizer, texts: Sequence[str], vectors: np.ndarr
         many = getattr(cat, "categorize_many", None)
         if many is not None:
             return [list(c) for c in many(vectors, custom)]
-        return [list(cat(t, v, custom=custom)) for t, v in zip(texts, vectors)]
+        with_custom: Callable[..., Sequence[str]] = cat  # it said it takes ``custom``
+        return [list(with_custom(t, v, custom=custom)) for t, v in zip(texts, vectors)]
     return [list(cat(t, v)) for t, v in zip(texts, vectors)]
 
 
@@ -163,7 +164,8 @@ def _batch_plan(ctx: Context, new: dict[str, tuple[str, list[str], list[str]]]) 
         vis = check_app(rep, ctx.app, write=True)
         ids = list(new)
         rows = queries.memory_heads(rep, ids)
-        changed, unchanged, skipped, ops = [], 0, 0, []
+        changed, unchanged, skipped = list[str](), 0, 0
+        ops: list[Operation] = []
         for mid, digest, state, cats in rows:
             cats = list(cats or [])
             read_hash, read_cats, want = new[mid]

@@ -7,7 +7,9 @@ app-bound caller is refused when paused or denied everything, as for rules.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from ..engine import queries
 from ..engine.namespace import Plan
@@ -43,7 +45,7 @@ def custom_defs(rep) -> tuple:
     return tuple(CategoryDef(n, d) for n, d in queries.category_defs(rep))
 
 
-def _clean(ctx: Context, name: object) -> str:
+def _clean(ctx: Context, name: str | Iterable[Any] | None) -> str:
     names = clean_categories([name] if isinstance(name, str) else name, ctx.settings)
     if len(names) != 1:
         raise InvalidInput("give exactly one category name")

@@ -134,7 +134,7 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, passphrase: str) -> None:
         except InvalidTag:
             raise BundleChecksum(f"encrypted bundle failed authentication at chunk {index}: truncated, reordered or tampered") from None
         dst.write(plain)
-        if final:
+        if following is None:
             return
         pending, index = following, index + 1
 

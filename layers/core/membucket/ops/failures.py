@@ -12,12 +12,18 @@ failure shows the same code everywhere:
 
 from __future__ import annotations
 
+from typing import overload
+
 from ..errors import InvalidInput, MembucketError, StoreFailed, StoreUnavailable
 from ..store import InvalidKey, StoreError, Unavailable
 
 __all__ = ["as_membucket_error"]
 
 
+@overload
+def as_membucket_error(exc: MembucketError | StoreError) -> MembucketError: ...
+@overload
+def as_membucket_error(exc: BaseException) -> MembucketError | None: ...
 def as_membucket_error(exc: BaseException) -> MembucketError | None:
     """The library error a surface should show for ``exc``; None when ``exc`` is unexpected."""
     if isinstance(exc, MembucketError):

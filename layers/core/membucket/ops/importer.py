@@ -162,7 +162,7 @@ def _commit(ctx: Context, bundle: Bundle, index: dict[str, tuple], mode: str, em
             first = _decide(rep, bundle, index, mode)
             seq = rep.seq
         if first.empty():
-            return ImportResult(mode, skipped=len(index), seq=seq, format=bundle.format)
+            return ImportResult(mode=mode, skipped=len(index), seq=seq, format=bundle.format)
         parts, history_parts = _upload(ctx, bundle, first.memory_ids, embed, progress)
 
         def build(rep, first=first, parts=parts, history_parts=history_parts) -> Plan:
@@ -192,7 +192,7 @@ def _commit(ctx: Context, bundle: Bundle, index: dict[str, tuple], mode: str, em
         with ctx.ns.read() as rep:
             seq = rep.seq
         return ImportResult(
-            mode, added=len(d.add), updated=len(d.update), skipped=len(index) - len(d.add) - len(d.update),
+            mode=mode, added=len(d.add), updated=len(d.update), skipped=len(index) - len(d.add) - len(d.update),
             purged=len(d.purge), seq=seq, format=bundle.format,
         )
     from ..errors import CommitContention

@@ -100,27 +100,29 @@ def infer_add(ctx: Context, text: str, *, metadata: dict[str, Any], categories: 
             added.add(digest)
             row = duplicate(ctx, rep, digest, vis)
             if row is not None:
-                events.append(AddEvent(row[0], "NOOP", row[1]))
+                events.append(AddEvent(id=row[0], event="NOOP", text=row[1]))
                 return
             mid = str(uuid.uuid4())
             ops.append(MemoryAdd(
                 id=mid, text=t, hash=digest, vector=encode_vector(vectors[t]), metadata=metadata, categories=cats[t] or [],
                 app=ctx.app,
             ))
-            events.append(AddEvent(mid, "ADD", t))
+            events.append(AddEvent(id=mid, event="ADD", text=t))
             if pending[t]:
                 marked.append(mid)
 
         for d in decisions:
-            mid = short.get(d.target or "")
+            mid = short.get(d.target or "", "")  # "" when the decision names no memory
             row = current(mid) if mid else None
             if d.event == "ADD":
+                assert d.text is not None, "validate_decisions gives every ADD a text"
                 add(d.text)
             elif d.event == "UPDATE":
+                assert d.text is not None, "validate_decisions gives every UPDATE a text"
                 if row is None:
                     add(d.text)  # the memory went away since the model saw it: keep the fact
                 elif text_hash(d.text) == text_hash(row[0]):
-                    events.append(AddEvent(mid, "NOOP", row[0]))
+                    events.append(AddEvent(id=mid, event="NOOP", text=row[0]))
                 else:
                     new_cats = None
                     if categories:  # the caller's categories join the memory's, as a verbatim near-duplicate update does
@@ -132,14 +134,14 @@ def infer_add(ctx: Context, text: str, *, metadata: dict[str, Any], categories: 
                         metadata={**(json.loads(row[1]) if row[1] else {}), **metadata} if metadata else None,
                         categories=new_cats,
                     ))
-                    events.append(AddEvent(mid, "UPDATE", d.text, previous_text=row[0]))
+                    events.append(AddEvent(id=mid, event="UPDATE", text=d.text, previous_text=row[0]))
                     if pending[d.text]:
                         marked.append(mid)
             elif row is not None and d.event == "DELETE":
                 ops.append(MemoryState(ids=[mid], state="deleted"))
-                events.append(AddEvent(mid, "DELETE", row[0]))
+                events.append(AddEvent(id=mid, event="DELETE", text=row[0]))
             elif row is not None:  # NONE: already known
-                events.append(AddEvent(mid, "NOOP", row[0]))
+                events.append(AddEvent(id=mid, event="NOOP", text=row[0]))
         if marked:
             ops.append(pending_op(marked))
         return Plan(ops, (events, marked))

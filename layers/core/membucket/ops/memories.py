@@ -86,7 +86,7 @@ def list_memories(
         scoped = _scope(ctx, filters)
         after = _decode_cursor(cursor, sort) if cursor else None
         offset = 0 if cursor else (page - 1) * size
-        total, rows = 0, []
+        total, rows = 0, list[tuple[Any, ...]]()
         if scoped is not None:
             total, rows = queries.list_page(
                 rep, scoped, vis, sort=sort, order=order, limit=size + 1, offset=offset, after=after,
@@ -164,7 +164,9 @@ def update(
     if pending:
         after_commit(ctx, [memory_id])
     with ctx.ns.read() as rep:
-        return Memory.from_row(queries.memory(rep, memory_id))
+        row = queries.memory(rep, memory_id)
+    assert row is not None, "the memory was just written under the namespace lock"
+    return Memory.from_row(row)
 
 
 def history(ctx: Context, memory_id: str) -> list[HistoryEvent]:
@@ -174,7 +176,13 @@ def history(ctx: Context, memory_id: str) -> list[HistoryEvent]:
         vis = check_app(rep, ctx.app)
         _load(ctx, rep, memory_id, vis)
         rows = queries.history(rep, memory_id)
-    return [HistoryEvent(*r[:8], at=iso(r[8])) for r in rows]
+    return [
+        HistoryEvent(
+            memory_id=r[0], seq=r[1], event=r[2], old_state=r[3], new_state=r[4], old_text=r[5], new_text=r[6],
+            actor=r[7], at=iso(r[8]),
+        )
+        for r in rows
+    ]
 
 
 def related(ctx: Context, memory_id: str, *, limit: int = 5) -> list[SearchHit]:
@@ -184,5 +192,6 @@ def related(ctx: Context, memory_id: str, *, limit: int = 5) -> list[SearchHit]:
         vis = check_app(rep, ctx.app)
         _load(ctx, rep, memory_id, vis)
         blob = queries.memory_vector(rep, memory_id)
+    assert blob is not None, "_load found the memory under the same read"
     vector = np.frombuffer(blob, dtype="<f4")
     return search_vector(ctx, vector, limit=limit, exclude=memory_id, op="related")

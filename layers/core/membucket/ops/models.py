@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
@@ -22,6 +22,12 @@ __all__ = [
 MemoryStateName = Literal["active", "paused", "archived", "deleted"]
 
 
+@overload
+def iso(ts: datetime) -> str: ...
+@overload
+def iso(ts: None) -> None: ...
+@overload
+def iso(ts: datetime | None) -> str | None: ...
 def iso(ts: datetime | None) -> str | None:
     return None if ts is None else ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

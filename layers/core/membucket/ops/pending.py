@@ -22,7 +22,7 @@ import numpy as np
 
 from ..engine import queries
 from ..engine.namespace import Plan
-from ..engine.operations import MemoryPending, MemoryUpdate
+from ..engine.operations import MemoryPending, MemoryUpdate, Operation
 from .context import Context
 from .validate import clean_categories
 
@@ -117,11 +117,13 @@ def fill_categories(ctx: Context, ids: Sequence[str] | None = None, *, limit: in
         return report
 
     def build(rep) -> Plan:
-        ops = []
+        ops: list[Operation] = []
+        ids: list[str] = []
         for mid, (digest, cats) in done.items():
             if queries.pending_hash(rep, mid) == digest:
                 ops.append(MemoryUpdate(id=mid, categories=cats))
-        return Plan(ops, [op.id for op in ops])
+                ids.append(mid)
+        return Plan(ops, ids)
 
     committed = ctx.ns.commit(build, actor=ctx.app) or []
     report.categorized += committed

@@ -74,6 +74,6 @@ def put_preferences(ctx: Context, values: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         problems = [{"field": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()][:20]
         raise InvalidInput("invalid preferences: " + "; ".join(f"{p['field']}: {p['msg']}" for p in problems), errors=problems) from None
-    doc = {"values": prefs.model_dump(), "updated_at": format_ts(utcnow())}
+    doc: dict[str, Any] = {"values": prefs.model_dump(), "updated_at": format_ts(utcnow())}
     ctx.ns.store.put(preferences_key(ctx), json.dumps(doc).encode())
     return {**doc["values"], "updated_at": doc["updated_at"]}

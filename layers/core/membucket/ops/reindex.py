@@ -228,7 +228,7 @@ def reindex(
     _check_batch(batch)
     started = time.perf_counter()
     target, dim = _target(embedder)
-    seq, current, current_dim, texts = _snapshot(ns)
+    _, current, current_dim, texts = _snapshot(ns)
     result = ReindexResult(
         user=ns.user, status="switched", embedder=target, dim=dim, previous_embedder=current,
         previous_dim=current_dim, memories=len(texts), texts=len({text_digest(t) for t in texts}),

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ..engine import queries
 from ..engine.namespace import Plan
-from ..engine.operations import MemoryState
+from ..engine.operations import MemoryState, Operation
 from ..errors import IllegalTransition, NotFoundError
 from .access import check_app
 from .context import Context
@@ -57,7 +57,7 @@ def change_state(ctx: Context, memory_ids: Sequence[str], to: str) -> StateChang
         result = StateChange(state=to)
         for i in ids:
             (result.unchanged if rows[i][0] == to else result.changed).append(i)
-        ops = [MemoryState(ids=result.changed, state=to)] if result.changed else []
+        ops: list[Operation] = [MemoryState(ids=result.changed, state=to)] if result.changed else []
         return Plan(ops, result)
 
     return ctx.ns.commit(build, actor=ctx.app)

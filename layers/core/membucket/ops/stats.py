@@ -65,5 +65,5 @@ def access_log(ctx: Context, *, memory_id: str | None = None, app: str | None = 
             _load(ctx, rep, memory_id, vis)
         ingest_access_log(ctx, rep)
         # an app asking about another app gets nothing
-        rows = engine_access_log.records(rep, memory_id=memory_id, apps={app, ctx.app} - {None}, limit=limit)
-    return [AccessRecord(r[0], r[1], r[2], r[3], r[4], iso(r[5])) for r in rows]
+        rows = engine_access_log.records(rep, memory_id=memory_id, apps={a for a in (app, ctx.app) if a is not None}, limit=limit)
+    return [AccessRecord(app=r[0], op=r[1], query=r[2], memory_id=r[3], score=r[4], at=iso(r[5])) for r in rows]
