@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
+from typing import Final, Literal
 
 from .categorize.base import Categorizer
 from .embed.base import Embedder
@@ -16,7 +18,11 @@ from .store import ObjectStore, open_store
 
 __all__ = ["Membucket", "load_embedder", "DEFAULT"]
 
-DEFAULT = object()  # "not given": pick the categorizer from settings
+class _NotGiven(enum.Enum):
+    DEFAULT = "default"
+
+
+DEFAULT: Final = _NotGiven.DEFAULT  # "not given": pick the categorizer from settings
 
 
 def load_embedder(name: str, settings: Settings | None = None) -> Embedder:
@@ -47,7 +53,7 @@ class Membucket:
         *,
         store: ObjectStore | None = None,
         embedder: Embedder | None = None,
-        categorizer: Categorizer | None | object = DEFAULT,
+        categorizer: Categorizer | None | Literal[_NotGiven.DEFAULT] = DEFAULT,
         registry: ReplicaRegistry | None = None,
         llm=None,
     ) -> None:

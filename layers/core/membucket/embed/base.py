@@ -23,8 +23,13 @@ class EmbedderUnavailable(RuntimeError):
 
 @runtime_checkable
 class Embedder(Protocol):
-    id: str  # stable identifier that travels with the data, e.g. "local/all-MiniLM-L6-v2"
-    dim: int
+    @property
+    def id(self) -> str:
+        """Stable identifier that travels with the data, e.g. "local/all-MiniLM-L6-v2"."""
+        ...
+
+    @property
+    def dim(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Return an (n, dim) float32 array of unit-length rows, one per text, in order."""

@@ -31,10 +31,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from membucket.embed.base import EmbedderUnavailable
+
+if TYPE_CHECKING:  # imported at load time only: ``tokenizers`` is optional until the model is used
+    from tokenizers import Tokenizer
 
 __all__ = ["MiniLMEmbedder", "locate_model_dir", "default_threads", "INSTALL_HINT"]
 
@@ -226,7 +230,7 @@ class _Layer:
 class _Model:
     """Read-only weights and tokenizer: shared by every embedder instance and thread."""
 
-    tokenizer: object
+    tokenizer: Tokenizer
     word: np.ndarray  # (vocab, 384)
     pos_type: np.ndarray  # (512, 384): position + token-type-0 embeddings, pre-added
     ln_g: np.ndarray

@@ -62,9 +62,10 @@ class OpenAIEmbedder:
     def _request(self, texts: list[str]) -> np.ndarray:
         import openai
 
-        kwargs = {"dimensions": self.dimensions} if self.dimensions else {}
         try:
-            resp = self._client.embeddings.create(model=self.model, input=texts, **kwargs)
+            resp = self._client.embeddings.create(
+                model=self.model, input=texts, dimensions=self.dimensions or openai.omit,  # None/0: not sent
+            )
         except openai.OpenAIError as exc:
             raise ServiceUnavailable(f"embedding provider failed: {type(exc).__name__}", provider="openai-compatible") from exc
         rows = sorted(resp.data, key=lambda d: d.index)

@@ -53,20 +53,23 @@ class Llm:
         ``json_object`` mode, for endpoints without it, puts the schema in the prompt instead.
         """
         import openai
+        from openai.types.chat import ChatCompletionMessageParam
+        from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJSONSchema
 
+        fmt: ResponseFormatJSONSchema | ResponseFormatJSONObject
         if self.response_format == "json_schema":
-            fmt: dict[str, Any] = {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+            fmt = {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
         else:
             fmt = {"type": "json_object"}
             system = f"{system}\n\nAnswer with one JSON object that follows this JSON schema:\n{json.dumps(schema)}"
-        extra: dict[str, Any] = {"max_tokens": self.max_tokens} if self.max_tokens else {}  # 0: models that refuse it
+        messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         try:
             resp = self._client.chat.completions.create(
                 model=self.model,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                messages=messages,
                 response_format=fmt,
                 temperature=0,
-                **extra,
+                max_tokens=self.max_tokens or openai.omit,  # 0: not sent, for models that refuse it
             )
         except openai.OpenAIError as exc:
             raise LlmError(f"LLM provider failed: {type(exc).__name__}") from None

@@ -118,7 +118,7 @@ class Decision:
 
 def _starts_with_verb(text: str) -> bool:
     m = _WORD.match(text)
-    return bool(m) and m.group(0).lower() in _VERBS
+    return m is not None and m.group(0).lower() in _VERBS
 
 
 def keep_subject(text: object, subject: object = "") -> str | None:
@@ -149,7 +149,8 @@ def extract_facts(llm: Llm, text: str) -> list[Fact]:
             item = {"subject": "", "fact": item}
         if not isinstance(item, dict):
             continue
-        subject = item.get("subject") if isinstance(item.get("subject"), str) else ""
+        raw_subject = item.get("subject")
+        subject = raw_subject if isinstance(raw_subject, str) else ""
         fixed = keep_subject(item.get("fact"), subject)
         if fixed is not None and all(fixed.casefold() != f.text.casefold() for f in facts):
             facts.append(Fact(subject.strip(), fixed))
