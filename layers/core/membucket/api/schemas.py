@@ -212,7 +212,10 @@ class StateIn(BaseModel):
         return self
 
     def target(self) -> str:
-        return self.state.value if self.state is not None else ACTION_STATES[self.action.value]
+        if self.state is not None:
+            return self.state.value
+        assert self.action is not None, "_one lets exactly one of state and action through"
+        return ACTION_STATES[self.action.value]
 
 
 class BulkStateIn(StateIn):

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ..engine import queries
 from ..engine.checkpoint import CheckpointMeta, Pointer, read_pointer
@@ -164,6 +165,8 @@ def _check_keys(manifest: Manifest, plan: RestorePlan) -> None:
     make ``restore --user alice`` write (or read) another user's objects."""
     keys = NamespaceKeys(plan.user)
     rec = manifest.namespaces[plan.user]
+    # (key as the manifest gives it, the prefixes it must lie under, its shape check)
+    listed: list[tuple[Any, tuple[str, ...], Callable[[str], bool]]]
     listed = [(k, (keys.access_prefix,), lambda k: True) for k in rec.access if k != keys.preferences]
     listed += [(k, (keys.blobs_prefix, keys.reindex_prefix), lambda k: keys.side_sha256(k) is not None) for k in rec.sides]
     listed += [(c.get("dir") if isinstance(c, dict) else None, (keys.checkpoints_prefix,), lambda k: True) for c in rec.checkpoints]
@@ -245,7 +248,7 @@ def _highest_seq(store: ObjectStore, keys: NamespaceKeys) -> int:
     return max([s for s in seqs if s is not None] + [pointer.seq if pointer else 0])
 
 
-def _replace(target: ObjectStore, objects: ObjectStore, plan: RestorePlan, manifest: Manifest, cache_dir: Path) -> int:
+def _replace(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manifest: Manifest, cache_dir: Path) -> int:
     """Replace a namespace that holds data (see the module doc); returns the restore entry's sequence."""
     keys = NamespaceKeys(plan.user)
     with tempfile.TemporaryDirectory(prefix="restore-", dir=_mkdir(cache_dir)) as tmp:

@@ -6,7 +6,7 @@ import sys
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from .. import client, ops
 from ..doctor import run_checks
@@ -74,10 +74,11 @@ def reindex(rt: Runtime, embedder_name, reindex_user, all_users, batch, dry_run)
     with Progress(*columns, console=Console(stderr=True), disable=dry_run) as bar:
         for user in users:
             task = bar.add_task(f"reindex {user}", total=None)
-            result = run_reindex(
-                rt.mb.namespace(user), embedder, batch=batch, dry_run=dry_run,
-                progress=lambda done, total, task=task: bar.update(task, completed=done, total=total),
-            )
+
+            def progress(done: int, total: int | None, task: TaskID = task) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = run_reindex(rt.mb.namespace(user), embedder, batch=batch, dry_run=dry_run, progress=progress)
             out.append(result.to_dict())
     emit(out if all_users else out[0])
 

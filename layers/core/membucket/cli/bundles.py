@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from .. import ops
 from ..backup import BackupTarget, list_backups, load_manifest, restore, take_backup, verify_backup
@@ -44,7 +44,7 @@ def _stages(enabled: bool) -> Iterator[Callable[[str, int, int | None], None] | 
         return
     with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=False) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int | None) -> None:
             if stage not in tasks:

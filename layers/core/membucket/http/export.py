@@ -23,7 +23,7 @@ from ..api.schemas import AUTHENTICATED, ERROR_RESPONSES
 from ..auth import Identity
 from ..caller import ServerState, get_identity
 from ..errors import ServiceUnavailable
-from ..store import ObjectStore
+from ..store import ObjectStore, S3Store
 from .errors import install_error_handlers
 from .guards import GuardMiddleware
 
@@ -43,10 +43,10 @@ class ExportLinkOut(BaseModel):
 
 def upload_and_presign(store: ObjectStore, key: str, f, filename: str, seconds: int) -> str | None:
     """Upload ``f`` (multipart, streamed, on S3) and return a presigned GET URL (None off S3)."""
-    client = getattr(store, "client", None)
-    if client is None:
+    if not isinstance(store, S3Store):  # only S3 can presign
         store.put(key, f.read())
         return None
+    client = store.client
     full = store.prefix + key
     client.upload_fileobj(f, store.bucket, full)
     return client.generate_presigned_url(
