@@ -135,7 +135,7 @@ def _parse_at(value: str | None) -> tuple[int | None, datetime | None]:
 @click.option("--to", "to_url", metavar="URL", help="Backup target: s3://bucket/prefix, file:///abs/path or a path.")
 @click.pass_context
 @translate_errors
-def backup_cmd(ctx, to_url):
+def backup_cmd(ctx: click.Context, to_url: str | None) -> None:
     """Back up every namespace and the token store to URL (incremental; manifest written last).
 
     Example: membucket backup --to s3://my-backups/membucket
