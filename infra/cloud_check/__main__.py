@@ -23,6 +23,7 @@ missing (2 with --strict).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -126,6 +127,9 @@ def seed(endpoint: str) -> dict[str, str]:
     publish_model(locate_model_dir(), open_store(f"s3://{DATA}/{PREFIX}/models/all-MiniLM-L6-v2", endpoint_url=endpoint))
     store = TokenStore(open_store(f"s3://{DATA}/{PREFIX}", endpoint_url=endpoint))
     tokens = {who: store.create(user, None, ["admin"])[0] for who, user in USERS.items()}
+    # the parts of an import whose commit never happened: garbage collection must be able to remove them
+    orphan = b"MBP1 cloud-check orphan part"
+    s3.put_object(Bucket=DATA, Key=f"{PREFIX}/ns/{USERS['alice']}/blobs/{hashlib.sha256(orphan).hexdigest()}.bin", Body=orphan)
     boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1").create_secret(
         Name="membucket/openai", SecretString=json.dumps({"api_key": "sk-cloud-check"}))
     return tokens
@@ -168,6 +172,7 @@ def summarize(gw: Gateway, gate: S3Gate, logs: Path, tokens_users: list[str]) ->
             row["ok"] = False
             row["error"] = "; ".join(filter(None, [f"IAM denied {len(mine)}x: {', '.join(kinds[:4])}", row["error"]]))
         row.update(log_findings(logs / f"{fn}.log"))
+        row["exceptions"] = exceptions(logs / f"{fn}.log")
         segments = gw.xray.get(fn, [])
         row["xray_segments"] = len(segments)
         row["xray_user_ids"] = sum(1 for s in segments if any(u in s for u in tokens_users))
@@ -189,9 +194,22 @@ def probe_add(name: str, stack, layout, runtime: Path, gate: S3Gate, isolated: b
         r = gw.request("POST", "/api/v1/memories", {"text": f"probe {name}"}, token=token)
     finally:
         gw.stop_all()
-    log = (logs / name / f"{fn}.log").read_text(errors="replace") if (logs / name / f"{fn}.log").exists() else ""
-    clues = [ln.strip()[:300] for ln in log.splitlines() if any(k in ln for k in ("ParamValidationError", "ModuleNotFoundError", "botocore", "Unknown parameter"))]
-    return {"status": r.status, "error": r.error, "body": r.body[:300].decode("utf-8", "replace"), "log_clues": clues[:3]}
+    return {"status": r.status, "error": r.error, "body": r.body[:300].decode("utf-8", "replace"), "log_clues": exceptions(logs / name / f"{fn}.log")}
+
+
+def exceptions(path: Path) -> list[str]:
+    """The last line of each exception a function logged (Powertools JSON ``exception``, or a plain traceback)."""
+    out: list[str] = []
+    for line in (path.read_text(errors="replace") if path.exists() else "").splitlines():
+        if line.startswith("{") and '"exception"' in line:
+            try:
+                text = json.loads(line)["exception"]
+            except (ValueError, KeyError):
+                continue
+            last = [ln for ln in str(text).splitlines() if ln.strip()]
+            if last and last[-1][:300] not in out:
+                out.append(last[-1][:300])
+    return out[:3]
 
 
 def main(argv: list[str] | None = None) -> int:

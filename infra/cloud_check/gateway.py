@@ -77,7 +77,7 @@ class Gateway:
         logs.mkdir(parents=True, exist_ok=True)
 
     def function_name(self, fn: str) -> str:
-        return f"membucket-{fn}"
+        return self.stack.functions[fn].function_name
 
     # -- sandboxes ------------------------------------------------------------------------------
     def _start(self, fn: str) -> tuple[Sandbox | None, str | None]:

@@ -104,7 +104,7 @@ class Driver:
             "add_memories": {"text": "Dana collects jazz vinyl"}, "search_memory": {"query": "jazz"}, "list_memories": {},
             "get_memory": {"memory_id": self.ids[0] if self.ids else "00000000-0000-0000-0000-000000000000"},
             "update_memory": {"memory_id": self.ids[0] if self.ids else "x", "text": TEXTS[0]},
-            "delete_memories": {"memory_ids": self.ids[4:5]}, "delete_all_memories": None,
+            "delete_memories": {"memory_ids": [self.ids.pop()] if len(self.ids) > 4 else []}, "delete_all_memories": None,
         }
         for i, name in enumerate(tools):
             if name == "delete_all_memories":

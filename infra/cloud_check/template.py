@@ -38,6 +38,7 @@ class Function:
     schedules: list[dict] = field(default_factory=list)  # each: {"name", "schedule", "input"}
     reserved_concurrency: int | None = None
     log_group: str | None = None
+    function_name: str = ""
 
 
 @dataclass
@@ -124,7 +125,7 @@ class _Resolver:
         if kind == "AWS::IAM::ManagedPolicy":
             return {"__policy__": name}
         if kind == "AWS::Serverless::Function":
-            return self.value(props["FunctionName"]) if "FunctionName" in props else f"membucket-{name}-GENERATED"
+            return self.value(props["FunctionName"]) if "FunctionName" in props else f"membucket-{name}-CFNGENERATED"
         return name
 
     def value(self, v):
@@ -246,7 +247,7 @@ def load_stack(template: dict, parameters: dict[str, str]) -> Stack:
             ephemeral_mb=int(r.value((p.get("EphemeralStorage") or g.get("EphemeralStorage") or {"Size": 512})["Size"])),
             environment={k: str(v) for k, v in env.items()}, statements=statements, schedules=schedules,
             reserved_concurrency=int(r.value(p["ReservedConcurrentExecutions"])) if "ReservedConcurrentExecutions" in p else None,
-            log_group=log_group,
+            log_group=log_group, function_name=str(r.ref(name)),
         )
     integrations = {}
     for name, res in template["Resources"].items():
