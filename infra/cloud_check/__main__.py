@@ -49,6 +49,15 @@ OLD_SDK = "1.34.162"  # last botocore before S3 conditional writes
 DATA, BACKUP, PREFIX = "membucket-cc-data", "membucket-cc-backup", "membucket"
 ADMIN_KEY = "AKIACLOUDCHECKADMIN"
 USERS = {"alice": "cc-alice", "carol": "cc-carol", "dave": "cc-dave"}
+ORPHAN = b"MBP1 cloud-check orphan part"  # an import part whose commit never happened
+ORPHAN_KEY = f"{PREFIX}/ns/{USERS['alice']}/blobs/{hashlib.sha256(ORPHAN).hexdigest()}.bin"
+
+
+def orphan_left(endpoint: str) -> bool:
+    import boto3
+
+    listed = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").list_objects_v2(Bucket=DATA, Prefix=ORPHAN_KEY)
+    return bool(listed.get("KeyCount"))
 
 
 def _force_rmtree(path: Path) -> None:
@@ -128,8 +137,7 @@ def seed(endpoint: str) -> dict[str, str]:
     store = TokenStore(open_store(f"s3://{DATA}/{PREFIX}", endpoint_url=endpoint))
     tokens = {who: store.create(user, None, ["admin"])[0] for who, user in USERS.items()}
     # the parts of an import whose commit never happened: garbage collection must be able to remove them
-    orphan = b"MBP1 cloud-check orphan part"
-    s3.put_object(Bucket=DATA, Key=f"{PREFIX}/ns/{USERS['alice']}/blobs/{hashlib.sha256(orphan).hexdigest()}.bin", Body=orphan)
+    s3.put_object(Bucket=DATA, Key=ORPHAN_KEY, Body=ORPHAN)
     boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1").create_secret(
         Name="membucket/openai", SecretString=json.dumps({"api_key": "sk-cloud-check"}))
     return tokens
@@ -254,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         driver = Driver(gw, tokens, gate.fetch)
         try:
             run_all(driver, gate.age, quick=args.quick)
+            if not args.quick and "MaintenanceFunction" in gw.stats and orphan_left(gate.endpoint):
+                gw.stats["MaintenanceFunction"].errors.append("garbage collection left an import part no entry names, older than the retention period")
         finally:
             gw.stop_all()
         report["functions"] = summarize(gw, gate, logs, list(USERS.values()))
