@@ -41,7 +41,7 @@ from cfn import load_template  # noqa: E402
 
 from .gateway import Gateway  # noqa: E402
 from .sandbox import full_isolation_available, prepare_layout, runtime_sdk  # noqa: E402
-from .scenario import Driver, run_all  # noqa: E402
+from .scenario import Driver, many_users, run_all  # noqa: E402
 from .template import load_stack  # noqa: E402
 
 OLDEST_SDK = "1.35.69"  # first botocore whose PutObject takes IfMatch (IfNoneMatch: 1.35.2)
@@ -143,6 +143,13 @@ def seed(endpoint: str) -> dict[str, str]:
     return tokens
 
 
+def _token_store(endpoint: str):
+    from membucket.auth import TokenStore
+    from membucket.store import open_store
+
+    return TokenStore(open_store(f"s3://{DATA}/{PREFIX}", endpoint_url=endpoint))
+
+
 def access_key(fn: str, tag: str = "") -> str:
     return ("AKIA" + (tag + fn).upper())[:20].ljust(20, "X")
 
@@ -228,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sdk", default=OLDEST_SDK, help="boto3/botocore version playing the runtime's")
     ap.add_argument("--old-sdk", default=OLD_SDK, help="an SDK the functions must refuse clearly ('' to skip)")
     ap.add_argument("--no-probes", action="store_true")
+    ap.add_argument("--many-users", type=int, default=0, metavar="N", help="also drive N users through one add sandbox (0: skip)")
     ap.add_argument("--no-cpu-cap", action="store_true")
     ap.add_argument("--strict", action="store_true", help="a missing tool or build is an error (exit 2), not a skip")
     args = ap.parse_args(argv)
@@ -267,6 +275,13 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             gw.stop_all()
         report["functions"] = summarize(gw, gate, logs, list(USERS.values()))
+        if args.many_users:
+            store = _token_store(gate.endpoint)
+            crowd = [store.create(f"cc-user-{i:04d}", None, ["write"])[0] for i in range(args.many_users)]
+            denied = len(gate.denials())
+            report["many_users"] = many_users(gw, crowd)
+            report["many_users"]["iam_denied"] = len(gate.denials()) - denied
+            report["many_users"]["ok"] &= report["many_users"]["iam_denied"] == 0
         probes = {}
         if not (args.quick or args.no_probes):
             if args.old_sdk:
@@ -293,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
               f"/tmp {row['tmp_mb']} MB, iam denied {row['iam_denied']}, {row['cpu_cap']}")
         if not row["ok"]:
             print(f"     {row['error']}")
+    if "many_users" in report:
+        m = report["many_users"]
+        print(f"{'ok  ' if m['ok'] else 'FAIL'} many_users: {m['users']} users through one {m['function']} sandbox, "
+              f"rss {m['peak_rss_mb']} of {m['memory_mb']} MB, /tmp {m['tmp_mb']} of {m['ephemeral_mb']} MB, {m['statuses']}")
     for name, p in report.get("probes", {}).items():
         print(f"{'ok  ' if p['ok'] else 'FAIL'} probe {name}: {p['status']} {p['error'] or ''} {p['log_clues'][:1]}")
     if args.json:
@@ -300,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report))
     bad = [fn for fn, r in report["functions"].items() if not r["ok"]] + [n for n, p in report.get("probes", {}).items() if not p["ok"]]
+    bad += ["many_users"] if not report.get("many_users", {"ok": True})["ok"] else []
     return 1 if bad else 0
 
 

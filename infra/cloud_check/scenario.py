@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-__all__ = ["run_all", "Driver"]
+__all__ = ["run_all", "Driver", "many_users"]
 
 SSE_PROBE_S = 3.0  # a GET /mcp that asks for a stream must be answered (405) well within this
 
@@ -162,6 +162,25 @@ class Driver:
             failed = [(task, r.get("failed")) for task, r in (report or {}).items() if isinstance(r, dict) and r.get("failed")]
             if failed:
                 self.gw.stats[fn].errors.append(f"schedule {sched['name']}: {json.dumps(failed)[:400]}")
+
+
+def many_users(gw, tokens: list[str], fn: str = "AddFunction") -> dict:
+    """Every user adds one memory through one fresh sandbox of ``fn``: memory and /tmp stay within its limits."""
+    gw.stop(fn)
+    stats = gw.stats[fn]
+    before = len(stats.errors)
+    statuses: dict[int, int] = {}
+    for i, token in enumerate(tokens):
+        r = gw.request("POST", "/api/v1/memories", {"text": f"user {i} keeps a note about {TEXTS[i % len(TEXTS)]}"}, token=token)
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    box = gw.sandboxes.get(fn)
+    spec = gw.stack.functions[fn]
+    rss, tmp = stats.peak_rss_mb, stats.tmp_mb
+    gw.stop(fn)
+    ok = statuses.get(201, 0) + statuses.get(200, 0) == len(tokens) and rss < spec.memory_mb and tmp < spec.ephemeral_mb and box is not None
+    del stats.errors[before:]  # reported here, not on the function
+    return {"ok": ok, "users": len(tokens), "function": fn, "statuses": statuses, "peak_rss_mb": rss, "tmp_mb": tmp,
+            "memory_mb": spec.memory_mb, "ephemeral_mb": spec.ephemeral_mb}
 
 
 def _scheduled_event() -> dict:
