@@ -65,9 +65,10 @@ package: install sam-venv
 
 # The built bundle run the way Lambda runs it (python3.12 -I, read-only, unprivileged, CPU share,
 # oldest supported boto3) against moto's S3 with each function's IAM policy enforced: infra/cloud_check.
-# Needs `make package` first (it reuses .aws-sam/build); prints the per-function JSON last.
+# Needs `make package` first (it reuses .aws-sam/build); prints the per-function JSON last, then
+# drives 200 users through one add sandbox ("many_users": memory and /tmp within its limits).
 cloud-check: install
-	$(PY) -m infra.cloud_check --json bench/results/cloud_check.json
+	$(PY) -m infra.cloud_check --many-users 200 --json bench/results/cloud_check.json
 
 # No Docker: moto's S3 server on 127.0.0.1 plus `membucket serve` against it, one command.
 local-s3-run: install
