@@ -62,7 +62,7 @@ def orphan_left(endpoint: str) -> bool:
 
 def _force_rmtree(path: Path) -> None:
     if path.exists():
-        for base, dirs, _ in os.walk(path):
+        for base, _dirs, _ in os.walk(path):
             os.chmod(base, os.stat(base).st_mode | stat.S_IWUSR | stat.S_IXUSR)
         shutil.rmtree(path)
 
@@ -119,7 +119,6 @@ class S3Gate:
 def seed(endpoint: str) -> dict[str, str]:
     """Buckets as the template makes them (versioned), the offline model published, one token per user."""
     import boto3
-
     from membucket.auth import TokenStore
     from membucket.embed.minilm import locate_model_dir
     from membucket.store import open_store

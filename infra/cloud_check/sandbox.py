@@ -36,7 +36,7 @@ class Layout:
 
 
 def _read_only(path: Path) -> None:
-    for base, dirs, files in os.walk(path):
+    for base, _dirs, files in os.walk(path):
         for name in files:
             p = os.path.join(base, name)
             if not os.path.islink(p):

@@ -191,7 +191,8 @@ class _Resolver:
 
 
 def _sam_policy_templates() -> dict:
-    for path in glob.glob(str(Path(__file__).resolve().parents[2] / ".sam-venv/lib/python3*/site-packages/samtranslator/policy_templates_data/policy_templates.json")):
+    pattern = ".sam-venv/lib/python3*/site-packages/samtranslator/policy_templates_data/policy_templates.json"
+    for path in glob.glob(str(Path(__file__).resolve().parents[2] / pattern)):
         return json.loads(Path(path).read_text())["Templates"]
     return {}
 
@@ -256,7 +257,7 @@ def load_stack(template: dict, parameters: dict[str, str]) -> Stack:
             fn = uri["Fn::GetAtt"][0] if isinstance(uri, dict) and "Fn::GetAtt" in uri else str(uri)
             integrations[name] = (fn, int(res["Properties"].get("TimeoutInMillis", 30_000)))
     routes = []
-    for name, res in template["Resources"].items():
+    for res in template["Resources"].values():
         if res["Type"] != "AWS::ApiGatewayV2::Route":
             continue
         props = r.value(res["Properties"])

@@ -87,8 +87,8 @@ def _wsgi(gate, method: str, path: str, key: str, query: str = "") -> tuple[str,
 def test_gate_denies_with_aws_message_and_hides_missing_keys_without_list_bucket(tmp_path):
     reader = [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*"}]
     ids = tmp_path / "ids.json"
-    ids.write_text(json.dumps({"K1": {"name": "Reader", "statements": reader},
-                               "K2": {"name": "Lister", "statements": reader + [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::data"}]}}))
+    lister = reader + [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::data"}]
+    ids.write_text(json.dumps({"K1": {"name": "Reader", "statements": reader}, "K2": {"name": "Lister", "statements": lister}}))
 
     def missing(environ, start_response):
         start_response("404 Not Found", [])
