@@ -188,6 +188,7 @@ def summarize(gw: Gateway, gate: S3Gate, logs: Path, tokens_users: list[str]) ->
         row.update(log_findings(logs / f"{fn}.log"))
         row["exceptions"] = exceptions(logs / f"{fn}.log")
         segments = gw.xray.get(fn, [])
+        (logs / f"{fn}.xray.jsonl").write_text("\n".join(seg.replace("\n", " ") for seg in segments) + "\n")
         row["xray_segments"] = len(segments)
         row["xray_user_ids"] = sum(1 for s in segments if any(u in s for u in tokens_users))
         spec = gw.stack.functions[fn]
