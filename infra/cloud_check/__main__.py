@@ -124,7 +124,7 @@ def seed(endpoint: str) -> dict[str, str]:
     from membucket.store import open_store
 
     try:
-        from membucket.aws.s3_model import publish_model  # the layout of issue 11
+        from membucket.embed.s3_model import publish_model  # the layout of issue 11
     except ImportError:
         from membucket.lambda_support import publish_model
 
@@ -191,6 +191,9 @@ def summarize(gw: Gateway, gate: S3Gate, logs: Path, tokens_users: list[str]) ->
         (logs / f"{fn}.xray.jsonl").write_text("\n".join(seg.replace("\n", " ") for seg in segments) + "\n")
         row["xray_segments"] = len(segments)
         row["xray_user_ids"] = sum(1 for s in segments if any(u in s for u in tokens_users))
+        if row["xray_user_ids"]:
+            row["ok"] = False
+            row["error"] = "; ".join(filter(None, [f"{row['xray_user_ids']} X-Ray segments carry a user id", row["error"]]))
         spec = gw.stack.functions[fn]
         if row["peak_rss_mb"] > spec.memory_mb:
             row["ok"] = False
