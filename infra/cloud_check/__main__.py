@@ -121,12 +121,8 @@ def seed(endpoint: str) -> dict[str, str]:
     import boto3
     from membucket.auth import TokenStore
     from membucket.embed.minilm import locate_model_dir
+    from membucket.embed.s3_model import publish_model
     from membucket.store import open_store
-
-    try:
-        from membucket.embed.s3_model import publish_model  # the layout of issue 11
-    except ImportError:
-        from membucket.lambda_support import publish_model
 
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     for bucket in (DATA, BACKUP):
