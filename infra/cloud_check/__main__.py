@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-probes", action="store_true")
     ap.add_argument("--many-users", type=int, default=0, metavar="N", help="also drive N users through one add sandbox (0: skip)")
     ap.add_argument("--no-cpu-cap", action="store_true")
+    ap.add_argument("--no-isolation", action="store_true", help="the fallback: write-protected copies, current user, no namespace")
     ap.add_argument("--strict", action="store_true", help="a missing tool or build is an error (exit 2), not a skip")
     args = ap.parse_args(argv)
 
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     template = load_template(ROOT / "template.yaml")
     params = {"DataBucketName": DATA, "BackupBucketName": BACKUP, "StorePrefix": PREFIX}
     stack = load_stack(template, params)
-    isolated, why = full_isolation_available()
+    isolated, why = (False, "--no-isolation: write-protected copies, current user") if args.no_isolation else full_isolation_available()
     work = args.build_dir.parent / "cloud-check"
     _force_rmtree(work)
     work.mkdir(parents=True)
