@@ -120,3 +120,13 @@ def test_quick_tour_of_the_built_bundle():
         row = report["functions"][name]
         assert row["ok"], row
         assert row["iam_denied"] == 0 and row["peak_rss_mb"] > 50 and row["tmp_mb"] > 0
+
+
+def test_deployer_policy_covers_the_guides_model_and_first_token_steps():
+    statements = json.loads((ROOT / "infra/deployer-policy.json").read_text())["Statement"]
+    bucket = "/membucket-data-123456789012-eu-central-1"
+    for method, key in (("PUT", "membucket/models/all-MiniLM-L6-v2/model.safetensors"), ("PUT", "membucket/tokens/0123abcd.json"),
+                        ("GET", "membucket/tokens/0123abcd.json")):
+        assert allowed(statements, s3_request(method, f"{bucket}/{key}", "", {})[0]), (method, key)
+    assert allowed(statements, s3_request("GET", bucket, "list-type=2&prefix=membucket%2Ftokens%2F", {})[0])
+    assert not allowed(statements, s3_request("PUT", f"{bucket}/membucket/ns/alice/log/1.json", "", {})[0])
