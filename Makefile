@@ -10,7 +10,7 @@ SAM_VENV := .sam-venv
 SAM_STAMP := $(SAM_VENV)/.installed
 SAM_CLI := aws-sam-cli==1.170.0
 
-.PHONY: install run test test-fast lint bench clean sam-venv package local-s3-run bench-functions chromium
+.PHONY: install run test test-fast lint bench clean sam-venv package cloud-check local-s3-run bench-functions chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,13 @@ bench: install
 # sam build (python3.12) + size check that fails above Lambda's 250 MB + smoke run of the bundle.
 package: install sam-venv
 	$(PY) infra/bundle_size.py --build --smoke --json bench/results/bundle.json
+
+# The built bundle run the way Lambda runs it (python3.12 -I, read-only, unprivileged, CPU share,
+# oldest supported boto3) against moto's S3 with each function's IAM policy enforced: infra/cloud_check.
+# Needs `make package` first (it reuses .aws-sam/build); prints the per-function JSON last, then
+# drives 200 users through one add sandbox ("many_users": memory and /tmp within its limits).
+cloud-check: install
+	$(PY) -m infra.cloud_check --many-users 200 --json bench/results/cloud_check.json
 
 # No Docker: moto's S3 server on 127.0.0.1 plus `membucket serve` against it, one command.
 local-s3-run: install

@@ -125,10 +125,40 @@ def test_export_writes_only_to_the_backup_bucket(template):
 def test_nothing_can_overwrite_a_log_entry_or_checkpoint(template):
     for fn in functions(template):
         for resource, condition in grants(template, fn, "s3:PutObject"):
-            if resource.endswith(("/log/*", "/checkpoints/*")):
+            if resource.endswith(("/log/*", "/checkpoints/*", "/blobs/*")):
                 assert condition == {"Null": {"s3:if-none-match": "false"}}, (fn, resource)
             if resource.endswith("/CHECKPOINT"):
                 assert condition in ({"Null": {"s3:if-none-match": "false"}}, {"Null": {"s3:if-match": "false"}})
+
+
+def test_import_and_gc_reach_every_key_they_write_or_collect(template):
+    """Bulk import writes content-addressed parts; GC removes parts and finished reindexes (issue 13)."""
+    keys = NamespaceKeys("alice")
+    key = "arn:aws:s3:::bucket/membucket/{}"
+    api_puts = [r for r, _ in grants(template, "ApiFunction", "s3:PutObject")]
+    for written in (keys.blob("a" * 64), keys.preferences):
+        assert any(fnmatch.fnmatch(key.format(written), r) for r in api_puts), written
+    for fn in ("MaintenanceFunction", "AddFunction", "StateFunction", "McpFunction", "ApiFunction"):
+        deletes = [r for r, _ in grants(template, fn, "s3:DeleteObject")]
+        for collected in (keys.blob("a" * 64), keys.reindex_part(keys.reindex_dir("openai:x", 8), "b" * 64)):
+            assert any(fnmatch.fnmatch(key.format(collected), r) for r in deletes), (fn, collected)
+
+
+def test_log_groups_are_named_as_lambda_names_them_with_retention(template):
+    for name, fn in functions(template).items():
+        props = fn["Properties"]
+        group = template["Resources"][props["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
+        assert group["LogGroupName"]["Fn::Sub"] == "/aws/lambda/" + props["FunctionName"]["Fn::Sub"], name
+        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_no_reserved_concurrency_and_exports_expire(template):
+    """A reservation of 1 fails on accounts whose concurrency quota is 10; exports hold memory text."""
+    assert all("ReservedConcurrentExecutions" not in fn["Properties"] for fn in functions(template).values())
+    rules = template["Resources"]["BackupBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    exports = [r for r in rules if r.get("Prefix") == "exports/"]
+    assert exports and exports[0]["ExpirationInDays"] == {"Ref": "ExportExpiryDays"}
+    assert template["Parameters"]["ExportExpiryDays"]["Default"] == 7
 
 
 def test_maintenance_never_deletes_backups_and_no_wildcards(template):
@@ -198,7 +228,7 @@ def test_layer_pins_match_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     wanted = _pins(project)
     layer = _pins((ROOT / "layers/deps/requirements.txt").read_text().splitlines())
-    runtime_or_local_only = {"boto3", "botocore", "uvicorn", "click", "rich", "openai"}
+    runtime_or_local_only = {"boto3", "botocore", "uvicorn", "click", "rich"}
     for name, version in wanted.items():
         if name in runtime_or_local_only:
             assert name not in layer, f"{name} should stay out of the layer (see layers/deps/requirements.txt)"

@@ -121,3 +121,13 @@ def test_dns_rebinding_host_is_refused(open_server):
     assert r.status_code == 421 and r.json()["error"]["code"] == "misdirected_request"
     r = httpx.post(f"{url}/mcp", json={}, headers={"Origin": "http://evil.example.com"})
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/mcp/cursor/http/alice"])
+def test_a_get_for_an_sse_stream_is_answered_405_at_once(open_server, path):
+    """Streamable-HTTP clients GET the endpoint for a server stream; with none, 405 (never a hang:
+    under Lambda that GET ran to the function's timeout)."""
+    url, _ = open_server
+    r = httpx.get(url + path, headers={"Accept": "text/event-stream"}, timeout=5)
+    assert r.status_code == 405 and r.headers["allow"] == "POST, DELETE"
+    assert r.json()["error"]["code"] == "method_not_allowed"

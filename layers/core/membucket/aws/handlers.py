@@ -25,8 +25,13 @@ from ..embed.s3_model import S3ModelEmbedder
 from ..engine.namespace import ReplicaRegistry
 from ..settings import Settings
 from ..store import open_store
+from ..store.s3 import require_conditional_writes
 from .credentials import load_openai_secret
 from .observe import configure_logging, invocation_metrics, logger, metrics, tracer
+
+# At init, not on every write: a runtime SDK too old for S3 conditional writes (botocore before
+# 1.35.69) fails the container's start with a message naming the version needed.
+require_conditional_writes()
 
 __all__ = ["make_membucket", "http_app", "export_app", "serve_http", "http_handler", "json_response"]
 

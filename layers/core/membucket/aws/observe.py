@@ -3,7 +3,9 @@
 Configured by the environment the template sets (``POWERTOOLS_SERVICE_NAME``,
 ``POWERTOOLS_METRICS_NAMESPACE``). The library's stdlib loggers (``membucket.*``, ``mangum``,
 ``mcp``) are given the same JSON handler, so an engine warning carries the request's correlation
-id. Request and response bodies are never logged or traced: they hold memory text.
+id. Request and response bodies are never logged or traced: they hold memory text. Nor are S3
+keys: they carry user ids (``ns/<user>/...``), so the X-Ray botocore patch records only the
+operation and the bucket (``_keep_keys_out_of_traces``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,23 @@ __all__ = ["logger", "metrics", "tracer", "configure_logging", "invocation_metri
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "membucket"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "membucket"))
 tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "membucket"))
+
+_KEY_PARAMETERS = frozenset({"Key", "Prefix", "CopySource", "StartAfter", "ContinuationToken", "Delimiter"})
+
+
+def _keep_keys_out_of_traces() -> None:
+    """Drop S3 object keys and prefixes from what X-Ray records of each S3 call."""
+    try:
+        from aws_xray_sdk.ext.boto_utils import whitelist
+    except ImportError:  # tracing not installed: nothing is recorded anyway
+        return
+    for operation in whitelist.get("services", {}).get("s3", {}).get("operations", {}).values():
+        for field in ("request_parameters", "response_parameters"):
+            if field in operation:
+                operation[field] = [p for p in operation[field] if p not in _KEY_PARAMETERS]
+
+
+_keep_keys_out_of_traces()
 
 
 def configure_logging() -> None:

@@ -5,6 +5,10 @@ under uvicorn and under Mangum (where the ASGI lifespan runs per invocation, so 
 started in the lifespan would fail on the second call). Host and Origin are checked by the
 app's guard middleware, so the SDK's own check is off here.
 
+No SSE stream: a GET (what streamable-HTTP clients send to open one) is answered 405 at once,
+as the MCP spec allows for a server without one. Stateless, nothing would ever be sent on it,
+and under Lambda the invocation would run to its timeout.
+
 Identity: a bearer token (user, app, scopes). Without auth (loopback only) the caller is the
 default user, or ``/mcp/<client>/http/<user>`` for OpenMemory clients; ``/mcp`` alone uses the
 app ``mcp`` unless an ``X-Membucket-App`` header names one.
@@ -70,6 +74,10 @@ class MCPEndpoint:
         from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
         from mcp.server.transport_security import TransportSecuritySettings
 
+        if scope.get("method") in ("GET", "HEAD"):
+            return await error_response(
+                405, "method_not_allowed", "this MCP endpoint has no SSE stream: POST JSON-RPC messages to it", headers={"Allow": "POST, DELETE"}
+            )(scope, receive, send)
         try:
             identity, url_app = self._caller(scope)
         except MembucketError as exc:
@@ -95,4 +103,4 @@ def mount_mcp(app: FastAPI, state: ServerState) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     endpoint = MCPEndpoint(state)
     for path in ("/mcp", "/mcp/{client_name}/http/{user_id}"):
-        app.router.routes.append(Route(path, endpoint=endpoint, methods=["GET", "POST", "DELETE"], include_in_schema=False))
+        app.router.routes.append(Route(path, endpoint=endpoint, methods=["GET", "POST", "DELETE"], include_in_schema=False))  # GET: 405, above

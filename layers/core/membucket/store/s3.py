@@ -2,7 +2,11 @@
 
 Conditional writes are S3's own: ``IfNoneMatch='*'`` to create a key only if it is absent,
 ``IfMatch=<etag>`` to replace it only if unchanged. The server needs conditional-write support
-(AWS S3 since 2024; MinIO; moto in tests); ``membucket doctor`` checks for it.
+(AWS S3 since 2024; MinIO; moto in tests); ``membucket doctor`` checks for it. So does the SDK:
+botocore sends ``IfNoneMatch`` on PutObject from 1.35.2 and ``IfMatch`` from 1.35.69 (Nov 2024);
+an older one (a Lambda runtime's, say) rejects every write with ParamValidationError while reads
+work, so ``require_conditional_writes`` refuses it when the first client is made, naming the
+version needed.
 
 Every botocore failure is translated in one place, ``map_s3_errors``:
 
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,12 +47,13 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
 from .errors import ConflictInFlight, NotFound, NotModified, PreconditionFailed, StoreError, Unavailable
 
-__all__ = ["S3Store", "client_config", "map_s3_errors", "MAX_RETRIES"]
+__all__ = ["S3Store", "client_config", "map_s3_errors", "require_conditional_writes", "MAX_RETRIES", "MIN_BOTOCORE"]
 
 CONNECT_TIMEOUT = 5  # seconds to open a connection
 READ_TIMEOUT = 30  # seconds without a byte from an open connection (not a total deadline)
 MAX_RETRIES = 10  # botocore's "max_attempts" counts retries after the first try: 11 attempts in all
 MAX_POOL_CONNECTIONS = 32  # parallel requests from threads sharing one client
+MIN_BOTOCORE = (1, 35, 69)  # the first botocore whose PutObject takes IfMatch (IfNoneMatch: 1.35.2)
 
 _TRANSIENT_CODES = frozenset(
     {
@@ -130,6 +136,21 @@ def _from_client_error(exc: ClientError, where: str) -> StoreError:
     return StoreError(f"{where}: {status} {code}: {message}")
 
 
+def require_conditional_writes(version: str | None = None) -> None:
+    """Refuse a botocore that cannot send If-None-Match / If-Match on PutObject (StoreError naming the version needed)."""
+    import botocore
+
+    found = version or botocore.__version__
+    parts = tuple(int(p) for p in re.findall(r"\d+", found)[:3])
+    if parts < MIN_BOTOCORE:
+        need = ".".join(map(str, MIN_BOTOCORE))
+        raise StoreError(
+            f"botocore {found} cannot make S3 conditional writes (PutObject If-None-Match / If-Match), which every commit uses: "
+            f"membucket needs boto3 and botocore >= {need}. In AWS Lambda the runtime's SDK is too old: "
+            f"add boto3>={need} to the dependency layer or use a newer runtime."
+        )
+
+
 _SESSIONS: dict[tuple[str | None, str | None], boto3.session.Session] = {}
 _SESSIONS_LOCK = threading.Lock()
 
@@ -142,6 +163,7 @@ def _new_client(endpoint_url: str | None, region: str | None, profile: str | Non
     session, a cached session keeps the credentials it first resolved (refreshable ones, such
     as assumed roles, still refresh).
     """
+    require_conditional_writes()
     with _SESSIONS_LOCK:
         session = _SESSIONS.get((profile, region))
         if session is None:
