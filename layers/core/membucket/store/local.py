@@ -52,22 +52,27 @@ How the guarantees are kept
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import os
 import shutil
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
+from .dirfs import FsCaps, key_lock, probe
 from .errors import InvalidKey, NotFound, NotModified, PreconditionFailed, StoreError
 
 __all__ = ["LocalStore"]
 
 _TMP_PREFIX = ".tmp-"
+_NEW_PREFIX = ".new-"  # portable protocol: the next version of <name>, complete, not yet in place
+# Portable protocol: objects up to this size are named by a digest of their content (FAT-family
+# file ids are reused and their clocks tick in 10 ms or 2 s, so (id, mtime, size) could repeat).
+_CONTENT_ETAG_MAX = 64 * 1024
 _LOCK_DIR = ".locks"
 # Locks are striped over 16**3 = 4096 files by a hash of the key: per-key lock files could never
 # be deleted safely (a waiter may hold the old inode), so their number must stay bounded.
@@ -77,17 +82,22 @@ _LOCK_STRIPE_HEX = 3
 _CHUNK = 1 << 20
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: never translate line endings
 _NOT_AN_OBJECT = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
 
 class LocalStore:
     """A directory as a bucket. See the module docstring for its guarantees and limits."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, portable: bool | None = None) -> None:
+        """``portable=True`` forces the protocol for filesystems without hard links or fcntl
+        (tests run it on any filesystem); ``None`` detects what the filesystem can do."""
         root = Path(root).expanduser().resolve()
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.root = root
         self.url = root.as_uri()
+        self.caps: FsCaps = probe(root, portable=portable)
+        self._portable = not self.caps.hard_links
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -97,15 +107,17 @@ class LocalStore:
     def get(self, key: str, *, if_none_match: str | None = None) -> GetResult:
         path = self._path(key)
         try:
-            # One open file is one version: a concurrent rename swaps the name, not our inode.
-            with open(path, "rb") as f:
-                st = os.fstat(f.fileno())
-                body = f.read()
+            try:
+                st, body = _read(path)
+            except _NOT_AN_OBJECT:
+                if not self._settled(path, key):
+                    raise
+                st, body = _read(path)
         except _NOT_AN_OBJECT:
             raise NotFound(key) from None
         except OSError as exc:
             raise StoreError(f"get {key}: {exc}") from exc
-        etag = _stat_etag(st)
+        etag = self._etag_of(st, body)
         if if_none_match is not None and if_none_match == etag:
             raise NotModified(key)
         return GetResult(body=body, etag=etag, last_modified=st.st_mtime)
@@ -113,6 +125,8 @@ class LocalStore:
     def head(self, key: str) -> ObjectInfo:
         path = self._path(key)
         info = self._info(path, key)
+        if info is None and self._settled(path, key):
+            info = self._info(path, key)
         if info is None:
             raise NotFound(key)
         return info
@@ -140,6 +154,8 @@ class LocalStore:
             # Cheap early answer for the common lost race; the link below is the atomic check.
             raise PreconditionFailed(f"{key}: exists")
         tmp: Path | None = self._write_temp(path.parent, key, body)
+        if self._portable:
+            return self._install(key, path, tmp, condition, body)
         etag = _stat_etag(os.stat(tmp))  # rename and link keep the inode and mtime
         try:
             if condition is not None and condition.if_none_match:
@@ -174,8 +190,9 @@ class LocalStore:
         with self._key_lock(key):
             if path.is_dir():
                 return  # a "folder" of other keys, not an object
+            self._settle(path)
             try:
-                os.unlink(path)
+                _retry_sharing(os.unlink, path)
             except _NOT_AN_OBJECT:
                 return
             except OSError as exc:
@@ -198,6 +215,10 @@ class LocalStore:
             dst.put(dst_key, self.get(src_key).body)
             return
         dst_path = self._path(dst_key)
+        if self._portable:
+            body = self.get(src_key).body
+            self._install(dst_key, dst_path, self._write_temp(dst_path.parent, dst_key, body), None, body)
+            return
         tmp: Path | None = self._link_temp(src, src_key, dst_path.parent, dst_key)
         try:
             with self._key_lock(dst_key):
@@ -225,20 +246,101 @@ class LocalStore:
         """Size, ETag and mtime of one version of the file, or None when it is not an object."""
         try:
             st = os.stat(path)
+            body = None
+            if self._portable and stat.S_ISREG(st.st_mode) and st.st_size <= _CONTENT_ETAG_MAX:
+                st, body = _read(path)  # size and digest of one version
         except _NOT_AN_OBJECT:
             return None
         except OSError as exc:
             raise StoreError(f"head {key}: {exc}") from exc
         if not stat.S_ISREG(st.st_mode):
             return None
-        return ObjectInfo(key=key, size=st.st_size, etag=_stat_etag(st), last_modified=st.st_mtime)
+        return ObjectInfo(key=key, size=st.st_size, etag=self._etag_of(st, body), last_modified=st.st_mtime)
+
+    def _etag_of(self, st: os.stat_result, body: bytes | None) -> str:
+        if self._portable and body is not None and len(body) <= _CONTENT_ETAG_MAX:
+            return _content_etag(body)
+        return _stat_etag(st)
+
+    # -- the portable protocol (no hard links) -------------------------------------------------
+
+    def _install(self, key: str, path: Path, tmp: Path, condition: PutCondition | None, body: bytes) -> str:
+        """Put a finished temp file in place under the key's lock; return the new ETag.
+
+        Create-if-absent: check the name is free, then rename (every writer of the key holds
+        the lock, so nothing can take the name in between; on Windows the rename itself fails
+        on an existing name). Replace: rename the temp to ``.new-<name>``, fsync the
+        directory, then rename that over the name. A crash between the two leaves a complete
+        ``.new-<name>`` that the next lock holder (or a reader that finds the name missing)
+        moves into place: the replace either happened or will, and it was decided (its
+        If-Match checked) under the lock, so rolling it forward is what would have happened.
+        """
+        new = path.with_name(_NEW_PREFIX + path.name)
+        staged: Path | None = tmp
+        try:
+            with self._key_lock(key):
+                self._settle(path)
+                if path.is_dir():
+                    raise _conflict(key)
+                exists = path.is_file()
+                if condition is not None and condition.if_none_match:
+                    if exists:
+                        raise PreconditionFailed(f"{key}: exists")
+                    _retry_sharing(os.rename, tmp, path)
+                else:
+                    if condition is not None and condition.if_match is not None:
+                        current = self._etag(path)
+                        if current is None:
+                            raise PreconditionFailed(f"{key}: missing (If-Match)")
+                        if current != condition.if_match:
+                            raise PreconditionFailed(f"{key}: etag changed")
+                    if exists:
+                        _retry_sharing(os.rename, tmp, new)
+                        staged = new
+                        _fsync_dir(path.parent)
+                        _retry_sharing(os.replace, new, path)
+                    else:
+                        _retry_sharing(os.rename, tmp, path)
+                staged = None
+                _fsync_dir(path.parent)
+                if len(body) <= _CONTENT_ETAG_MAX:
+                    return _content_etag(body)
+                return _stat_etag(os.stat(path))
+        except IsADirectoryError:
+            raise _conflict(key) from None
+        except OSError as exc:
+            raise StoreError(f"put {key}: {exc}") from exc
+        finally:
+            if staged is not None:  # failed in this process (not a crash): the put did not happen
+                _unlink_quietly(staged)
+
+    def _settle(self, path: Path) -> bool:
+        """Under the key's lock: move an interrupted replace's ``.new-<name>`` into place."""
+        new = path.with_name(_NEW_PREFIX + path.name)
+        if not self._portable or not new.is_file():
+            return False
+        _retry_sharing(os.replace, new, path)
+        _fsync_dir(path.parent)
+        return True
+
+    def _settled(self, path: Path, key: str) -> bool:
+        """A reader found no object: if a crash left its next version staged, finish that replace."""
+        if not self._portable or not path.with_name(_NEW_PREFIX + path.name).is_file():
+            return False
+        with self._key_lock(key):
+            self._settle(path)
+        return True
 
     def download(self, key: str, path: Path) -> None:
         """Place the object at ``path`` (a hard link when on the same filesystem, else a copy)."""
         src = self._path(key)
+        if self._portable and not src.is_file():
+            self._settled(src, key)
         tmp = Path(path).with_name(f".tmp-{uuid.uuid4().hex}")
         try:
             try:
+                if self._portable:
+                    raise PermissionError(errno.EPERM, "no hard links on this store's filesystem")
                 os.link(src, tmp)
             except OSError as exc:
                 if isinstance(exc, _NOT_AN_OBJECT):
@@ -257,10 +359,13 @@ class LocalStore:
     def _walk(self, directory: Path, key_base: str, name_prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
         """Yield objects under ``directory`` in key order, lazily, one directory read at a time."""
         entries: list[tuple[str, bool, str]] = []
+        staged: list[str] = []
         try:
             with os.scandir(directory) as it:
                 for entry in it:
                     name = entry.name
+                    if self._portable and name.startswith(_NEW_PREFIX) and name[len(_NEW_PREFIX):].startswith(name_prefix):
+                        staged.append(name[len(_NEW_PREFIX):])
                     if not name.startswith(name_prefix) or name.startswith("."):
                         continue  # temp files, .locks, .DS_Store: never objects
                     try:
@@ -274,6 +379,11 @@ class LocalStore:
                         continue
         except (FileNotFoundError, NotADirectoryError):
             return
+        listed = {key for key, _, _ in entries}
+        for name in staged:  # a crash left an object's next version staged and the name empty
+            key, path = f"{key_base}{name}", directory / name
+            if key not in listed and not name.startswith(".") and self._settled(path, key) and path.is_file():
+                entries.append((key, False, str(path)))
         entries.sort()
         for key, is_dir, path in entries:
             if is_dir:
@@ -311,7 +421,7 @@ class LocalStore:
             tmp = directory / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
             try:
                 self._makedirs(directory, key)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC | _O_BINARY, 0o600)
             except FileNotFoundError:
                 continue  # a concurrent delete removed the (empty) directory: create it again
             except NotADirectoryError:
@@ -353,24 +463,45 @@ class LocalStore:
 
     @contextmanager
     def _key_lock(self, key: str) -> Iterator[None]:
-        stripe = hashlib.sha256(key.encode("utf-8")).hexdigest()[:_LOCK_STRIPE_HEX]
+        # Case-folded: on a case-insensitive filesystem "A" and "a" are one file, so one lock.
+        name = key.lower() if self.caps.case_insensitive else key
+        stripe = hashlib.sha256(name.encode("utf-8")).hexdigest()[:_LOCK_STRIPE_HEX]
         lock_dir = self.root / _LOCK_DIR
-        try:
-            fd = os.open(lock_dir / stripe, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o600)
-        except FileNotFoundError:
+        if not lock_dir.is_dir():
             lock_dir.mkdir(mode=0o700, exist_ok=True)
-            fd = os.open(lock_dir / stripe, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o600)
-        try:
-            # flock belongs to the open file description, so it excludes other threads of this
-            # process (each opens its own) as well as other processes.
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        # Both lock kinds belong to an open handle (dirfs.key_lock): they exclude other threads
+        # of this process as well as other processes, and die with the process that held them.
+        with key_lock(lock_dir / stripe, self.caps.lock):
             yield
-        finally:
-            os.close(fd)  # releases the lock
 
 
 def _conflict(key: str) -> InvalidKey:
     return InvalidKey(f"key {key!r} conflicts with an existing key: a directory store cannot hold both 'a' and 'a/...'")
+
+
+def _read(path: Path) -> tuple[os.stat_result, bytes]:
+    """One version of a file: a concurrent rename swaps the name, not the file we opened."""
+    with _retry_sharing(open, path, "rb") as f:
+        return os.fstat(f.fileno()), f.read()
+
+
+def _content_etag(body: bytes) -> str:
+    """A digest of the bytes (portable protocol, small objects); 'h' keeps it apart from stat ETags."""
+    return "h" + hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+def _retry_sharing(fn, *args):
+    """Windows refuses to rename over, delete or open a file another handle holds without
+    FILE_SHARE_DELETE (a reader mid-read): wait for it briefly, as POSIX never needs to."""
+    if os.name != "nt":
+        return fn(*args)
+    for attempt in range(200):  # pragma: no cover - Windows only
+        try:
+            return fn(*args)
+        except PermissionError:
+            if attempt == 199:
+                raise
+            time.sleep(0.01)
 
 
 def _stat_etag(st: os.stat_result) -> str:
