@@ -36,33 +36,53 @@ def _run(*cmd: str) -> str:
     return done.stdout.strip()
 
 
-@pytest.fixture(scope="session")
-def exfat_mount(tmp_path_factory):
-    """A freshly formatted 512 MB exFAT filesystem mounted through FUSE; unmounted at the end."""
+def make_image(path: Path, size: str = "512M") -> None:
+    """A freshly formatted exFAT image file."""
+    _run("truncate", "-s", size, str(path))
+    _run("mkfs.exfat", str(path))
+
+
+def mount_image(image: Path, mount: Path) -> str:
+    """Attach ``image`` to a loop device and mount it at ``mount``; return the loop device."""
+    loop = _run("losetup", "-f", "--show", str(image))
+    try:
+        _run("mount.exfat-fuse", loop, str(mount))
+    except BaseException:
+        subprocess.run(["losetup", "-d", loop], capture_output=True)
+        raise
+    return loop
+
+
+def unmount_image(mount: Path, loop: str) -> None:
+    for _ in range(50):  # a child process may still hold a file for a moment
+        if subprocess.run(["umount", str(mount)], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    subprocess.run(["losetup", "-d", loop], capture_output=True)
+
+
+def require_exfat() -> None:
     reason = _why_not()
     if reason:
         pytest.skip(f"no exFAT filesystem: {reason}")
+
+
+@pytest.fixture(scope="session")
+def exfat_mount(tmp_path_factory):
+    """A freshly formatted 512 MB exFAT filesystem mounted through FUSE; unmounted at the end."""
+    require_exfat()
     base = tmp_path_factory.mktemp("exfat")
     image, mount = base / "stick.img", base / "mnt"
     mount.mkdir()
-    loop = None
     try:
-        _run("truncate", "-s", "512M", str(image))
-        _run("mkfs.exfat", str(image))
-        loop = _run("losetup", "-f", "--show", str(image))
-        _run("mount.exfat-fuse", loop, str(mount))
+        make_image(image)
+        loop = mount_image(image, mount)
     except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
-        if loop:
-            subprocess.run(["losetup", "-d", loop], capture_output=True)
         pytest.skip(f"no exFAT filesystem: {exc}")
     try:
         yield mount
     finally:
-        for _ in range(50):  # a child process may still hold a file for a moment
-            if subprocess.run(["umount", str(mount)], capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        subprocess.run(["losetup", "-d", loop], capture_output=True)
+        unmount_image(mount, loop)
 
 
 @pytest.fixture
