@@ -22,9 +22,11 @@ clients), locks that do not exclude a second handle, a rename that cannot replac
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import sys
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -278,3 +280,60 @@ def _remove_tree(directory: Path) -> None:
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+
+
+# -- file primitives shared by the directory store ----------------------------------------
+
+
+def read_version(path: Path) -> tuple[os.stat_result, bytes]:
+    """One version of a file: a concurrent rename swaps the name, not the file we opened."""
+    with retry_sharing(open, path, "rb") as f:
+        return os.fstat(f.fileno()), f.read()
+
+
+def content_etag(body: bytes) -> str:
+    """A digest of the bytes (portable protocol, small objects); 'h' keeps it apart from stat ETags."""
+    return "h" + hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+def retry_sharing(fn, *args):
+    """Windows refuses to rename over, delete or open a file another handle holds without
+    FILE_SHARE_DELETE (a reader mid-read): wait for it briefly, as POSIX never needs to."""
+    if os.name != "nt":
+        return fn(*args)
+    for attempt in range(200):  # pragma: no cover - Windows only
+        try:
+            return fn(*args)
+        except PermissionError:
+            if attempt == 199:
+                raise
+            time.sleep(0.01)
+
+
+def stat_etag(st: os.stat_result) -> str:
+    """Every put writes a new file and renames it into place, so (inode, mtime, size) names one
+    version: an ETag without reading (and hashing) the whole object on every GET."""
+    return f"{st.st_ino:x}{st.st_mtime_ns:x}{st.st_size:x}"
+
+
+def unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename/link/mkdir in ``directory`` durable."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some filesystems refuse fsync on directories
+        if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise StoreError(f"fsync {directory}: {exc}") from exc
+    finally:
+        os.close(fd)

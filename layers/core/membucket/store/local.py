@@ -4,49 +4,72 @@ Limitations — read this before using in production
 ===================================================
 
 The directory backend serves ONE MACHINE. Any number of threads and processes on that machine
-may share a root; machines may not.
+may share a root; machines may not (a USB stick moves between machines, but is used by one at a
+time).
 
-SUPPORTED: a local POSIX filesystem with hard links, ``flock`` and atomic ``rename``
-(ext4, xfs, btrfs, zfs, tmpfs, APFS).
+SUPPORTED: local filesystems on Linux, macOS and Windows: ext4, xfs, btrfs, zfs, tmpfs, APFS,
+NTFS, and exFAT/FAT32 (USB sticks; on Linux also through FUSE, exfat-fuse). What the filesystem
+can do is found once per root by trying it (``dirfs.probe``) and picks the protocol below.
 
-NOT SUPPORTED:
-
-- NFS, SMB/CIFS, and FUSE mounts (sshfs, s3fs, goofys, rclone mount, gcsfuse, Dropbox/iCloud
-  style sync folders). Their ``rename``/``link`` are not reliably atomic or durable across
-  clients, ``flock`` is emulated or local to one client, and caches can serve stale data, so
-  write-if-absent and compare-and-swap can both "succeed" for two writers and lose a commit.
-- Windows (needs ``fcntl``).
-- Filesystems without hard links (FAT/exFAT): write-if-absent is built on ``link``.
+REFUSED when opened (``UnsupportedFilesystem``, naming the missing guarantee): network
+filesystems (NFS, SMB/CIFS, sshfs, s3fs, rclone and other remote FUSE mounts), whose renames and
+locks are not atomic across clients; filesystems whose locks do not exclude a second handle;
+filesystems whose rename cannot replace a file. Sync folders (Dropbox, OneDrive, iCloud) are
+local but copied behind the store's back between machines: ``doctor`` warns about them.
 
 Also:
 
 - A key cannot be both an object and the "folder" of other keys (``a`` and ``a/b``): a put that
-  would need that raises InvalidKey. On a case-insensitive filesystem (macOS default), keys that
-  differ only in case collide.
-- Names starting with a dot are reserved: ``.tmp-*`` temp files, the top-level ``.locks``
-  directory, and whatever other tools drop into folders (``.DS_Store``, editor swap files).
-  A key with a segment starting with '.' raises InvalidKey, and listing never shows such names.
-  A crash mid-put can leave a ``.tmp-*`` file; it is invisible and harmless, and can be removed
-  when no put is running.
+  would need that raises InvalidKey. On a case-insensitive filesystem (macOS default, Windows,
+  exFAT, FAT32), keys that differ only in case collide, and Windows drops trailing dots.
+- Names starting with a dot are reserved: ``.tmp-*`` temp files, ``.new-*`` staged versions,
+  ``.probe-*``, the top-level ``.locks`` directory, and whatever other tools drop into folders
+  (``.DS_Store``, editor swap files). A key with a segment starting with '.' raises
+  InvalidKey, and listing never shows such names. A crash mid-put can leave a ``.tmp-*`` file;
+  it is invisible and harmless, and can be removed when no put is running.
 - ETags name a file version by (inode, mtime, size), not by content: every put writes a new
   file and renames it into place, so each version has its own inode. Reads never hash the body
   (a 300 MB checkpoint is not read twice), and equal content written twice gets two ETags.
+  Portable protocol: objects up to 64 KiB (pointers, tokens, log entries) are named by a
+  blake2b digest of their content instead, because FAT-family file ids are reused and its
+  clocks tick in 10 ms (exFAT) or 2 s (FAT32), so (id, mtime, size) could name two versions.
+  Larger objects are written once (checkpoints, blobs) and keep stat ETags.
 - ``copy`` within a store hard-links when it can, so the copy keeps the source's mtime
   (``last_modified``).
-- Files and directories are created private to the owner (0600/0700).
+- Files and directories are created private to the owner (0600/0700) where the filesystem
+  has permissions (FAT-family has none).
 
 How the guarantees are kept
 ---------------------------
 
-1. Every put writes ``<dir>/.tmp-<uuid>`` next to the final name and fsyncs it.
-2. Unconditional put: ``os.replace(tmp, final)`` under the key's lock (atomic: readers see the
-   old file or the new one). If-None-Match: ``os.link(tmp, final)``, which fails with EEXIST when
-   the key exists, atomically across processes → PreconditionFailed; then the temp is removed.
-   If-Match: take the key's ``flock`` (``<root>/.locks/``), compare the current ETag (a missing
-   key fails, as on S3), ``os.replace``, release.
-3. The directory is fsynced after the rename or link, before the put returns.
-4. Delete takes the key's lock too, so an unconditional put or delete can never slip between a
+1. Every put writes ``<dir>/.tmp-<uuid>`` next to the final name and fsyncs it: a body is
+   complete and durable before it has an object's name, so no crash or pulled plug can leave
+   a half-written object visible.
+2. Links protocol (filesystems with hard links). Unconditional put: ``os.replace(tmp, final)``
+   under the key's lock (atomic: readers see the old file or the new one). If-None-Match:
+   ``os.link(tmp, final)``, which fails with EEXIST when the key exists, atomically across
+   processes → PreconditionFailed; then the temp is removed. If-Match: take the key's lock,
+   compare the current ETag (a missing key fails, as on S3), ``os.replace``, release.
+3. Portable protocol (no hard links: exFAT, FAT32). Every put takes the key's lock, finishes an
+   interrupted replace (4), then: If-None-Match checks the name is free and renames the temp
+   to it (nothing else can take the name while the lock is held; on Windows the rename itself
+   also fails on an existing name). If-Match compares the ETag. A replace renames the temp to
+   ``.new-<name>``, fsyncs the directory, then renames that over the name.
+4. On FAT-family filesystems a rename over a name is "remove the old entry, write the new one",
+   not one journaled step: a pulled plug can leave the name empty. The staged ``.new-<name>``
+   is complete and durable by then, and the next lock holder, or a reader (get, head, list)
+   that finds the name empty, renames it into place. That replace was decided (its If-Match
+   checked) under the lock, and nothing changed the key since (that needs the lock, which
+   finishes it first), so rolling it forward is what the put would have done. A put that fails
+   in its own process (an error, not a crash) removes what it staged.
+5. The directory is fsynced after the rename or link, before the put returns.
+6. Delete takes the key's lock too, so an unconditional put or delete can never slip between a
    compare-and-swap's check and its rename.
+7. Key locks are striped over ``<root>/.locks/`` and held by an open handle (``flock``, or the
+   ``filelock`` library's ``LockFileEx`` on Windows): the OS drops a dead process's lock, so a
+   crash never wedges the store. What remains of the filesystem's own crash safety (a torn
+   directory entry on FAT, found by the dirty bit) is repaired by chkdsk / fsck.exfat, as for
+   any file on that stick.
 """
 
 from __future__ import annotations
@@ -56,14 +79,13 @@ import hashlib
 import os
 import shutil
 import stat
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
-from .dirfs import FsCaps, key_lock, probe
+from .dirfs import FsCaps, content_etag, fsync_dir, key_lock, probe, read_version, retry_sharing, stat_etag, unlink_quietly
 from .errors import InvalidKey, NotFound, NotModified, PreconditionFailed, StoreError
 
 __all__ = ["LocalStore"]
@@ -81,7 +103,6 @@ _LOCK_DIR = ".locks"
 _LOCK_STRIPE_HEX = 3
 _CHUNK = 1 << 20
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: never translate line endings
 _NOT_AN_OBJECT = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
@@ -108,11 +129,11 @@ class LocalStore:
         path = self._path(key)
         try:
             try:
-                st, body = _read(path)
+                st, body = read_version(path)
             except _NOT_AN_OBJECT:
                 if not self._settled(path, key):
                     raise
-                st, body = _read(path)
+                st, body = read_version(path)
         except _NOT_AN_OBJECT:
             raise NotFound(key) from None
         except OSError as exc:
@@ -156,7 +177,7 @@ class LocalStore:
         tmp: Path | None = self._write_temp(path.parent, key, body)
         if self._portable:
             return self._install(key, path, tmp, condition, body)
-        etag = _stat_etag(os.stat(tmp))  # rename and link keep the inode and mtime
+        etag = stat_etag(os.stat(tmp))  # rename and link keep the inode and mtime
         try:
             if condition is not None and condition.if_none_match:
                 try:
@@ -181,8 +202,8 @@ class LocalStore:
             raise StoreError(f"put {key}: {exc}") from exc
         finally:
             if tmp is not None:
-                _unlink_quietly(tmp)
-        _fsync_dir(path.parent)
+                unlink_quietly(tmp)
+        fsync_dir(path.parent)
         return etag
 
     def delete(self, key: str) -> None:
@@ -192,12 +213,12 @@ class LocalStore:
                 return  # a "folder" of other keys, not an object
             self._settle(path)
             try:
-                _retry_sharing(os.unlink, path)
+                retry_sharing(os.unlink, path)
             except _NOT_AN_OBJECT:
                 return
             except OSError as exc:
                 raise StoreError(f"delete {key}: {exc}") from exc
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         # Best effort: drop directories left empty, never the root. A put that races with this
         # recreates its directory (see _write_temp); a directory holding a temp file is not empty.
         directory = path.parent
@@ -230,8 +251,8 @@ class LocalStore:
             raise StoreError(f"copy {src_key} -> {dst_key}: {exc}") from exc
         finally:
             if tmp is not None:
-                _unlink_quietly(tmp)
-        _fsync_dir(dst_path.parent)
+                unlink_quietly(tmp)
+        fsync_dir(dst_path.parent)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -248,7 +269,7 @@ class LocalStore:
             st = os.stat(path)
             body = None
             if self._portable and stat.S_ISREG(st.st_mode) and st.st_size <= _CONTENT_ETAG_MAX:
-                st, body = _read(path)  # size and digest of one version
+                st, body = read_version(path)  # size and digest of one version
         except _NOT_AN_OBJECT:
             return None
         except OSError as exc:
@@ -259,8 +280,8 @@ class LocalStore:
 
     def _etag_of(self, st: os.stat_result, body: bytes | None) -> str:
         if self._portable and body is not None and len(body) <= _CONTENT_ETAG_MAX:
-            return _content_etag(body)
-        return _stat_etag(st)
+            return content_etag(body)
+        return stat_etag(st)
 
     # -- the portable protocol (no hard links) -------------------------------------------------
 
@@ -286,7 +307,7 @@ class LocalStore:
                 if condition is not None and condition.if_none_match:
                     if exists:
                         raise PreconditionFailed(f"{key}: exists")
-                    _retry_sharing(os.rename, tmp, path)
+                    retry_sharing(os.rename, tmp, path)
                 else:
                     if condition is not None and condition.if_match is not None:
                         current = self._etag(path)
@@ -295,32 +316,32 @@ class LocalStore:
                         if current != condition.if_match:
                             raise PreconditionFailed(f"{key}: etag changed")
                     if exists:
-                        _retry_sharing(os.rename, tmp, new)
+                        retry_sharing(os.rename, tmp, new)
                         staged = new
-                        _fsync_dir(path.parent)
-                        _retry_sharing(os.replace, new, path)
+                        fsync_dir(path.parent)
+                        retry_sharing(os.replace, new, path)
                     else:
-                        _retry_sharing(os.rename, tmp, path)
+                        retry_sharing(os.rename, tmp, path)
                 staged = None
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
                 if len(body) <= _CONTENT_ETAG_MAX:
-                    return _content_etag(body)
-                return _stat_etag(os.stat(path))
+                    return content_etag(body)
+                return stat_etag(os.stat(path))
         except IsADirectoryError:
             raise _conflict(key) from None
         except OSError as exc:
             raise StoreError(f"put {key}: {exc}") from exc
         finally:
             if staged is not None:  # failed in this process (not a crash): the put did not happen
-                _unlink_quietly(staged)
+                unlink_quietly(staged)
 
     def _settle(self, path: Path) -> bool:
         """Under the key's lock: move an interrupted replace's ``.new-<name>`` into place."""
         new = path.with_name(_NEW_PREFIX + path.name)
         if not self._portable or not new.is_file():
             return False
-        _retry_sharing(os.replace, new, path)
-        _fsync_dir(path.parent)
+        retry_sharing(os.replace, new, path)
+        fsync_dir(path.parent)
         return True
 
     def _settled(self, path: Path, key: str) -> bool:
@@ -350,7 +371,7 @@ class LocalStore:
         except _NOT_AN_OBJECT:
             raise NotFound(key) from None
         finally:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
 
     def _etag(self, path: Path) -> str | None:
         info = self._info(path, "")
@@ -411,7 +432,7 @@ class LocalStore:
                 pass
             except NotADirectoryError:
                 raise _conflict(key) from None
-            _fsync_dir(d.parent)
+            fsync_dir(d.parent)
         if not directory.is_dir():
             raise _conflict(key)
 
@@ -434,7 +455,7 @@ class LocalStore:
                     f.flush()
                     os.fsync(f.fileno())
             except BaseException as exc:
-                _unlink_quietly(tmp)
+                unlink_quietly(tmp)
                 if isinstance(exc, OSError):
                     raise StoreError(f"put {key}: {exc}") from exc
                 raise
@@ -479,54 +500,3 @@ def _conflict(key: str) -> InvalidKey:
     return InvalidKey(f"key {key!r} conflicts with an existing key: a directory store cannot hold both 'a' and 'a/...'")
 
 
-def _read(path: Path) -> tuple[os.stat_result, bytes]:
-    """One version of a file: a concurrent rename swaps the name, not the file we opened."""
-    with _retry_sharing(open, path, "rb") as f:
-        return os.fstat(f.fileno()), f.read()
-
-
-def _content_etag(body: bytes) -> str:
-    """A digest of the bytes (portable protocol, small objects); 'h' keeps it apart from stat ETags."""
-    return "h" + hashlib.blake2b(body, digest_size=16).hexdigest()
-
-
-def _retry_sharing(fn, *args):
-    """Windows refuses to rename over, delete or open a file another handle holds without
-    FILE_SHARE_DELETE (a reader mid-read): wait for it briefly, as POSIX never needs to."""
-    if os.name != "nt":
-        return fn(*args)
-    for attempt in range(200):  # pragma: no cover - Windows only
-        try:
-            return fn(*args)
-        except PermissionError:
-            if attempt == 199:
-                raise
-            time.sleep(0.01)
-
-
-def _stat_etag(st: os.stat_result) -> str:
-    """Every put writes a new file and renames it into place, so (inode, mtime, size) names one
-    version: an ETag without reading (and hashing) the whole object on every GET."""
-    return f"{st.st_ino:x}{st.st_mtime_ns:x}{st.st_size:x}"
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename/link/mkdir in ``directory`` durable."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some filesystems refuse fsync on directories
-        if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise StoreError(f"fsync {directory}: {exc}") from exc
-    finally:
-        os.close(fd)
