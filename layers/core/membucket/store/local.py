@@ -286,16 +286,8 @@ class LocalStore:
     # -- the portable protocol (no hard links) -------------------------------------------------
 
     def _install(self, key: str, path: Path, tmp: Path, condition: PutCondition | None, body: bytes) -> str:
-        """Put a finished temp file in place under the key's lock; return the new ETag.
-
-        Create-if-absent: check the name is free, then rename (every writer of the key holds
-        the lock, so nothing can take the name in between; on Windows the rename itself fails
-        on an existing name). Replace: rename the temp to ``.new-<name>``, fsync the
-        directory, then rename that over the name. A crash between the two leaves a complete
-        ``.new-<name>`` that the next lock holder (or a reader that finds the name missing)
-        moves into place: the replace either happened or will, and it was decided (its
-        If-Match checked) under the lock, so rolling it forward is what would have happened.
-        """
+        """Put a finished temp file in place under the key's lock (module docstring, 3-4);
+        return the new ETag."""
         new = path.with_name(_NEW_PREFIX + path.name)
         staged: Path | None = tmp
         try:
