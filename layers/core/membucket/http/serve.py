@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import signal
 import socket
+import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 from ..auth import TokenStore
 from ..caller import ServerState
@@ -89,4 +93,24 @@ def run(mb: Membucket, host: str = "127.0.0.1", port: int = 8765, auth: bool | N
     print(banner(mb, state, host, port), flush=True)
     # Commits are acknowledged only once their log object exists, so a graceful stop (SIGINT /
     # SIGTERM: uvicorn finishes in-flight requests) loses nothing; there is no buffer to flush.
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, proxy_headers=False)
+    with _sigterm_exits_cleanly():
+        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, proxy_headers=False)
+
+
+@contextmanager
+def _sigterm_exits_cleanly() -> Iterator[None]:
+    """After its graceful shutdown uvicorn re-raises SIGTERM with the handler it found, which by
+    default kills the process (status 143): a stop asked for by systemd, launchd or a test
+    ends as exit 0 instead, so a service manager reads it as a clean stop, not a crash."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
