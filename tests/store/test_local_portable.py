@@ -252,3 +252,12 @@ def test_readonly_missing_object_is_not_found(root):
     store = LocalStore(path, portable=portable)
     with pytest.raises(NotFound):
         store.get("ns/none/CHECKPOINT")
+
+
+def test_describe_names_the_filesystem_and_warns_about_sync_folders(tmp_path):
+    root = tmp_path / "Dropbox" / "membucket"
+    store = LocalStore(root)
+    info = dirfs.describe(store.root, store.caps)
+    assert info["filesystem"] == store.caps.fs_type and info["protocol"] == "links"
+    assert len(info["warnings"]) == 1 and "Dropbox folder" in info["warnings"][0]
+    assert dirfs.describe(tmp_path, LocalStore(tmp_path).caps)["warnings"] == []

@@ -40,7 +40,7 @@ try:  # absent on Windows
 except ImportError:  # pragma: no cover - exercised on Windows only
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FsCaps", "UnsupportedFilesystem", "probe", "filesystem_type", "NETWORK_FILESYSTEMS", "sync_folder"]
+__all__ = ["FsCaps", "UnsupportedFilesystem", "probe", "describe", "filesystem_type", "NETWORK_FILESYSTEMS", "sync_folder"]
 
 # Filesystem types (Linux /proc/self/mountinfo, macOS mount(8), Windows volume names) whose
 # rename, link and locks are not atomic across the machines that share them.
@@ -191,6 +191,28 @@ def key_lock(path: Path, kind: str) -> Iterator[None]:
     lock = filelock.FileLock(str(path), fallback_to_soft=False, preserve_lock_file=True, thread_local=False, poll_interval=0.002)
     with lock:
         yield
+
+
+def describe(root: Path, caps: FsCaps) -> dict:
+    """What ``doctor`` says about a directory store's filesystem, with warnings a user can act on."""
+    warnings = []
+    client = sync_folder(root)
+    if client:
+        warnings.append(
+            f"{root} is in a {client} folder: the sync client copies files between machines behind the "
+            "store's back, so two machines writing would fork the log. Use it from one machine only, "
+            "or move the store out of the synced folder."
+        )
+    if caps.case_insensitive:
+        warnings.append("this filesystem ignores case: user ids that differ only in case share a namespace here")
+    return {
+        "path": str(root),
+        "filesystem": caps.fs_type,
+        "protocol": caps.protocol,
+        "lock": caps.lock,
+        "case_insensitive": caps.case_insensitive,
+        "warnings": warnings,
+    }
 
 
 def filesystem_type(path: Path) -> str:
