@@ -261,3 +261,42 @@ def test_describe_names_the_filesystem_and_warns_about_sync_folders(tmp_path):
     assert info["filesystem"] == store.caps.fs_type and info["protocol"] == "links"
     assert len(info["warnings"]) == 1 and "Dropbox folder" in info["warnings"][0]
     assert dirfs.describe(tmp_path, LocalStore(tmp_path).caps)["warnings"] == []
+
+
+@pytest.mark.slow
+def test_readers_never_miss_a_key_being_replaced(root):
+    """On FAT-family filesystems and through FUSE a rename over a name removes the old entry
+    before the new one is named: a reader that opens the name in between must still see a
+    whole version (it checks again under the key's lock), never NotFound."""
+    import threading
+
+    path, portable = root
+    store = LocalStore(path, portable=portable)
+    versions = {b"%d" % i * (1 + i % 7) for i in range(300)}
+    store.put("ns/u1/CHECKPOINT", b"0")
+    done = threading.Event()
+    problems: list[str] = []
+
+    def write() -> None:
+        for i in range(300):
+            store.put("ns/u1/CHECKPOINT", b"%d" % i * (1 + i % 7))
+        done.set()
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                body = store.get("ns/u1/CHECKPOINT").body
+                if body not in versions and body != b"0":
+                    problems.append(f"torn {body[:20]!r}")
+                store.head("ns/u1/CHECKPOINT")
+                if [i.key for i in store.list("ns/u1/")] != ["ns/u1/CHECKPOINT"]:
+                    problems.append("list missed the key")
+            except NotFound:
+                problems.append("NotFound")
+
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not problems, problems[:5]

@@ -36,8 +36,7 @@ Also:
   Larger objects are written once (checkpoints, blobs) and keep stat ETags.
 - ``copy`` within a store hard-links when it can, so the copy keeps the source's mtime
   (``last_modified``).
-- Files and directories are created private to the owner (0600/0700) where the filesystem
-  has permissions (FAT-family has none).
+- Files and directories are created private to the owner (0600/0700; FAT has no modes).
 
 How the guarantees are kept
 ---------------------------
@@ -56,9 +55,10 @@ How the guarantees are kept
    also fails on an existing name). If-Match compares the ETag. A replace renames the temp to
    ``.new-<name>``, fsyncs the directory, then renames that over the name.
 4. On FAT-family filesystems a rename over a name is "remove the old entry, write the new one",
-   not one journaled step: a pulled plug can leave the name empty. The staged ``.new-<name>``
-   is complete and durable by then, and the next lock holder, or a reader (get, head, list)
-   that finds the name empty, renames it into place. That replace was decided (its If-Match
+   not one journaled step: a pulled plug (or, for a moment, a replace in progress) leaves the
+   name empty. A reader (get, head, list) that finds it empty looks again under the key's lock,
+   where no replace runs; the staged ``.new-<name>``, complete and durable, is renamed into
+   place there or by the next writer. That replace was decided (its If-Match
    checked) under the lock, and nothing changed the key since (that needs the lock, which
    finishes it first), so rolling it forward is what the put would have done. A put that fails
    in its own process (an error, not a crash) removes what it staged.
@@ -131,9 +131,11 @@ class LocalStore:
             try:
                 st, body = read_version(path)
             except _NOT_AN_OBJECT:
-                if not self._settled(path, key):
+                if not self._portable:
                     raise
-                st, body = read_version(path)
+                with self._key_lock(key):  # module docstring, 4
+                    self._settle(path)
+                    st, body = read_version(path)
         except _NOT_AN_OBJECT:
             raise NotFound(key) from None
         except OSError as exc:
@@ -145,9 +147,7 @@ class LocalStore:
 
     def head(self, key: str) -> ObjectInfo:
         path = self._path(key)
-        info = self._info(path, key)
-        if info is None and self._settled(path, key):
-            info = self._info(path, key)
+        info = self._info_settled(path, key)
         if info is None:
             raise NotFound(key)
         return info
@@ -336,19 +336,25 @@ class LocalStore:
         fsync_dir(path.parent)
         return True
 
-    def _settled(self, path: Path, key: str) -> bool:
-        """A reader found no object: if a crash left its next version staged, finish that replace."""
-        if not self._portable or not path.with_name(_NEW_PREFIX + path.name).is_file():
-            return False
-        with self._key_lock(key):
-            self._settle(path)
-        return True
+    def _info_settled(self, path: Path, key: str) -> ObjectInfo | None:
+        """``_info``; in the portable protocol a miss is checked again under the key's lock. A
+        reader can find the name empty in two cases: a crash left the next version staged
+        (finish that replace), or a replace is running right now: FAT-family filesystems (and
+        FUSE, for a cached name) remove the old entry before the new one has the name. Under the
+        lock no replace is running, so a miss there is a real one.
+        """
+        info = self._info(path, key)
+        if info is None and self._portable:
+            with self._key_lock(key):
+                self._settle(path)
+                info = self._info(path, key)
+        return info
 
     def download(self, key: str, path: Path) -> None:
         """Place the object at ``path`` (a hard link when on the same filesystem, else a copy)."""
         src = self._path(key)
         if self._portable and not src.is_file():
-            self._settled(src, key)
+            self._info_settled(src, key)
         tmp = Path(path).with_name(f".tmp-{uuid.uuid4().hex}")
         try:
             try:
@@ -395,7 +401,7 @@ class LocalStore:
         listed = {key for key, _, _ in entries}
         for name in staged:  # a crash left an object's next version staged and the name empty
             key, path = f"{key_base}{name}", directory / name
-            if key not in listed and not name.startswith(".") and self._settled(path, key) and path.is_file():
+            if key not in listed and not name.startswith(".") and self._info_settled(path, key) is not None:
                 entries.append((key, False, str(path)))
         entries.sort()
         for key, is_dir, path in entries:
@@ -405,7 +411,7 @@ class LocalStore:
                     continue
                 yield from self._walk(Path(path), key, "", start_after)
             elif start_after is None or key > start_after:
-                info = self._info(Path(path), key)
+                info = self._info_settled(Path(path), key)
                 if info is not None:  # deleted since the directory was read
                     yield info
 
