@@ -16,7 +16,6 @@ import xml.etree.ElementTree as ET
 from types import SimpleNamespace
 
 import pytest
-
 from membucket.service import ServiceSpec, detect_platform, execute, launchd_plist, plan, systemd_unit, windows_task
 from membucket.service.render import _win_quote
 
@@ -31,13 +30,14 @@ def test_the_linux_unit_passes_systemd_analyze_verify(tmp_path, user_mode):
     unit = tmp_path / "membucket.service"
     unit.write_text(systemd_unit(SPEC))
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
-    done = subprocess.run(["systemd-analyze", *(["--user"] if user_mode else []), "verify", str(unit)], capture_output=True, text=True, env=env, timeout=60)
+    argv = ["systemd-analyze", *(["--user"] if user_mode else []), "verify", str(unit)]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0 and not done.stderr.strip() and not done.stdout.strip(), done.stderr + done.stdout
 
 
 def test_the_linux_unit_escapes_what_systemd_would_expand():
     unit = systemd_unit(SPEC)
-    assert 'ExecStart=' + sys.executable + ' -m membucket --store "/media/alice/MY STICK/50%% $$HOME" serve --port 8766' in unit
+    assert f'ExecStart={sys.executable} -m membucket --store "/media/alice/MY STICK/50%% $$HOME" serve --port 8766' in unit
     assert "Environment=MEMBUCKET_EMBEDDER=hash" in unit and "WantedBy=default.target" in unit
     assert "TimeoutStopSec=30" in unit and "Restart=on-failure" in unit
 
@@ -51,18 +51,26 @@ def test_the_launchd_agent_runs_at_load_and_restarts_only_after_a_crash():
 
 
 def test_the_windows_task_starts_at_logon_natively_and_through_wsl():
-    native = ET.fromstring(windows_task(ServiceSpec(("C:\\Program Files\\mb\\membucket.exe",), "E:\\membucket", 8765, log_file="C:\\Users\\alice\\AppData\\Local\\membucket\\server.log"), "PC\\alice"))
+    log = "C:\\Users\\alice\\AppData\\Local\\membucket\\server.log"
+    native = ET.fromstring(windows_task(ServiceSpec(("C:\\Program Files\\mb\\membucket.exe",), "E:\\membucket", 8765, log_file=log), "PC\\alice"))
     assert native.tag == f"{TASK_NS}Task"
     assert native.find(f"{TASK_NS}Triggers/{TASK_NS}LogonTrigger/{TASK_NS}UserId").text == "PC\\alice"
     assert native.find(f"{TASK_NS}Settings/{TASK_NS}ExecutionTimeLimit").text == "PT0S"  # never stopped for running long
     assert native.find(f".//{TASK_NS}Exec/{TASK_NS}Command").text == "cmd.exe"
     args = native.find(f".//{TASK_NS}Exec/{TASK_NS}Arguments").text
-    assert args == '/d /s /c ""C:\\Program Files\\mb\\membucket.exe" --store E:\\membucket serve --port 8765 >> C:\\Users\\alice\\AppData\\Local\\membucket\\server.log 2>&1"'
+    assert args == f'/d /s /c ""C:\\Program Files\\mb\\membucket.exe" --store E:\\membucket serve --port 8765 >> {log} 2>&1"'
 
-    wsl = ET.fromstring(windows_task(ServiceSpec(("/home/alice/.venv/bin/membucket",), "/home/alice/.membucket", 8765, log_file="/home/alice/.local/state/membucket/server.log", wsl_distro="Ubuntu-24.04"), "alice"))
+    wsl_spec = ServiceSpec(
+        ("/home/alice/.venv/bin/membucket",), "/home/alice/.membucket", 8765,
+        log_file="/home/alice/.local/state/membucket/server.log", wsl_distro="Ubuntu-24.04",
+    )
+    wsl = ET.fromstring(windows_task(wsl_spec, "alice"))
     assert wsl.find(f".//{TASK_NS}Exec/{TASK_NS}Command").text == "wsl.exe"
     args = wsl.find(f".//{TASK_NS}Exec/{TASK_NS}Arguments").text
-    assert args.startswith("-d Ubuntu-24.04 --exec /bin/sh -c \"mkdir -p /home/alice/.local/state/membucket && exec /home/alice/.venv/bin/membucket --store /home/alice/.membucket serve --port 8765 >> ")
+    assert args.startswith(
+        '-d Ubuntu-24.04 --exec /bin/sh -c "mkdir -p /home/alice/.local/state/membucket'
+        " && exec /home/alice/.venv/bin/membucket --store /home/alice/.membucket serve --port 8765 >> "
+    )
 
 
 @pytest.mark.parametrize(("arg", "quoted"), [
@@ -85,7 +93,8 @@ def test_dry_run_plans_every_platform_anywhere():
     mac = plan("install", "macos", SPEC, home="/Users/alice", user="alice", uid=501).describe()
     assert "launchctl bootstrap gui/501 /Users/alice/Library/LaunchAgents/dev.membucket.server.plist" in mac
     wsl = plan("install", "windows", ServiceSpec(SPEC.command, "/home/alice/.membucket", wsl_distro="Ubuntu"), home="/home/alice", user="alice")
-    assert wsl.steps[1].argv == ("schtasks.exe", "/Create", "/TN", "membucket", "/XML", "\\\\wsl.localhost\\Ubuntu\\home\\alice\\.config\\membucket\\membucket-task.xml", "/F")
+    xml = "\\\\wsl.localhost\\Ubuntu\\home\\alice\\.config\\membucket\\membucket-task.xml"
+    assert wsl.steps[1].argv == ("schtasks.exe", "/Create", "/TN", "membucket", "/XML", xml, "/F")
     with pytest.raises(ValueError):
         plan("install", "beos", SPEC)
     with pytest.raises(ValueError):
@@ -164,7 +173,8 @@ def _free_port() -> int:
 def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(tmp_path):
     env = {**os.environ, "MEMBUCKET_STORE": str(tmp_path / "bucket"), "MEMBUCKET_USER": "dana", "MEMBUCKET_CACHE_DIR": str(tmp_path / "cache")}
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "membucket", "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    argv = [sys.executable, "-m", "membucket", "serve", "--port", str(port)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

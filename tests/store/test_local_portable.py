@@ -13,9 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from membucket.store import IF_ABSENT, LocalStore, NotFound, PreconditionFailed, PutCondition
-from membucket.store import dirfs
+from membucket.store import IF_ABSENT, LocalStore, NotFound, PreconditionFailed, PutCondition, dirfs
 from membucket.store.dirfs import UnsupportedFilesystem
 
 MODES = ["portable", "exfat"]

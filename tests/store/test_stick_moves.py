@@ -15,6 +15,7 @@ ADDS = 12
 
 def _first_machine(store_url: str, cache_dir: str, results) -> None:
     from membucket import ops
+
     from tests.support.factories import make_mb
     from tests.support.state import dump
 
@@ -28,6 +29,7 @@ def _first_machine(store_url: str, cache_dir: str, results) -> None:
 
 def _second_machine(store_url: str, cache_dir: str, results) -> None:
     from membucket import ops
+
     from tests.support.factories import make_mb
     from tests.support.state import dump
 

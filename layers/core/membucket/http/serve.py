@@ -14,8 +14,8 @@ import json
 import signal
 import socket
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from ..auth import TokenStore
 from ..caller import ServerState

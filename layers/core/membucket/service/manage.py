@@ -8,9 +8,9 @@ import getpass
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Callable
 
 from .render import LABEL, NAME, PLATFORMS, ServiceSpec, launchd_plist, systemd_unit, unit_path, windows_task
 
@@ -62,7 +62,9 @@ def detect_platform() -> tuple[str, str | None]:
     return "linux", None
 
 
-def plan(action: str, platform: str, spec: ServiceSpec, *, home: str | None = None, user: str | None = None, uid: int | None = None) -> Plan:
+def plan(
+    action: str, platform: str, spec: ServiceSpec, *, home: str | None = None, user: str | None = None, uid: int | None = None
+) -> Plan:
     """The steps of ``action`` on ``platform`` (rendered for any platform on any machine)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
@@ -81,7 +83,11 @@ def _linux(action: str, spec: ServiceSpec, home: str, user: str, uid: int) -> Pl
     p, path = Plan(action, "linux"), unit_path(home, "linux")
     ctl = ("systemctl", "--user")
     if action == "install":
-        p.steps += [Step("write", path, systemd_unit(spec).encode()), Step("run", argv=(*ctl, "daemon-reload")), Step("run", argv=(*ctl, "enable", "--now", _UNIT))]
+        p.steps += [
+            Step("write", path, systemd_unit(spec).encode()),
+            Step("run", argv=(*ctl, "daemon-reload")),
+            Step("run", argv=(*ctl, "enable", "--now", _UNIT)),
+        ]
     elif action == "uninstall":
         p.steps += [Step("run", argv=(*ctl, "disable", "--now", _UNIT), check=False), Step("remove", path), Step("run", argv=(*ctl, "daemon-reload"))]
     elif action == "status":

@@ -28,10 +28,11 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, BinaryIO, TypeVar
 
 from .errors import StoreError
 
@@ -50,7 +51,9 @@ NETWORK_FILESYSTEMS = frozenset({
     "fuse.davfs", "fuse.mountpoint-s3", "fuse.smbnetfs", "fuse.dropbox",
 })
 # Folders a sync client copies between machines behind the store's back.
-_SYNC_MARKERS = ("Dropbox", "OneDrive", "Google Drive", "GoogleDrive", "iCloud Drive", "Mobile Documents", "Nextcloud", "ownCloud", "pCloud", "MEGA", "Syncthing")
+_SYNC_MARKERS = (
+    "Dropbox", "OneDrive", "Google Drive", "GoogleDrive", "iCloud Drive", "Mobile Documents", "Nextcloud", "ownCloud", "pCloud", "MEGA", "Syncthing",
+)
 _NO_LINK_ERRNOS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
 
@@ -70,6 +73,7 @@ class FsCaps:
         return "links" if self.hard_links else "portable"
 
 
+_T = TypeVar("_T")
 _CACHE: dict[tuple[str, bool], FsCaps] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -193,7 +197,7 @@ def key_lock(path: Path, kind: str) -> Iterator[None]:
         yield
 
 
-def describe(root: Path, caps: FsCaps) -> dict:
+def describe(root: Path, caps: FsCaps) -> dict[str, Any]:
     """What ``doctor`` says about a directory store's filesystem, with warnings a user can act on."""
     warnings = []
     client = sync_folder(root)
@@ -277,7 +281,7 @@ def _windows_fs_type(path: Path) -> str:  # pragma: no cover - Windows only
     if drive.startswith("\\\\"):
         return "smb3"  # a UNC path is a network share
     name = ctypes.create_unicode_buffer(64)
-    if not ctypes.windll.kernel32.GetVolumeInformationW(drive, None, 0, None, None, None, name, 64):
+    if not ctypes.windll.kernel32.GetVolumeInformationW(drive, None, 0, None, None, None, name, 64):  # type: ignore[attr-defined]
         return "unknown"
     return name.value.lower()
 
@@ -310,8 +314,13 @@ _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 def read_version(path: Path) -> tuple[os.stat_result, bytes]:
     """One version of a file: a concurrent rename swaps the name, not the file we opened."""
-    with retry_sharing(open, path, "rb") as f:
+    f = retry_sharing(_open_binary, path)
+    with f:
         return os.fstat(f.fileno()), f.read()
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    return open(path, "rb")
 
 
 def content_etag(body: bytes) -> str:
@@ -319,18 +328,17 @@ def content_etag(body: bytes) -> str:
     return "h" + hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
-def retry_sharing(fn, *args):
+def retry_sharing(fn: Callable[..., _T], *args: Any) -> _T:
     """Windows refuses to rename over, delete or open a file another handle holds without
     FILE_SHARE_DELETE (a reader mid-read): wait for it briefly, as POSIX never needs to."""
     if os.name != "nt":
         return fn(*args)
-    for attempt in range(200):  # pragma: no cover - Windows only
+    for _ in range(199):  # pragma: no cover - Windows only
         try:
             return fn(*args)
         except PermissionError:
-            if attempt == 199:
-                raise
             time.sleep(0.01)
+    return fn(*args)  # pragma: no cover - Windows only
 
 
 def stat_etag(st: os.stat_result) -> str:

@@ -174,14 +174,15 @@ class LocalStore:
         if condition is not None and condition.if_none_match and os.path.isfile(path):
             # Cheap early answer for the common lost race; the link below is the atomic check.
             raise PreconditionFailed(f"{key}: exists")
-        tmp: Path | None = self._write_temp(path.parent, key, body)
+        written = self._write_temp(path.parent, key, body)
         if self._portable:
-            return self._install(key, path, tmp, condition, body)
-        etag = stat_etag(os.stat(tmp))  # rename and link keep the inode and mtime
+            return self._install(key, path, written, condition, body)
+        tmp: Path | None = written  # None once it is in place
+        etag = stat_etag(os.stat(written))  # rename and link keep the inode and mtime
         try:
             if condition is not None and condition.if_none_match:
                 try:
-                    os.link(tmp, path)
+                    os.link(written, path)
                 except FileExistsError:
                     if path.is_dir():
                         raise _conflict(key) from None
@@ -194,7 +195,7 @@ class LocalStore:
                             raise PreconditionFailed(f"{key}: missing (If-Match)")
                         if current != condition.if_match:
                             raise PreconditionFailed(f"{key}: etag changed")
-                    os.replace(tmp, path)
+                    os.replace(written, path)
                     tmp = None
         except IsADirectoryError:
             raise _conflict(key) from None
@@ -240,10 +241,11 @@ class LocalStore:
             body = self.get(src_key).body
             self._install(dst_key, dst_path, self._write_temp(dst_path.parent, dst_key, body), None, body)
             return
-        tmp: Path | None = self._link_temp(src, src_key, dst_path.parent, dst_key)
+        linked = self._link_temp(src, src_key, dst_path.parent, dst_key)
+        tmp: Path | None = linked
         try:
             with self._key_lock(dst_key):
-                os.replace(tmp, dst_path)
+                os.replace(linked, dst_path)
                 tmp = None
         except IsADirectoryError:
             raise _conflict(dst_key) from None
@@ -400,9 +402,9 @@ class LocalStore:
             return
         listed = {key for key, _, _ in entries}
         for name in staged:  # a crash left an object's next version staged and the name empty
-            key, path = f"{key_base}{name}", directory / name
-            if key not in listed and not name.startswith(".") and self._info_settled(path, key) is not None:
-                entries.append((key, False, str(path)))
+            key = f"{key_base}{name}"
+            if key not in listed and not name.startswith(".") and self._info_settled(directory / name, key) is not None:
+                entries.append((key, False, str(directory / name)))
         entries.sort()
         for key, is_dir, path in entries:
             if is_dir:
