@@ -298,3 +298,41 @@ def test_readers_never_miss_a_key_being_replaced(root):
     for t in threads:
         t.join(120)
     assert not problems, problems[:5]
+
+
+def test_users_differing_only_in_case_never_share_a_namespace_on_exfat(exfat_dir):
+    from membucket.store import InvalidKey
+
+    store = LocalStore(exfat_dir / "bucket")
+    store.put("ns/alice/log/00000000000000000001.json", b"alice's entry", IF_ABSENT)
+    for call in (
+        lambda: store.get("ns/Alice/log/00000000000000000001.json"),
+        lambda: store.put("ns/Alice/log/00000000000000000001.json", b"Alice's entry", IF_ABSENT),
+        lambda: store.head("ns/ALICE/log/00000000000000000001.json"),
+        lambda: list(store.list("ns/Alice/log/")),
+    ):
+        with pytest.raises(InvalidKey, match="differ only in case"):
+            call()
+    assert store.get("ns/alice/log/00000000000000000001.json").body == b"alice's entry"
+    store.delete("ns/alice/log/00000000000000000001.json")  # the folders go with the last key
+    store.put("ns/Alice/log/00000000000000000001.json", b"now Alice's", IF_ABSENT)
+    assert LocalStore(exfat_dir / "bucket").get("ns/Alice/log/00000000000000000001.json").body == b"now Alice's"
+    with pytest.raises(InvalidKey):
+        store.get("ns/alice/log/00000000000000000001.json")
+
+
+def test_case_guard_checks_each_folder_once(tmp_path, monkeypatch):
+    guard = dirfs.CaseGuard(tmp_path)
+    (tmp_path / "ns" / "alice").mkdir(parents=True)
+    reads: list[str] = []
+    real = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda p: reads.append(str(p)) or real(p))
+    guard.check(["ns", "alice", "log", "1"])
+    assert len(reads) == 3  # the root (for ns), ns (for alice), alice (log: not there yet, fine)
+    (tmp_path / "ns" / "alice" / "log").mkdir()
+    for _ in range(3):
+        guard.check(["ns", "alice", "log", "1"])
+    assert len(reads) == 4  # only log's spelling was still unknown
+    guard.forget(tmp_path / "ns" / "alice")
+    guard.check(["ns", "alice", "log", "1"])
+    assert len(reads) == 6

@@ -41,7 +41,7 @@ try:  # absent on Windows
 except ImportError:  # pragma: no cover - exercised on Windows only
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FsCaps", "UnsupportedFilesystem", "probe", "describe", "filesystem_type", "NETWORK_FILESYSTEMS", "sync_folder"]
+__all__ = ["CaseGuard", "FsCaps", "UnsupportedFilesystem", "probe", "describe", "filesystem_type", "NETWORK_FILESYSTEMS", "sync_folder"]
 
 # Filesystem types (Linux /proc/self/mountinfo, macOS mount(8), Windows volume names) whose
 # rename, link and locks are not atomic across the machines that share them.
@@ -197,6 +197,51 @@ def key_lock(path: Path, kind: str) -> Iterator[None]:
         yield
 
 
+class CaseGuard:
+    """On a case-insensitive filesystem "ns/Alice" opens "ns/alice": two users would share one
+    namespace. Every folder a key passes through must exist with exactly the key's spelling
+    (or not yet exist), else the key is refused (InvalidKey: a 400, naming the other spelling).
+
+    A folder's spelling is checked once per process (one directory read) and remembered; the
+    store forgets folders it removes. A folder removed and recreated with another spelling by
+    another process is not noticed until restart.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._exact: set[tuple[str, ...]] = set()
+        self._lock = threading.Lock()
+
+    def check(self, parts: list[str]) -> None:
+        for depth in range(1, len(parts)):
+            folder = tuple(parts[:depth])
+            if folder in self._exact:
+                continue
+            parent = self.root.joinpath(*folder[:-1])
+            try:
+                names = os.listdir(parent)
+            except (FileNotFoundError, NotADirectoryError):
+                return  # nothing below exists yet: it will be created with this spelling
+            if folder[-1] in names:
+                with self._lock:
+                    self._exact.add(folder)
+                continue
+            other = next((n for n in names if n.casefold() == folder[-1].casefold()), None)
+            if other is None:
+                return
+            from .errors import InvalidKey
+
+            raise InvalidKey(
+                f"{'/'.join(folder)!r} and the existing {'/'.join((*folder[:-1], other))!r} differ only in case, "
+                "and this filesystem ignores case (exFAT, FAT32, NTFS on Windows, macOS): use the existing spelling"
+            )
+
+    def forget(self, directory: Path) -> None:
+        folder = directory.relative_to(self.root).parts
+        with self._lock:
+            self._exact = {f for f in self._exact if f[: len(folder)] != folder}
+
+
 def describe(root: Path, caps: FsCaps) -> dict[str, Any]:
     """What ``doctor`` says about a directory store's filesystem, with warnings a user can act on."""
     warnings = []
@@ -208,7 +253,7 @@ def describe(root: Path, caps: FsCaps) -> dict[str, Any]:
             "or move the store out of the synced folder."
         )
     if caps.case_insensitive:
-        warnings.append("this filesystem ignores case: user ids that differ only in case share a namespace here")
+        warnings.append("this filesystem ignores case: a user id that differs from an existing one only in case is refused")
     return {
         "path": str(root),
         "filesystem": caps.fs_type,

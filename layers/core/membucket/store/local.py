@@ -3,25 +3,16 @@
 Limitations — read this before using in production
 ===================================================
 
-The directory backend serves ONE MACHINE. Any number of threads and processes on that machine
-may share a root; machines may not (a USB stick moves between machines, but is used by one at a
-time).
-
-SUPPORTED: local filesystems on Linux, macOS and Windows: ext4, xfs, btrfs, zfs, tmpfs, APFS,
-NTFS, and exFAT/FAT32 (USB sticks; on Linux also through FUSE, exfat-fuse). What the filesystem
-can do is found once per root by trying it (``dirfs.probe``) and picks the protocol below.
-
-REFUSED when opened (``UnsupportedFilesystem``, naming the missing guarantee): network
-filesystems (NFS, SMB/CIFS, sshfs, s3fs, rclone and other remote FUSE mounts), whose renames and
-locks are not atomic across clients; filesystems whose locks do not exclude a second handle;
-filesystems whose rename cannot replace a file. Sync folders (Dropbox, OneDrive, iCloud) are
-local but copied behind the store's back between machines: ``doctor`` warns about them.
-
-Also:
+The directory backend serves ONE MACHINE at a time (a USB stick may move between machines).
+SUPPORTED: local filesystems: ext4, xfs, btrfs, zfs, tmpfs, APFS, NTFS, exFAT/FAT32 (USB sticks,
+also through FUSE on Linux), on Linux, macOS and Windows. REFUSED when opened, naming the
+missing guarantee: network filesystems, locks that do not exclude, renames that cannot replace
+(``dirfs.py``, which probes each root once and picks the protocol below).
 
 - A key cannot be both an object and the "folder" of other keys (``a`` and ``a/b``): a put that
-  would need that raises InvalidKey. On a case-insensitive filesystem (macOS default, Windows,
-  exFAT, FAT32), keys that differ only in case collide, and Windows drops trailing dots.
+  would need that raises InvalidKey. On a case-insensitive filesystem (macOS, Windows, exFAT,
+  FAT32) a key whose folder differs only in case from an existing one is refused
+  (``dirfs.CaseGuard``: "ns/Alice" would open "ns/alice"); Windows drops trailing dots.
 - Names starting with a dot are reserved: ``.tmp-*`` temp files, ``.new-*`` staged versions,
   ``.probe-*``, the top-level ``.locks`` directory, and whatever other tools drop into folders
   (``.DS_Store``, editor swap files). A key with a segment starting with '.' raises
@@ -85,7 +76,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
-from .dirfs import FsCaps, content_etag, fsync_dir, key_lock, probe, read_version, retry_sharing, stat_etag, unlink_quietly
+from .dirfs import CaseGuard, FsCaps, content_etag, fsync_dir, key_lock, probe, read_version, retry_sharing, stat_etag, unlink_quietly
 from .errors import InvalidKey, NotFound, NotModified, PreconditionFailed, StoreError
 
 __all__ = ["LocalStore"]
@@ -119,6 +110,7 @@ class LocalStore:
         self.url = root.as_uri()
         self.caps: FsCaps = probe(root, portable=portable)
         self._portable = not self.caps.hard_links
+        self._case = CaseGuard(root) if self.caps.case_insensitive else None
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -158,6 +150,8 @@ class LocalStore:
             return
         # Walk only the directory that holds the prefix's last segment, never the whole root.
         dir_part, _, name_prefix = prefix.rpartition("/")
+        if self._case is not None and dir_part:
+            self._case.check([*dir_part.split("/"), ""])
         directory = self.root.joinpath(*dir_part.split("/")) if dir_part else self.root
         key_base = f"{dir_part}/" if dir_part else ""
         count = 0
@@ -228,6 +222,8 @@ class LocalStore:
                 os.rmdir(directory)
             except OSError:
                 break
+            if self._case is not None:
+                self._case.forget(directory)
             directory = directory.parent
 
     def copy(self, src_key: str, dst_key: str, *, dst: ObjectStore | None = None) -> None:
@@ -263,6 +259,8 @@ class LocalStore:
         parts = key.split("/")
         if any(p.startswith(".") for p in parts):
             raise InvalidKey(f"invalid key for a directory store (names starting with '.' are reserved): {key!r}")
+        if self._case is not None:
+            self._case.check(parts)
         return self.root.joinpath(*parts)
 
     def _info(self, path: Path, key: str) -> ObjectInfo | None:
