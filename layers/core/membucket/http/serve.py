@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import signal
 import socket
 import threading
@@ -24,11 +25,15 @@ from ..clients import client_snippets
 from .app import create_app
 from .guards import LOOPBACK_HOSTS
 
-__all__ = ["build_state", "is_loopback", "ServeRefused", "banner", "run"]
+__all__ = ["build_state", "is_loopback", "ServeRefused", "PortInUse", "banner", "run"]
 
 
 class ServeRefused(RuntimeError):
     """A configuration that would expose memories without authentication."""
+
+
+class PortInUse(ServeRefused):
+    """The address is taken (another membucket, another server): said before the banner."""
 
 
 def is_loopback(host: str) -> bool:
@@ -90,11 +95,29 @@ def run(mb: Membucket, host: str = "127.0.0.1", port: int = 8765, auth: bool | N
 
     state = build_state(mb, host, auth)
     app = create_app(state)
+    sock = listen(host, port)  # before the banner: a busy port is one line, not a banner and a trace
     print(banner(mb, state, host, port), flush=True)
     # Commits are acknowledged only once their log object exists, so a graceful stop (SIGINT /
     # SIGTERM: uvicorn finishes in-flight requests) loses nothing; there is no buffer to flush.
-    with _sigterm_exits_cleanly():
-        uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, proxy_headers=False)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, proxy_headers=False)
+    with _sigterm_exits_cleanly(), sock:
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the server's socket as uvicorn would, or raise PortInUse saying what to do."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    if os.name != "nt":  # on Windows SO_REUSEADDR lets a second server take a port in use
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (is membucket already running? "
+            "`membucket service status`; or choose another port: --port, MEMBUCKET_PORT, make run PORT=...)"
+        ) from None
+    return sock
 
 
 @contextmanager
