@@ -35,10 +35,9 @@ def service(rt: Runtime, action: str, port: int | None, dry_run: bool, platform:
     settings in the environment are copied into the service, except secrets: put those in
     ~/.config/membucket/env (systemd) or set them for your login session.
 
-    \b
-    Examples:
-      membucket --store /media/me/STICK/membucket service install --port 8765
-      membucket service install --dry-run --platform windows
+    Example: membucket --store /media/me/STICK/membucket service install --port 8765
+
+    Render for another platform, changing nothing: membucket service install --dry-run --platform windows
     """
     settings = Settings(**rt.overrides)
     detected, distro = svc.detect_platform()

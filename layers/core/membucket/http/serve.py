@@ -100,8 +100,14 @@ def run(mb: Membucket, host: str = "127.0.0.1", port: int = 8765, auth: bool | N
     # Commits are acknowledged only once their log object exists, so a graceful stop (SIGINT /
     # SIGTERM: uvicorn finishes in-flight requests) loses nothing; there is no buffer to flush.
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, proxy_headers=False)
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if sockets and self.started:  # uvicorn says where it listens only for sockets it bound
+                self._log_started_message(sockets)
+
     with _sigterm_exits_cleanly(), sock:
-        uvicorn.Server(config).run(sockets=[sock])
+        Server(config).run(sockets=[sock])
 
 
 def listen(host: str, port: int) -> socket.socket:
