@@ -40,7 +40,7 @@ chromium:
 	fi
 
 run: install
-	$(VENV)/bin/membucket serve
+	$(if $(PORT),MEMBUCKET_PORT=$(PORT) )$(VENV)/bin/membucket serve
 
 test: install sam-venv chromium
 	$(PY) -m pytest -q

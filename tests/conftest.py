@@ -9,6 +9,8 @@ import uuid
 import boto3
 import pytest
 
+from tests.support.exfat import exfat_dir, exfat_mount  # noqa: F401  (fixtures)
+
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch, tmp_path_factory):

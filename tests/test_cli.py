@@ -127,7 +127,7 @@ def test_compact_and_stats(env):
 
 def test_doctor_checks_the_store(env):
     report = json.loads(env("doctor").stdout)
-    assert report["ok"] and {c["check"] for c in report["checks"]} == {"store read/write", "conditional writes", "embedder"}
+    assert report["ok"] and {c["check"] for c in report["checks"]} == {"store read/write", "store filesystem", "conditional writes", "embedder"}
     assert report["config"]["store"] == env.store
 
 

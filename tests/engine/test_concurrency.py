@@ -94,3 +94,13 @@ def test_eight_processes_on_moto_http_server(tmp_path, s3_http_bucket):
     endpoint, bucket = s3_http_bucket
     url = f"s3://{bucket}/mb"
     _check(_run(url, endpoint, tmp_path), open_store(url, endpoint_url=endpoint))
+
+
+@pytest.mark.slow
+def test_eight_processes_on_an_exfat_stick(tmp_path, exfat_dir):
+    """exFAT has no hard links: the directory store's portable protocol under the same load."""
+    from membucket.store import LocalStore, open_store
+
+    url = str(exfat_dir / "bucket")
+    assert LocalStore(url).caps.protocol == "portable"
+    _check(_run(url, None, tmp_path), open_store(url))

@@ -1,6 +1,8 @@
 """One test body, every backend: the ObjectStore contract (store/base.py) as executable checks.
 
-Backends: ``memory``, ``local`` (a temp dir), ``s3-inprocess`` (moto in-process),
+Backends: ``memory``, ``local`` (a temp dir), ``local-portable`` (the protocol for filesystems
+without hard links or fcntl, forced on a temp dir), ``local-exfat`` (a real exFAT filesystem,
+tests/support/exfat.py), ``s3-inprocess`` (moto in-process),
 ``s3-http`` (moto's HTTP server through ``endpoint_url``) and ``s3-http-prefix`` (the same with
 a non-empty store prefix). Backend-specific behaviour (the directory backend's processes and
 torn writes, S3 error mapping and server-side copy) follows the shared suite.
@@ -40,7 +42,7 @@ from membucket.store.s3 import MAX_RETRIES, map_s3_errors
 
 from tests.support.faulty_store import FaultyStore
 
-BACKENDS = ["memory", "local", "s3-inprocess", "s3-http", "s3-http-prefix"]
+BACKENDS = ["memory", "local", "local-portable", "local-exfat", "s3-inprocess", "s3-http", "s3-http-prefix"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -51,6 +53,12 @@ def store(request, tmp_path) -> ObjectStore:
         return MemoryStore()
     if kind == "local":
         return LocalStore(tmp_path / "bucket")
+    if kind == "local-portable":
+        return LocalStore(tmp_path / "bucket", portable=True)
+    if kind == "local-exfat":
+        store = LocalStore(request.getfixturevalue("exfat_dir") / "bucket")
+        assert store.caps.protocol == "portable"  # exFAT has no hard links
+        return store
     request.getfixturevalue("moto_atomic_conditional_writes")
     if kind == "s3-inprocess":
         return S3Store(request.getfixturevalue("s3_inprocess_bucket"))

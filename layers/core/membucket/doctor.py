@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from .client import Membucket
-from .store import IF_ABSENT, PreconditionFailed, PutCondition
+from .store import IF_ABSENT, LocalStore, PreconditionFailed, PutCondition
+from .store.dirfs import describe as describe_filesystem
 
 __all__ = ["run_checks"]
 
@@ -75,6 +76,9 @@ def run_checks(mb: Membucket) -> dict[str, Any]:
         return {"model": mb.llm.model, "categories": LlmCategorizer(mb.llm)("The user likes green tea")}
 
     checks = [_check("store read/write", read_write), _check("conditional writes", conditional), _check("embedder", embedder)]
+    if isinstance(store, LocalStore):
+        # Which filesystem a directory store is on, its protocol, and sync-folder warnings.
+        checks.insert(1, _check("store filesystem", lambda: describe_filesystem(store.root, store.caps)))
     if mb.settings.llm != "none":
         checks.append(_check("llm", llm))
     store.delete(probe)

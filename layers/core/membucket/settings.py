@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     profile: str | None = None
     cache_dir: str = Field(default_factory=default_cache_dir, description="Local replica cache (checkpoints, working DBs)")
     user: str = Field("default", description="Default user id for the CLI and for a server with auth off")
+    port: int = Field(8765, ge=1, le=65535, description="Port `membucket serve` listens on when --port is not given (make run PORT=...)")
     app: str = Field("cli", description="Default app (client) name for the CLI")
     embedder: str = Field("minilm", description="minilm (offline all-MiniLM-L6-v2) or openai (any OpenAI-compatible endpoint)")
     openai_base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://localhost:11434/v1 (Ollama)")

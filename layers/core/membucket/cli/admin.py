@@ -110,7 +110,7 @@ def recategorize(rt: Runtime, memory_ids, all_, missing):
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; anything but loopback needs --auth.")
-@click.option("--port", default=8765, show_default=True, help="Port to listen on.")
+@click.option("--port", type=int, help="Port to listen on. Default: MEMBUCKET_PORT or 8765.")
 @click.option("--auth/--no-auth", default=None, help="Require bearer tokens (default: off on loopback).")
 @click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @pass_rt
@@ -121,10 +121,12 @@ def serve(rt: Runtime, host, port, auth, log_level):
     Example: membucket serve --port 8765
     """
     # Imported here so the other commands do not load the web stack.
-    from ..http.serve import ServeRefused, run
+    from ..http.serve import PortInUse, ServeRefused, run
 
     try:
-        run(rt.mb, host=host, port=port, auth=auth, log_level=log_level)
+        run(rt.mb, host=host, port=port or rt.settings.port, auth=auth, log_level=log_level)
+    except PortInUse as exc:
+        raise CliError("port_in_use", str(exc), rt.as_json) from exc
     except ServeRefused as exc:
         raise CliError("auth_required", str(exc), rt.as_json) from exc
 

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import signal
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..auth import TokenStore
 from ..caller import ServerState
@@ -20,11 +25,15 @@ from ..clients import client_snippets
 from .app import create_app
 from .guards import LOOPBACK_HOSTS
 
-__all__ = ["build_state", "is_loopback", "ServeRefused", "banner", "run"]
+__all__ = ["build_state", "is_loopback", "ServeRefused", "PortInUse", "banner", "run"]
 
 
 class ServeRefused(RuntimeError):
     """A configuration that would expose memories without authentication."""
+
+
+class PortInUse(ServeRefused):
+    """The address is taken (another membucket, another server): said before the banner."""
 
 
 def is_loopback(host: str) -> bool:
@@ -86,7 +95,51 @@ def run(mb: Membucket, host: str = "127.0.0.1", port: int = 8765, auth: bool | N
 
     state = build_state(mb, host, auth)
     app = create_app(state)
+    sock = listen(host, port)  # before the banner: a busy port is one line, not a banner and a trace
     print(banner(mb, state, host, port), flush=True)
     # Commits are acknowledged only once their log object exists, so a graceful stop (SIGINT /
     # SIGTERM: uvicorn finishes in-flight requests) loses nothing; there is no buffer to flush.
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, proxy_headers=False)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, proxy_headers=False)
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if sockets and self.started:  # uvicorn says where it listens only for sockets it bound
+                self._log_started_message(sockets)
+
+    with _sigterm_exits_cleanly(), sock:
+        Server(config).run(sockets=[sock])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the server's socket as uvicorn would, or raise PortInUse saying what to do."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    if os.name != "nt":  # on Windows SO_REUSEADDR lets a second server take a port in use
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (is membucket already running? "
+            "`membucket service status`; or choose another port: --port, MEMBUCKET_PORT, make run PORT=...)"
+        ) from None
+    return sock
+
+
+@contextmanager
+def _sigterm_exits_cleanly() -> Iterator[None]:
+    """After its graceful shutdown uvicorn re-raises SIGTERM with the handler it found, which by
+    default kills the process (status 143): a stop asked for by systemd, launchd or a test
+    ends as exit 0 instead, so a service manager reads it as a clean stop, not a crash."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
