@@ -7,7 +7,6 @@ import hashlib
 import secrets
 
 import pytest
-
 from membucket.auth import TokenStore
 from membucket.auth.oauth import AuthorizationServer, OAuthConfig
 from membucket.store import MemoryStore

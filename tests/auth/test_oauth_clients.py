@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from membucket.auth.oauth import OAuthError
 from membucket.auth.oauth.clients import check_redirect_uri, sanitize_name
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from membucket.auth.oauth import OAuthError
 
 from .conftest import ORIGIN, REDIRECT, pkce_pair

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from membucket.auth import InvalidToken
 from membucket.auth.oauth import OAuthError, RedirectError
 

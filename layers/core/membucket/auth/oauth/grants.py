@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 
 from ...engine.log import format_ts
 from ...errors import NotFoundError
@@ -44,9 +45,9 @@ def _sha(secret: str) -> str:
 
 
 def _ts(epoch: float | None) -> str | None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return None if epoch is None else format_ts(datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None))
+    return None if epoch is None else format_ts(datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None))
 
 
 @dataclass
@@ -256,7 +257,10 @@ class GrantStore:
             data["revoked_at"], data["revoked_reason"] = now, reason
             return data
 
-        grant = Grant(**self.grants.update(grant_id, mark))
+        data = self.grants.update(grant_id, mark)
+        if data is None:  # deleted in between
+            raise NotFoundError(f"grant {grant_id} not found")
+        grant = Grant(**data)
         self._remember(grant)
         return grant
 

@@ -8,7 +8,7 @@ conditional writes, so any number of processes or Lambda containers can share th
 from __future__ import annotations
 
 import json
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ...store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCondition
 
