@@ -197,3 +197,13 @@ def test_sweep_forgets_dead_state(server, client, clock, store):
     clock.now += 40 * 86_400
     server.sweep()
     assert list(store.list("oauth/access/")) == [] and list(store.list("oauth/codes/")) == []
+
+
+def test_token_endpoint_sweeps_hourly(server, client, clock, store):
+    code, verifier = authorize(server, client)
+    exchange(server, client, code, verifier)
+    assert list(store.list("oauth/codes/"))
+    clock.now += 3601
+    code, verifier = authorize(server, client)
+    exchange(server, client, code, verifier)  # sweeps first: the old code and its marker go
+    assert len([o for o in store.list("oauth/codes/") if o.key.endswith(".json")]) == 1

@@ -31,6 +31,7 @@ __all__ = ["AuthorizationServer", "AuthRequest", "RedirectError", "OAuthConfig",
 OFFERED_SCOPES = ("read", "write")
 MCP_PATH = "/mcp"
 CONSENT_SECONDS = 600  # how long a consent page (and a sign-in on it) stays usable
+SWEEP_SECONDS = 3600  # each process clears dead OAuth objects this often, from the token endpoint
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class AuthorizationServer:
         self.clock = clock
         self._failures: list[float] = []
         self._lock = threading.Lock()
+        self._next_sweep = clock() + SWEEP_SECONDS
 
     # resources -----------------------------------------------------------------------------
 
@@ -233,6 +235,7 @@ class AuthorizationServer:
     # token endpoint ------------------------------------------------------------------------
 
     def token(self, form: Mapping[str, str], origin: str) -> Issued:
+        self._maybe_sweep()
         grant_type = form.get("grant_type")
         if grant_type == "authorization_code":
             return self._exchange_code(form, origin)
@@ -269,4 +272,16 @@ class AuthorizationServer:
         self.grants.revoke_token(form.get("token"), form.get("client_id"))
 
     def sweep(self) -> int:
+        """Delete expired clients, codes, access tokens and long-dead grants; returns how many objects."""
         return self.clients.sweep() + self.codes.sweep() + self.grants.sweep()
+
+    def _maybe_sweep(self) -> None:
+        """No scheduler needed: the token endpoint sweeps at most once an hour per process."""
+        with self._lock:
+            if self.clock() < self._next_sweep:
+                return
+            self._next_sweep = self.clock() + SWEEP_SECONDS
+        try:
+            self.sweep()
+        except Exception:  # noqa: BLE001 - housekeeping never fails a token request
+            pass
