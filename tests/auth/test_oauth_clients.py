@@ -91,3 +91,18 @@ def test_unknown_client_ids(server, client_id):
     with pytest.raises(OAuthError) as exc:
         server.clients.get(client_id)
     assert exc.value.error == "invalid_client"
+
+
+def test_at_the_cap_unused_clients_are_swept_first(store, tokens, clock):
+    from membucket.auth.oauth import AuthorizationServer, OAuthConfig
+
+    server = AuthorizationServer(store, tokens, OAuthConfig(max_clients=2), clock=clock)
+    meta = {"redirect_uris": ["https://a.example/cb"]}
+    used = server.register(meta)
+    server.clients.mark_used(used.client_id)
+    server.register(meta)
+    with pytest.raises(OAuthError):
+        server.register(meta)
+    clock.now += 86_401  # the unused one expires; the used one stays
+    server.register(meta)
+    assert server.clients.get(used.client_id)

@@ -64,6 +64,14 @@ class Client:
         return out
 
 
+def _registered_at(client_id: str) -> int:
+    """The registration time (unix seconds) a client id starts with."""
+    try:
+        return int(client_id[4:12], 16)
+    except ValueError:
+        return 0
+
+
 def sanitize_name(raw: object) -> str:
     """A display name safe to show and to use as an app name; 'oauth client' when nothing is left."""
     text = raw if isinstance(raw, str) else ""
@@ -132,31 +140,30 @@ class ClientRegistry:
         method = metadata.get("token_endpoint_auth_method") or "none"
         if method not in ("none", "client_secret_post", "client_secret_basic"):
             raise OAuthError("invalid_client_metadata", "token_endpoint_auth_method must be none (public client)")
-        scope = metadata.get("scope")
-        scope = " ".join(s for s in scope.split() if s in ("read", "write"))[:100] or None if isinstance(scope, str) else None
+        raw_scope = metadata.get("scope")
+        scope = " ".join(s for s in raw_scope.split() if s in ("read", "write")) if isinstance(raw_scope, str) else ""
         now = self.clock()
         self._check_limits(now)
         name = sanitize_name(metadata.get("client_name"))
         client = Client(
-            client_id="mcl_" + secrets.token_hex(12), client_name=name, app=name.lower(), redirect_uris=uris,
-            created_at=now, scope=scope, grant_types=sorted(set(grant_types) | {"authorization_code"}),
+            client_id=f"mcl_{int(now) & 0xFFFFFFFF:08x}{secrets.token_hex(8)}", client_name=name, app=name.lower(), redirect_uris=uris,
+            created_at=now, scope=scope or None, grant_types=sorted(set(grant_types) | {"authorization_code"}),
         )
         self.records.create(client.client_id, asdict(client))
         return client
 
     def _check_limits(self, now: float) -> None:
-        """Bucket-wide: at most ``max_clients`` live clients and ``max_per_minute`` registrations a minute."""
-        live = recent = 0
-        for rid, data in self.records.all():
-            if self._expired(data, now):
-                self.records.delete(rid)
-                continue
-            live += 1
-            recent += data.get("created_at", 0) > now - 60
-        if live >= self.max_clients:
-            raise OAuthError("temporarily_unavailable", f"too many registered clients (at most {self.max_clients})", 429)
+        """Bucket-wide: at most ``max_per_minute`` registrations a minute and ``max_clients`` live clients.
+
+        A client id starts with its registration time, so one listing (no reads) counts both; only
+        at the cap are unused clients read and swept before refusing.
+        """
+        ids = list(self.records.ids())
+        recent = sum(_registered_at(rid) > now - 60 for rid in ids)
         if recent >= self.max_per_minute:
             raise OAuthError("temporarily_unavailable", "too many registrations; try again in a minute", 429)
+        if len(ids) >= self.max_clients and len(ids) - self.sweep() >= self.max_clients:
+            raise OAuthError("temporarily_unavailable", f"too many registered clients (at most {self.max_clients})", 429)
 
     def _expired(self, data: dict, now: float) -> bool:
         return data.get("last_used_at") is None and data.get("created_at", 0) < now - self.idle_seconds
