@@ -207,3 +207,11 @@ def test_token_endpoint_sweeps_hourly(server, client, clock, store):
     code, verifier = authorize(server, client)
     exchange(server, client, code, verifier)  # sweeps first: the old code and its marker go
     assert len([o for o in store.list("oauth/codes/") if o.key.endswith(".json")]) == 1
+
+
+def test_redirect_uri_is_required(server, client):
+    _, challenge = pkce_pair()
+    with pytest.raises(OAuthError, match="redirect_uri is required") as exc:
+        server.authorization_request({"response_type": "code", "client_id": client.client_id, "code_challenge": challenge,
+                                      "code_challenge_method": "S256"}, ORIGIN)
+    assert not isinstance(exc.value, RedirectError)

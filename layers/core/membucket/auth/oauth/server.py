@@ -140,8 +140,8 @@ class AuthorizationServer:
         or its redirect URI is in doubt; RedirectError (sent back to the client) after that."""
         client = self.clients.get(params.get("client_id"))
         redirect_uri = params.get("redirect_uri")
-        if redirect_uri is None and len(client.redirect_uris) == 1:
-            redirect_uri = client.redirect_uris[0]
+        if not redirect_uri:  # required here, so the token request can always be held to it
+            raise OAuthError("invalid_request", "redirect_uri is required")
         if redirect_uri not in client.redirect_uris:
             raise OAuthError("invalid_request", "redirect_uri is not one this client registered (exact match required)")
         state = params.get("state")
