@@ -249,9 +249,8 @@ def test_registration_refusals(srv, http):
 
 
 def test_registration_rate_limited(tmp_path):
-    with oauth_server(tmp_path, registrations_per_minute=2) as (url, _):
-        with httpx.Client(base_url=url, timeout=30) as http:
-            assert [http.post("/register", json={"redirect_uris": [REDIRECT]}).status_code for _ in range(3)] == [201, 201, 429]
+    with oauth_server(tmp_path, registrations_per_minute=2) as (url, _), httpx.Client(base_url=url, timeout=30) as http:
+        assert [http.post("/register", json={"redirect_uris": [REDIRECT]}).status_code for _ in range(3)] == [201, 201, 429]
 
 
 def test_revoke_endpoint(srv, http):

@@ -19,7 +19,7 @@ def test_token_list_and_revoke_cover_oauth_grants(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMBUCKET_STORE", url)
     store = open_store(url)
     tokens = TokenStore(store)
-    plain, info = tokens.create("alice", "cursor", ["write"])
+    _, info = tokens.create("alice", "cursor", ["write"])
     server = AuthorizationServer(store, tokens)
     client = server.register({"client_name": "Claude", "redirect_uris": [REDIRECT]})
     code, verifier = authorize(server, client)

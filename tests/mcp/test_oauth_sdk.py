@@ -39,6 +39,7 @@ def _have_browser() -> bool:
 
 def consent_in_chromium(authorization_url: str, credential: str) -> str:
     """A real browser: sign in, approve; the redirect to the client is caught, not followed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     from tests.ui.conftest import ARTIFACTS, LAUNCH_ARGS
@@ -62,7 +63,7 @@ def consent_in_chromium(authorization_url: str, credential: str) -> str:
             page.get_by_role("button", name="Sign in").click()
             try:
                 page.get_by_role("heading", name="Allow membucket test?").wait_for()
-            except Exception:
+            except PlaywrightTimeout:
                 raise AssertionError(page.content()) from None
             assert page.locator("#consent-user").inner_text() == "alice"
             page.get_by_label("Read and write").check()
@@ -137,20 +138,19 @@ def test_sdk_oauth_flow(server, via):
     async def scenario():
         import httpx2
 
-        async with httpx2.AsyncClient(auth=provider, timeout=30) as http:
-            async with Client(streamable_http_client(url + "/mcp", http_client=http)) as c:
-                names = {t.name for t in (await c.list_tools()).tools}
-                assert {"add_memories", "search_memory"} <= names
-                added = await c.call_tool("add_memories", {"text": "Alice connected by OAuth and likes green tea"})
-                assert not added.is_error, added
-                found = await c.call_tool("search_memory", {"query": "green tea"})
-                assert found.structured_content["results"][0]["text"].startswith("Alice connected")
-                first = storage.tokens
-                provider.context.token_expiry_time = time.time() - 1  # the hour is up: the SDK refreshes
-                found = await c.call_tool("search_memory", {"query": "green tea"})
-                assert not found.is_error
-                assert storage.tokens.refresh_token != first.refresh_token
-                assert storage.tokens.access_token != first.access_token
+        async with httpx2.AsyncClient(auth=provider, timeout=30) as http, Client(streamable_http_client(url + "/mcp", http_client=http)) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            assert {"add_memories", "search_memory"} <= names
+            added = await c.call_tool("add_memories", {"text": "Alice connected by OAuth and likes green tea"})
+            assert not added.is_error, added
+            found = await c.call_tool("search_memory", {"query": "green tea"})
+            assert found.structured_content["results"][0]["text"].startswith("Alice connected")
+            first = storage.tokens
+            provider.context.token_expiry_time = time.time() - 1  # the hour is up: the SDK refreshes
+            found = await c.call_tool("search_memory", {"query": "green tea"})
+            assert not found.is_error
+            assert storage.tokens.refresh_token != first.refresh_token
+            assert storage.tokens.access_token != first.access_token
 
     asyncio.run(scenario())
     assert len(redirects) == 1  # one consent, then refresh without the owner

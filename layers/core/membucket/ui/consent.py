@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from . import SECURITY_HEADERS
 
-__all__ = ["signin_page", "consent_page", "error_page", "page_headers"]
+__all__ = ["consent_page", "error_page", "page_headers", "signin_page"]
 
 _SCOPE_TEXT = {
     "read": ("Read", "search, list and read memories"),

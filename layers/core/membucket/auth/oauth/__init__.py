@@ -5,7 +5,11 @@ from .clients import Client, ClientRegistry
 from .codes import AuthorizationCodes
 from .errors import OAuthError
 from .grants import AccessGrant, Grant, GrantStore, Issued
-from .metadata import authorization_server_metadata, protected_resource_metadata, resource_metadata_url
+from .metadata import (
+    authorization_server_metadata,
+    protected_resource_metadata,
+    resource_metadata_url,
+)
 from .server import AuthorizationServer, AuthRequest, OAuthConfig, RedirectError
 
 __all__ = [

@@ -26,7 +26,7 @@ from ...store import ObjectStore
 from .errors import OAuthError
 from .records import Records
 
-__all__ = ["Client", "ClientRegistry", "sanitize_name", "check_redirect_uri"]
+__all__ = ["Client", "ClientRegistry", "check_redirect_uri", "sanitize_name"]
 
 PREFIX = "oauth/clients/"
 MAX_NAME = 40

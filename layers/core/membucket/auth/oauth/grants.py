@@ -30,7 +30,7 @@ from ..tokens import InvalidToken
 from .errors import OAuthError
 from .records import Records
 
-__all__ = ["Grant", "GrantStore", "Issued", "AccessGrant"]
+__all__ = ["AccessGrant", "Grant", "GrantStore", "Issued"]
 
 GRANTS = "oauth/grants/"
 ACCESS = "oauth/access/"

@@ -8,6 +8,7 @@ issuer; the protected resource is ``<origin>/mcp`` or an MCP URL below it (RFC 8
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 import threading
 import time
@@ -26,7 +27,9 @@ from .grants import GrantStore, Issued
 from .pkce import check_challenge
 from .sealing import Sealer
 
-__all__ = ["AuthorizationServer", "AuthRequest", "RedirectError", "OAuthConfig", "OFFERED_SCOPES", "MCP_PATH"]
+__all__ = ["MCP_PATH", "OFFERED_SCOPES", "AuthRequest", "AuthorizationServer", "OAuthConfig", "RedirectError"]
+
+log = logging.getLogger(__name__)
 
 OFFERED_SCOPES = ("read", "write")
 MCP_PATH = "/mcp"
@@ -283,5 +286,5 @@ class AuthorizationServer:
             self._next_sweep = self.clock() + SWEEP_SECONDS
         try:
             self.sweep()
-        except Exception:  # noqa: BLE001 - housekeeping never fails a token request
-            pass
+        except Exception:  # housekeeping never fails a token request
+            log.warning("OAuth sweep failed; next try in an hour", exc_info=True)
