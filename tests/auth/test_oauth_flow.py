@@ -215,3 +215,24 @@ def test_redirect_uri_is_required(server, client):
         server.authorization_request({"response_type": "code", "client_id": client.client_id, "code_challenge": challenge,
                                       "code_challenge_method": "S256"}, ORIGIN)
     assert not isinstance(exc.value, RedirectError)
+
+
+def test_racing_refreshes_of_one_token_count_as_reuse(server, client):
+    """Two refreshes of one token, racing: one rotates, the other is a reuse and revokes the grant."""
+    code, verifier = authorize(server, client)
+    refresh = exchange(server, client, code, verifier).body()["refresh_token"]
+    form = {"grant_type": "refresh_token", "client_id": client.client_id, "refresh_token": refresh}
+    results = []
+
+    def go():
+        try:
+            results.append(server.token(form, ORIGIN))
+        except OAuthError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sum(not isinstance(r, OAuthError) for r in results) == 1
+    [grant] = server.grants.list("alice")
+    assert grant.revoked_reason == "refresh token reused"
