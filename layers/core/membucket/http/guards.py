@@ -4,7 +4,8 @@ Request body limit (413; ``POST /api/v1/import`` has its own, ``max_import_bytes
 allow-list (421, the DNS-rebinding defence on loopback, configured with real hostnames behind a
 proxy), a browser-Origin allow-list (403; a write without Origin that Sec-Fetch-Site or Referer
 says came from another site is refused too) and a per-caller rate limit (429), all answering in
-the API's JSON error shape.
+the API's JSON error shape. The OAuth discovery, registration and token endpoints skip the Origin
+check and answer CORS instead: browser-based MCP clients call them, and none trusts cookies.
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ def authorization_server_metadata(issuer: str) -> dict:
         "token_endpoint_auth_methods_supported": ["none"],
         "revocation_endpoint_auth_methods_supported": ["none"],
         "scopes_supported": list(OFFERED_SCOPES),
-        "service_documentation": "https://github.com/membucket/membucket/blob/main/docs/connect.md",
     }
 
 
