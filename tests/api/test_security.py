@@ -44,6 +44,8 @@ ROUTES = [
     ("GET", "/tokens", None, "admin"),
     ("POST", "/tokens", {"scopes": ["admin"]}, "admin"),
     ("DELETE", "/tokens/{token}", None, "admin"),
+    ("GET", "/tokens/oauth", None, "admin"),
+    ("DELETE", "/tokens/oauth/{token}", None, "admin"),  # an OAuth grant id
     ("GET", "/category-definitions", None, "read"),
     ("PUT", "/category-definitions", {"name": "attack", "description": "anything the attacker wants"}, "admin"),
     ("DELETE", "/category-definitions?name=attack", None, "admin"),
@@ -108,7 +110,7 @@ def snapshot(api, user="alice"):
 def test_routes_table_covers_the_schema(api):
     spec = httpx.get(api.url + "/openapi.json").json()
     published = {(m.upper(), p.removeprefix("/api/v1")) for p, item in spec["paths"].items() for m in item}
-    listed = {(m, p.replace("{mid}", "{memory_id}").replace("{app}", "{name}").replace("{rule}", "{rule_id}").replace("{token}", "{token_id}").split("?")[0])
+    listed = {(m, p.replace("{mid}", "{memory_id}").replace("{app}", "{name}").replace("{rule}", "{rule_id}").replace("{token}", "{token_id}").replace("oauth/{token_id}", "oauth/{grant_id}").split("?")[0])
               for m, p, _, _ in ROUTES}
     assert published == listed | PUBLIC
 

@@ -48,6 +48,8 @@ def test_every_handler_is_an_importable_callable(template, bucket, load):
 
 
 def concrete(path: str) -> str:
+    if path.startswith("/.well-known/"):
+        return "/.well-known/oauth-protected-resource/mcp"
     return path.replace("{memory_id}", str(uuid.uuid4())).replace("{proxy+}", "claude/http/alice")
 
 

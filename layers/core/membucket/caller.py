@@ -7,16 +7,19 @@ It sits below api/, mcp/ and ui/ so that neither surface imports the other; http
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from .auth import Identity, InvalidToken, TokenStore
+from .auth.oauth import AuthorizationServer
 from .client import Membucket
 from .ops import Context
 
-__all__ = ["ServerState", "get_state", "identify", "get_identity", "context_for", "bearer_token", "error_response"]
+__all__ = ["ServerState", "bearer_token", "context_for", "error_response", "get_identity", "get_state", "identify", "public_origin"]
 
 
 @dataclass
@@ -30,6 +33,9 @@ class ServerState:
     max_body_bytes: int = 1_048_576
     max_import_bytes: int = 512 * 1_048_576  # POST /api/v1/import only
     rate_limit_per_minute: int = 0  # per caller; 0 = off
+    oauth: AuthorizationServer | None = None  # OAuth sign-in for MCP clients (auth on only)
+    public_url: str | None = None  # https://memory.example.com; default: each request's scheme and Host
+    oauth_issuer: str | None = None  # an outside authorization server (JWT mode) the resource metadata names
 
 
 def get_state(request: Request) -> ServerState:
@@ -45,9 +51,29 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
-def identify(state: ServerState, authorization: str | None) -> Identity:
-    """A bearer token wins; without one, auth off (loopback only) means the default user as owner."""
+def public_origin(state: ServerState, scope: Mapping[str, Any]) -> str:
+    """``scheme://host`` clients reach this server at: the configured public URL, else the request's."""
+    if state.public_url:
+        return state.public_url.rstrip("/")
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    host = headers.get("host") or "localhost"
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def identify(state: ServerState, authorization: str | None, resource: str | None = None) -> Identity:
+    """A bearer token wins; without one, auth off (loopback only) means the default user as owner.
+
+    An OAuth access token (``mba_...``) is accepted only where ``resource`` says the request is
+    for an MCP URL at or below the resource the token was minted for (RFC 8707).
+    """
     token = bearer_token(authorization)
+    if token is not None and token.startswith("mba_") and state.oauth is not None:
+        granted = state.oauth.grants.verify_access(token)
+        if resource is None:
+            raise InvalidToken("an OAuth access token is valid only at the MCP endpoint")
+        if not state.oauth.resource_allows(granted.resource, resource):
+            raise InvalidToken("this access token was issued for another resource")
+        return granted.identity
     if token is not None:
         return state.tokens.verify(token)
     if state.auth_required:

@@ -78,6 +78,23 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(512 * 1_048_576, description="Largest bundle POST /api/v1/import accepts (spooled to disk, not memory)")
     rate_limit_per_minute: int = Field(1200, description="Requests per minute per caller (token or address) before 429; 0 = off")
     token_cache_seconds: float = Field(10.0, description="How long a process trusts a token lookup (revocations elsewhere take this long)")
+    public_url: str | None = Field(
+        None, description="The server's public base URL (https://memory.example.com): the OAuth issuer and resource; default: from each request"
+    )
+
+    # OAuth 2.1 for MCP clients (served when auth is on)
+    oauth: bool = Field(True, description="Offer OAuth sign-in (dynamic registration, consent page) to MCP clients when auth is on")
+    oauth_owner_passphrase: SecretStr | None = Field(
+        None, description="Passphrase the owner may sign in with on the consent page (besides an owner admin token)"
+    )
+    oauth_access_token_seconds: int = Field(3600, description="Lifetime of an OAuth access token")
+    oauth_refresh_idle_seconds: float = Field(30 * 86_400, description="An OAuth grant whose refresh token goes unused this long expires")
+    oauth_client_idle_seconds: float = Field(86_400, description="A registered OAuth client never used within this time expires")
+    oauth_max_clients: int = Field(1000, description="Most registered OAuth clients")
+    oauth_registrations_per_minute: int = Field(20, description="Most OAuth client registrations a minute (the whole bucket)")
+    jwt_issuer: str | None = Field(
+        None, description="In jwt mode: the authorization server the protected-resource metadata names (the JWT authorizer's issuer)"
+    )
 
     # AWS Lambda (read by the handlers in membucket.aws)
     model_url: str | None = Field(None, description="s3://bucket/prefix/models/all-MiniLM-L6-v2: offline model weights fetched to the cache on first embed")

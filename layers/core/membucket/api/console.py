@@ -75,6 +75,7 @@ class ConnectOut(BaseModel):
     auth_required: bool
     token_placeholder: str | None = Field(description="Replace this string in each config with a token; null when auth is off")
     clients: list[ClientConfig]
+    oauth_url: str | None = Field(None, description="The MCP URL clients that sign in by OAuth need (nothing else); null when OAuth is off")
 
 
 @router.get("/me", response_model=MeOut, tags=["ui"], summary="Who the caller is")
@@ -129,4 +130,5 @@ def connect(request: Request, identity: Caller):
     return {
         "auth_required": state.auth_required, "token_placeholder": token,
         "clients": client_configs(base, identity.user, state.auth_required, token),
+        "oauth_url": f"{(state.public_url or base).rstrip('/')}/mcp" if state.oauth is not None else None,
     }

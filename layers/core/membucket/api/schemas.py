@@ -330,3 +330,24 @@ class TokenCreated(TokenOut):
 
 class TokensOut(BaseModel):
     items: list[TokenOut]
+
+
+class GrantOut(BaseModel):
+    """An OAuth client's approval: it acts as ``app`` with ``scopes`` until revoked."""
+
+    id: str
+    kind: str = "oauth"
+    user: str
+    app: str
+    client_id: str
+    client_name: str
+    scopes: list[Scope]
+    resource: str
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+    revoked_reason: str | None
+
+
+class GrantsOut(BaseModel):
+    items: list[GrantOut]

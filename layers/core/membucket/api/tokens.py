@@ -14,7 +14,17 @@ from ..auth import Identity
 from ..auth.identity import InsufficientScope
 from ..caller import get_identity, get_state
 from ..errors import NotFoundError
-from .schemas import AUTHENTICATED, ERROR_RESPONSES, TokenCreated, TokenIn, TokenOut, TokensOut, acting
+from .schemas import (
+    AUTHENTICATED,
+    ERROR_RESPONSES,
+    GrantOut,
+    GrantsOut,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    TokensOut,
+    acting,
+)
 
 __all__ = ["router"]
 
@@ -45,6 +55,27 @@ def create_token(request: Request, body: TokenIn, identity: Caller):
         raise InsufficientScope("a token bound to an app can only create tokens for that app", required="owner")
     plain, info = get_state(request).tokens.create(identity.user, app, [s.value for s in body.scopes], body.description)
     return {"token": plain, **info.public()}
+
+
+@router.get("/oauth", response_model=GrantsOut, summary="List OAuth grants")
+def list_grants(request: Request, identity: Caller):
+    """Clients connected by OAuth sign-in (one grant per approval), with their app and scopes."""
+    _authorize(request, identity)
+    oauth = get_state(request).oauth
+    grants = oauth.grants.list(identity.user) if oauth is not None else []
+    return {"items": [g.public() for g in grants if identity.app is None or g.app == identity.app]}
+
+
+@router.delete("/oauth/{grant_id}", response_model=GrantOut, summary="Revoke an OAuth grant")
+def revoke_grant(request: Request, grant_id: TokenId, identity: Caller):
+    """Revoke a grant (idempotent): its refresh token and every access token it minted stop working."""
+    _authorize(request, identity)
+    oauth = get_state(request).oauth
+    if oauth is None:
+        raise NotFoundError(f"grant {grant_id} not found")
+    if identity.app is not None and oauth.grants.get(grant_id, identity.user).app != identity.app:
+        raise NotFoundError(f"grant {grant_id} not found")
+    return oauth.grants.revoke(grant_id, identity.user, reason="revoked by the owner").public()
 
 
 @router.delete("/{token_id}", response_model=TokenOut, summary="Revoke a token")

@@ -3,4 +3,4 @@
 from .identity import SCOPES, Identity
 from .tokens import InvalidToken, TokenInfo, TokenStore
 
-__all__ = ["Identity", "SCOPES", "TokenStore", "TokenInfo", "InvalidToken"]
+__all__ = ["SCOPES", "Identity", "InvalidToken", "TokenInfo", "TokenStore"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import Forbidden
 
-__all__ = ["Identity", "SCOPES", "InsufficientScope"]
+__all__ = ["SCOPES", "Identity", "InsufficientScope"]
 
 SCOPES = ("read", "write", "admin")
 _IMPLIED = {"read": {"read"}, "write": {"read", "write"}, "admin": {"read", "write", "admin"}}

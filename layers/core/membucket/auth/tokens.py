@@ -23,7 +23,7 @@ from ..errors import InvalidInput, MembucketError, NotFoundError
 from ..store import IF_ABSENT, NotFound, ObjectStore
 from .identity import SCOPES, Identity
 
-__all__ = ["TokenStore", "TokenInfo", "InvalidToken"]
+__all__ = ["InvalidToken", "TokenInfo", "TokenStore"]
 
 PREFIX = "tokens/"
 _TOKEN_RE = re.compile(r"^mb_([0-9a-f]{16})_([A-Za-z0-9_-]{20,128})$")

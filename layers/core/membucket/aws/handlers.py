@@ -63,6 +63,8 @@ def http_app(mb: Membucket | None = None, factory=None):
     state = build_state(mb, "0.0.0.0", auth=True)
     if mb.settings.lambda_auth == "jwt":
         state.tokens = GatewayTokenStore(mb.store, user_claim=mb.settings.jwt_user_claim)
+        state.oauth = None  # the operator's identity provider signs clients in, not membucket
+        state.oauth_issuer = mb.settings.jwt_issuer
     configure_logging()
     return Mangum((factory or create_app)(state), lifespan="off", api_gateway_base_path="/")
 

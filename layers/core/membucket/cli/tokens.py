@@ -1,10 +1,12 @@
-"""``membucket token``: create, list and revoke bearer tokens (the store keeps only their hashes)."""
+"""``membucket token``: create, list and revoke bearer tokens, and list and revoke OAuth grants
+(the store keeps only their hashes)."""
 
 from __future__ import annotations
 
 import click
 
 from ..auth import TokenStore
+from ..auth.credentials import list_credentials, revoke_credential
 from .base import Runtime, emit, pass_rt, translate_errors
 
 __all__ = ["COMMANDS"]
@@ -12,7 +14,7 @@ __all__ = ["COMMANDS"]
 
 @click.group("token")
 def token():
-    """Create, list and revoke bearer tokens (only their hashes are stored).
+    """Create, list and revoke bearer tokens and OAuth grants (only their hashes are stored).
 
     Example: membucket token create --user alice --app cursor --scope write
     """
@@ -39,11 +41,11 @@ def token_create(rt: Runtime, token_user, token_app, scopes, description):
 @pass_rt
 @translate_errors
 def token_list(rt: Runtime, token_user):
-    """List tokens (ids, users, apps, scopes; never the secrets).
+    """List tokens and OAuth grants (ids, users, apps, scopes; never the secrets).
 
     Example: membucket token list --user alice
     """
-    emit([t.public() for t in TokenStore(rt.mb.store).list(token_user)])
+    emit(list_credentials(rt.mb.store, token_user))
 
 
 @token.command("revoke")
@@ -51,11 +53,11 @@ def token_list(rt: Runtime, token_user):
 @pass_rt
 @translate_errors
 def token_revoke(rt: Runtime, token_id):
-    """Revoke a token by id.
+    """Revoke a token, or an OAuth client's grant, by id.
 
     Example: membucket token revoke 3f2a9c0d11e4b5a6
     """
-    emit(TokenStore(rt.mb.store).revoke(token_id).public())
+    emit(revoke_credential(rt.mb.store, token_id))
 
 
 COMMANDS = [token]

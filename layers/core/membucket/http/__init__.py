@@ -4,4 +4,4 @@ and ``membucket serve``; the export Lambda's app. Nothing below this package imp
 from .app import create_app
 from .serve import ServeRefused, build_state, is_loopback, run
 
-__all__ = ["create_app", "build_state", "is_loopback", "ServeRefused", "run"]
+__all__ = ["ServeRefused", "build_state", "create_app", "is_loopback", "run"]

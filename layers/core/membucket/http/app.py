@@ -13,8 +13,9 @@ from ..ui import mount_ui
 from ..version import __version__
 from .errors import install_error_handlers
 from .guards import LOOPBACK_HOSTS, GuardMiddleware, RateLimiter
+from .oauth import oauth_routes
 
-__all__ = ["create_app", "LOOPBACK_HOSTS", "GuardMiddleware", "RateLimiter"]
+__all__ = ["LOOPBACK_HOSTS", "GuardMiddleware", "RateLimiter", "create_app"]
 
 
 def create_app(state: ServerState) -> FastAPI:
@@ -31,5 +32,6 @@ def create_app(state: ServerState) -> FastAPI:
     app.include_router(router)
     mount_mcp(app, state)
     mount_ui(app)
+    app.router.routes.extend(oauth_routes(state))
     app.add_middleware(GuardMiddleware, state=state)
     return app

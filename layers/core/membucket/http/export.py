@@ -27,7 +27,7 @@ from ..store import ObjectStore, S3Store
 from .errors import install_error_handlers
 from .guards import GuardMiddleware
 
-__all__ = ["create_export_app", "ExportLinkOut", "upload_and_presign"]
+__all__ = ["ExportLinkOut", "create_export_app", "upload_and_presign"]
 
 Caller = Annotated[Identity, Depends(get_identity)]
 

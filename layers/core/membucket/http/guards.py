@@ -4,7 +4,8 @@ Request body limit (413; ``POST /api/v1/import`` has its own, ``max_import_bytes
 allow-list (421, the DNS-rebinding defence on loopback, configured with real hostnames behind a
 proxy), a browser-Origin allow-list (403; a write without Origin that Sec-Fetch-Site or Referer
 says came from another site is refused too) and a per-caller rate limit (429), all answering in
-the API's JSON error shape.
+the API's JSON error shape. The OAuth discovery, registration and token endpoints skip the Origin
+check and answer CORS instead: browser-based MCP clients call them, and none trusts cookies.
 """
 
 from __future__ import annotations
@@ -14,15 +15,30 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..api.bundles import IMPORT_PATH
 from ..caller import ServerState, error_response
 
-__all__ = ["GuardMiddleware", "RateLimiter", "LOOPBACK_HOSTS"]
+__all__ = ["LOOPBACK_HOSTS", "GuardMiddleware", "RateLimiter"]
 
 LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+# Browser-based MCP clients (the MCP Inspector, web apps) call these cross-origin. None of them
+# trusts cookies or ambient credentials, so any origin may; /authorize stays same-origin only.
+_CORS_PATHS = ("/register", "/token", "/revoke")
+CORS_HEADERS = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "GET, POST, OPTIONS",
+    "access-control-allow-headers": "authorization, content-type, mcp-protocol-version",
+    "access-control-max-age": "600",
+}
+
+
+def is_cors_path(path: str) -> bool:
+    return path in _CORS_PATHS or path.startswith("/.well-known/oauth-")
 
 
 class RateLimiter:
@@ -53,6 +69,15 @@ class RateLimiter:
             return (1 - tokens) / self.rate
 
 
+def _with_cors(send: Send) -> Send:
+    async def send_with_cors(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *((k.encode(), v.encode()) for k, v in CORS_HEADERS.items())]}
+        await send(message)
+
+    return send_with_cors
+
+
 class GuardMiddleware:
     """Body size, Host, Origin and rate checks, as plain ASGI so they also cover the MCP endpoint."""
 
@@ -68,10 +93,15 @@ class GuardMiddleware:
         host = headers.get("host", "")
         if self.state.allowed_hosts and not any(fnmatch.fnmatch(host.lower(), p.lower()) for p in self.state.allowed_hosts):
             return await error_response(421, "misdirected_request", f"host {host!r} is not served here")(scope, receive, send)
+        cors = self.state.oauth is not None and is_cors_path(scope.get("path", ""))
+        if cors:  # OAuth discovery, registration and tokens: any origin (nothing there trusts cookies)
+            if scope.get("method") == "OPTIONS":
+                return await Response(status_code=204, headers=CORS_HEADERS)(scope, receive, send)
+            send = _with_cors(send)
         origin = headers.get("origin")
-        if origin and not self._origin_ok(origin, host):
+        if origin and not cors and not self._origin_ok(origin, host):
             return await error_response(403, "origin_not_allowed", f"origin {origin!r} is not allowed")(scope, receive, send)
-        if not origin and scope.get("method") not in SAFE_METHODS and self._foreign_without_origin(headers, host):
+        if not origin and not cors and scope.get("method") not in SAFE_METHODS and self._foreign_without_origin(headers, host):
             return await error_response(403, "origin_not_allowed", "a write from another site is not allowed")(scope, receive, send)
         if self.limiter is not None:
             client = scope.get("client") or ("?", 0)

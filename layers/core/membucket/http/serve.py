@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..auth import TokenStore
+from ..auth.oauth import AuthorizationServer, OAuthConfig
 from ..caller import ServerState
 from ..client import Membucket
 from ..clients import client_snippets
 from .app import create_app
 from .guards import LOOPBACK_HOSTS
 
-__all__ = ["build_state", "is_loopback", "ServeRefused", "PortInUse", "banner", "run"]
+__all__ = ["PortInUse", "ServeRefused", "banner", "build_state", "is_loopback", "run"]
 
 
 class ServeRefused(RuntimeError):
@@ -60,9 +61,12 @@ def build_state(mb: Membucket, host: str = "127.0.0.1", auth: bool | None = None
         hosts += LOOPBACK_HOSTS
     elif host not in ("0.0.0.0", "::"):
         hosts += [host, f"{host}:*"]
+    tokens = TokenStore(mb.store, cache_seconds=s.token_cache_seconds)
     return ServerState(
         mb=mb,
-        tokens=TokenStore(mb.store, cache_seconds=s.token_cache_seconds),
+        tokens=tokens,
+        oauth=oauth_server(mb, tokens) if auth else None,
+        public_url=s.public_url,
         auth_required=bool(auth),
         default_user=s.user,
         allowed_hosts=hosts if (loopback or s.allowed_hosts) else [],
@@ -71,6 +75,23 @@ def build_state(mb: Membucket, host: str = "127.0.0.1", auth: bool | None = None
         max_import_bytes=s.max_import_bytes,
         rate_limit_per_minute=s.rate_limit_per_minute,
     )
+
+
+def oauth_server(mb: Membucket, tokens: TokenStore) -> AuthorizationServer | None:
+    """The authorization server MCP clients sign in through, unless MEMBUCKET_OAUTH=false."""
+    s = mb.settings
+    if not s.oauth:
+        return None
+    config = OAuthConfig(
+        access_seconds=s.oauth_access_token_seconds,
+        refresh_idle_seconds=s.oauth_refresh_idle_seconds,
+        client_idle_seconds=s.oauth_client_idle_seconds,
+        max_clients=s.oauth_max_clients,
+        registrations_per_minute=s.oauth_registrations_per_minute,
+        owner_passphrase=s.oauth_owner_passphrase.get_secret_value() if s.oauth_owner_passphrase else None,
+        cache_seconds=s.token_cache_seconds,
+    )
+    return AuthorizationServer(mb.store, tokens, config)
 
 
 def banner(mb: Membucket, state: ServerState, host: str, port: int) -> str:
@@ -83,6 +104,7 @@ def banner(mb: Membucket, state: ServerState, host: str, port: int) -> str:
         f"  REST API     : {base}/api/v1   (docs: {base}/docs)",
         f"  data         : {mb.store.url}",
         f"  auth         : {'bearer tokens required' if state.auth_required else 'off (loopback only), user ' + repr(state.default_user)}",
+        *([f"  OAuth        : clients that sign in need only the MCP endpoint (consent at {base}/authorize)"] if state.oauth else []),
         "",
         "Client config (paste into your MCP client's settings):",
         json.dumps(client_snippets(url, "<token from `membucket token create`>" if state.auth_required else None), indent=2),

@@ -23,12 +23,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ..auth import Identity
-from ..caller import ServerState, error_response, identify
+from ..auth.oauth import resource_metadata_url
+from ..caller import ServerState, error_response, identify, public_origin
 from ..engine.keys import validate_app_name, validate_user_id
 from ..errors import Forbidden, MembucketError
 from .tools import CALLER, register_tools
 
-__all__ = ["build_mcp_server", "mount_mcp", "MCPEndpoint"]
+__all__ = ["MCPEndpoint", "build_mcp_server", "mount_mcp"]
 
 INSTRUCTIONS = (
     "membucket is the user's long-term memory, shared by all their AI clients. Search it before answering "
@@ -53,6 +54,19 @@ class MCPEndpoint:
         self.state = state
         self.server = build_mcp_server()
 
+    def _resource(self, scope: Scope) -> str:
+        """This request's MCP URL as an RFC 8707 resource (what an OAuth access token must cover)."""
+        return public_origin(self.state, scope) + scope.get("path", "/mcp").rstrip("/")
+
+    def _challenge(self, scope: Scope, exc: MembucketError) -> dict[str, str]:
+        """RFC 9728 §5.1: a 401 names the resource metadata, so an MCP client can find where to sign in."""
+        if self.state.oauth is None and not self.state.oauth_issuer:
+            return {"WWW-Authenticate": "Bearer"}
+        url = resource_metadata_url(public_origin(self.state, scope), scope.get("path", "/mcp").rstrip("/"))
+        has_token = any(k.lower() == b"authorization" for k, _ in scope.get("headers", []))
+        error = ', error="invalid_token"' if has_token else ""
+        return {"WWW-Authenticate": f'Bearer resource_metadata="{url}"{error}'}
+
     def _caller(self, scope: Scope) -> tuple[Identity, str | None]:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         params = scope.get("path_params") or {}
@@ -60,7 +74,7 @@ class MCPEndpoint:
         if url_user is not None:
             validate_user_id(url_user)
             validate_app_name(url_app)
-        identity = identify(self.state, headers.get("authorization"))
+        identity = identify(self.state, headers.get("authorization"), resource=self._resource(scope))
         if headers.get("authorization"):
             if url_user is not None and url_user != identity.user:
                 raise Forbidden("this token belongs to another user than the URL names")
@@ -81,7 +95,7 @@ class MCPEndpoint:
         try:
             identity, url_app = self._caller(scope)
         except MembucketError as exc:
-            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            headers = self._challenge(scope, exc) if exc.status == 401 else None
             return await error_response(exc.status, exc.code, exc.message, headers=headers)(scope, receive, send)
         token = CALLER.set((self.state, identity, url_app))
         try:

@@ -22,6 +22,14 @@ export async function connectPage() {
     }));
   }
 
+  if (info.oauth_url) {
+    root.append(h("section", { class: "panel stack", "aria-label": "Add by URL", id: "oauth-url" },
+      h("h2", {}, "Add by URL (sign in)"),
+      h("p", { class: "muted" }, "Claude (custom connector), ChatGPT, Claude Code, Cursor and VS Code only need this URL: they open a page here where you sign in with an owner admin token and approve."),
+      h("div", { class: "row" }, h("code", { class: "grow" }, info.oauth_url),
+        h("button", { type: "button", class: "secondary small", onclick: () => copyText(info.oauth_url) }, "Copy URL"))));
+    root.append(h("h2", {}, "Or use a token"));
+  }
   if (info.auth_required) {
     const client = select(info.clients.map((c) => [c.id, c.name]), "claude");
     const appName = h("input", { name: "app", value: "claude", maxlength: 64, required: true });
@@ -70,6 +78,22 @@ export async function connectPage() {
       tokens.replaceChildren(h("h2", {}, "Tokens"), h("p", { class: "error-text" }, err.message));
     }
   }
+  const grants = h("section", { class: "panel", "aria-label": "Connected by sign-in", id: "grants" });
+  async function loadGrants() {
+    try {
+      const list = await api("/tokens/oauth");
+      const live = list.items.filter((g) => !g.revoked_at);
+      grants.replaceChildren(h("h2", {}, "Connected by sign-in"), live.length ? table(["Client", "App", "Access", "Approved", "Last used", ""], live.map((g) => h("tr", { dataset: { grant: g.id } },
+        h("td", {}, g.client_name), h("td", {}, g.app), h("td", {}, g.scopes.join(", ")), h("td", {}, fmtTime(g.created_at)), h("td", {}, fmtTime(g.last_used_at)),
+        h("td", {}, h("button", { type: "button", class: "danger small", "aria-label": `Revoke ${g.client_name}`, onclick: async () => {
+          if (!(await confirmAction(`Revoke ${g.client_name} (app ${g.app})? It stops working at once and must ask again.`, { title: "Revoke access", ok: "Revoke" }))) return;
+          try { await api(`/tokens/oauth/${g.id}`, { method: "DELETE" }); status("Access revoked"); await loadGrants(); } catch (err) { alertError(err); }
+        } }, "Revoke")))), { caption: "Clients connected by sign-in" }) : empty("No client has signed in yet."));
+    } catch (err) {
+      grants.replaceChildren(h("h2", {}, "Connected by sign-in"), h("p", { class: "error-text" }, err.message));
+    }
+  }
   if (info.auth_required) { root.append(tokens); await loadTokens(); }
+  if (info.oauth_url) { root.append(grants); await loadGrants(); }
   return root;
 }
