@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .categorize.base import Categorizer
@@ -28,6 +29,14 @@ def load_embedder(name: str, settings: Settings | None = None) -> Embedder:
         return MiniLMEmbedder(s.minilm_dir, threads=s.embed_threads)
     if name == "openai":
         from .embed.openai_compat import OpenAIEmbedder
+
+        if not (s.openai_base_url or s.openai_api_key or os.environ.get("OPENAI_API_KEY")):
+            # Said at once: otherwise the client tries api.openai.com with no key and fails
+            # seconds later with a bare connection error.
+            raise InvalidInput(
+                "embedder 'openai' is not configured: set MEMBUCKET_OPENAI_BASE_URL (an OpenAI-compatible "
+                "endpoint, e.g. http://localhost:11434/v1) or MEMBUCKET_OPENAI_API_KEY (api.openai.com)"
+            )
 
         return OpenAIEmbedder(
             s.openai_embedding_model,

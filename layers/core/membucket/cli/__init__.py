@@ -15,6 +15,7 @@ import click
 
 from . import admin, apps, bundles, memories, tokens
 from .base import CliError, Runtime, translate_errors
+from .globals import share_root_options
 
 __all__ = ["main", "cli", "CliError", "Runtime", "translate_errors", "PLUGIN_GROUP"]
 
@@ -38,7 +39,10 @@ class RootGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands:
             self.load_plugins()
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            share_root_options(command)  # --user, --json, ... after the subcommand too
+        return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.load_plugins()

@@ -45,13 +45,17 @@ def _get_app(ctx: Context, name: str, *, check: bool) -> App:
     return App(r[0], bool(r[1]), iso(r[2]), iso(r[3]), int(r[4]))
 
 
-def set_app_paused(ctx: Context, name: str, paused: bool) -> App:
-    """Pause (or resume) an app: a paused app can neither read nor write. Creates the app if new."""
+def set_app_paused(ctx: Context, name: str, paused: bool, *, create: bool = True) -> App:
+    """Pause (or resume) an app: a paused app can neither read nor write. Creates the app if new
+    (pausing one before it first connects), unless ``create`` is false: then an unknown name is
+    NotFoundError (the CLI, where it is most likely a typo)."""
     name = validate_app_name(name)
 
     def build(rep) -> Plan | None:
         check_app(rep, ctx.app, write=True)
         now = queries.app_paused(rep, name)
+        if now is None and not create:
+            raise NotFoundError(f"app {name!r} not found (apps list shows the known ones)", app=name)
         if now is not None and now == paused:
             return None
         return Plan([AppState(name=name, paused=bool(paused))])
