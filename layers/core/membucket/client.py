@@ -62,7 +62,10 @@ class Membucket:
     ) -> None:
         self.settings = settings or Settings()
         s = self.settings
-        self.store = store or open_store(s.store, endpoint_url=s.endpoint_url, region=s.region, profile=s.profile)
+        self.store = store or open_store(
+            s.store, endpoint_url=s.endpoint_url, region=s.region, profile=s.profile,
+            max_retries=s.store_max_retries, connect_timeout=s.store_connect_timeout,
+        )
         self._embedder = embedder
         # Not given: MEMBUCKET_CATEGORIZER decides (offline zero-shot unless an LLM is configured).
         self.categorizer: Categorizer | None = _LazyCategorizer(self) if categorizer is DEFAULT else categorizer

@@ -67,6 +67,7 @@ def cli(ctx, store, endpoint_url, region, profile, user, app, as_json):
     ctx.obj = Runtime(
         {"store": store, "endpoint_url": endpoint_url, "region": region, "profile": profile, "user": user, "app": app},
         as_json,
+        one_shot=ctx.invoked_subcommand != "serve",
     )
 
 

@@ -32,8 +32,12 @@ def open_store(
     endpoint_url: str | None = None,
     region: str | None = None,
     profile: str | None = None,
+    max_retries: int | None = None,
+    connect_timeout: float | None = None,
 ) -> ObjectStore:
     """Return the store ``url`` names. Raises ValueError for an unknown scheme or a malformed URL.
+
+    ``max_retries`` and ``connect_timeout`` tune an S3 client (None: the defaults in store.s3).
 
     Example: ``open_store("s3://my-bucket/membucket", endpoint_url="http://localhost:9000")``
     """
@@ -63,6 +67,7 @@ def open_store(
             endpoint_url=endpoint_url,
             region=region,
             profile=profile,
+            **{k: v for k, v in (("max_retries", max_retries), ("connect_timeout", connect_timeout)) if v is not None},
         )
     if scheme == "memory":
         name = (parts.netloc + parts.path).strip("/") or "default"
