@@ -105,6 +105,7 @@ def test_single_thread_and_pool_agree(embedder):
     np.testing.assert_allclose(one, two, atol=1e-6)
 
 
+@pytest.mark.slow  # ~25 s
 @needs_weights
 def test_concurrent_calls(embedder):
     texts = REFERENCE["sentences"]
