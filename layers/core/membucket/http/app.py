@@ -12,6 +12,7 @@ from ..mcp import mount_mcp
 from ..ui import mount_ui
 from ..version import __version__
 from .errors import install_error_handlers
+from .docs import mount_docs
 from .guards import LOOPBACK_HOSTS, GuardMiddleware, RateLimiter
 
 __all__ = ["create_app", "LOOPBACK_HOSTS", "GuardMiddleware", "RateLimiter"]
@@ -22,7 +23,7 @@ def create_app(state: ServerState) -> FastAPI:
         title="membucket",
         version=__version__,
         description="One memory for every LLM client, kept in a bucket you control.",
-        docs_url="/docs",
+        docs_url=None,  # served by http/docs.py from local assets, not a CDN
         openapi_url="/openapi.json",
         redoc_url=None,
     )
@@ -31,5 +32,6 @@ def create_app(state: ServerState) -> FastAPI:
     app.include_router(router)
     mount_mcp(app, state)
     mount_ui(app)
+    mount_docs(app)
     app.add_middleware(GuardMiddleware, state=state)
     return app
