@@ -11,8 +11,8 @@ from ..caller import ServerState
 from ..mcp import mount_mcp
 from ..ui import mount_ui
 from ..version import __version__
-from .errors import install_error_handlers
 from .docs import mount_docs
+from .errors import install_error_handlers
 from .guards import LOOPBACK_HOSTS, GuardMiddleware, RateLimiter
 
 __all__ = ["create_app", "LOOPBACK_HOSTS", "GuardMiddleware", "RateLimiter"]
