@@ -41,6 +41,19 @@ def bench_engine(sizes, backends, out, queries, writers):
     run([int(x) for x in sizes.split(",") if x], backends=[b for b in backends.split(",") if b], out=out, queries=queries, writers=writers)
 
 
+@bench.command("cli")
+@click.option("--repeat", default=5, show_default=True, help="Runs per case (the median is reported).")
+@click.option("--out", default="bench/out/cli.json", show_default=True, help="Where to write the JSON results.")
+def bench_cli(repeat, out):
+    """CLI start (--version, --help), one-shot add and one-shot search, each a fresh process.
+
+    Example: membucket bench cli --repeat 5
+    """
+    from .cli_start import run
+
+    run(repeat, out=out)
+
+
 @bench.command("backup")
 @click.option("--namespaces", default=100, show_default=True, help="Namespaces to back up.")
 @click.option("--memories", default=20, show_default=True, help="Memories per namespace.")

@@ -78,3 +78,4 @@ for _module in (memories, apps, tokens, bundles, admin):
 
 def main() -> None:
     cli(prog_name="membucket")
+
