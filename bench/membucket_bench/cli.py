@@ -27,7 +27,7 @@ def bench():
 @bench.command("engine")
 @click.option("--n", "sizes", default="1000,10000,100000", show_default=True, help="Namespace sizes, comma-separated.")
 @click.option("--backends", default="local,moto", show_default=True, help="Stores to measure: local, moto (HTTP server).")
-@click.option("--out", default="bench/results/engine.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--out", default="bench/out/engine.json", show_default=True, help="Where to write the JSON results.")
 @click.option("--queries", default=200, show_default=True, help="Searches per size.")
 @click.option("--writers", default=8, show_default=True, help="Concurrent writer processes.")
 @translate_errors
@@ -58,7 +58,7 @@ def bench_cli(repeat, out):
 @click.option("--namespaces", default=100, show_default=True, help="Namespaces to back up.")
 @click.option("--memories", default=20, show_default=True, help="Memories per namespace.")
 @click.option("--backends", default="local,moto", show_default=True, help="Stores to measure: local, moto (HTTP server).")
-@click.option("--out", default="bench/results/backup.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--out", default="bench/out/backup.json", show_default=True, help="Where to write the JSON results.")
 @translate_errors
 def bench_backup(namespaces, memories, backends, out):
     """Full, then incremental bucket backups of many small namespaces (copied vs skipped), verify, restore.
@@ -75,7 +75,7 @@ def bench_backup(namespaces, memories, backends, out):
 @click.option("--queries", default=200, show_default=True, help="Sequential searches measured.")
 @click.option("--clients", default=8, show_default=True, help="Concurrent clients.")
 @click.option("--seconds", default=15.0, show_default=True, help="Duration of the concurrent run.")
-@click.option("--out", default="bench/results/http.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--out", default="bench/out/http.json", show_default=True, help="Where to write the JSON results.")
 @translate_errors
 def bench_http(n, queries, clients, seconds, out):
     """MCP search_memory and REST search end to end over loopback HTTP (offline embedder).
@@ -88,7 +88,7 @@ def bench_http(n, queries, clients, seconds, out):
 
 
 @bench.command("locomo")
-@click.option("--data", "data_path", default="../shared/data/locomo/locomo_dev.json", show_default=True, help="LoCoMo JSON file (read in place, never copied).")
+@click.option("--data", "data_path", default="bench/data/locomo_sample.json", show_default=True, help="LoCoMo JSON file (read in place, never copied); the default is a tiny sample for smoke runs (bench/data/README.md).")
 @click.option("--mode", "modes", default="hybrid", show_default=True, help="Search mode(s): dense, lexical, hybrid; comma-separated to compare.")
 @click.option("--conversations", type=int, help="Only the first N conversations.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -98,7 +98,7 @@ def bench_http(n, queries, clients, seconds, out):
 def bench_locomo(data_path, modes, conversations, as_json, out, scale):
     """Retrieval quality (recall@1/5/10, MRR) on LoCoMo through the real add and search operations.
 
-    Example: membucket bench locomo --data ../shared/data/locomo/locomo_dev.json --mode dense,lexical,hybrid
+    Example: membucket bench locomo --data locomo10.json --mode dense,lexical,hybrid
     """
     from .locomo import run
 
@@ -110,7 +110,7 @@ def bench_locomo(data_path, modes, conversations, as_json, out, scale):
 
 @bench.command("categories")
 @click.option("--data", "data_path", default="tests/data/categories_labelled.jsonl", show_default=True, help="Labelled JSONL (text, categories, split).")
-@click.option("--out", default="bench/results/categories.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--out", default="bench/out/categories.json", show_default=True, help="Where to write the JSON results.")
 @translate_errors
 def bench_categories(data_path, out):
     """Offline categorizer quality: tune threshold/margin on the tune half, micro P/R/F1 on the holdout half.
@@ -126,7 +126,7 @@ def bench_categories(data_path, out):
 @bench.command("export")
 @click.option("--n", default=100_000, show_default=True, help="Memories (with 384-d synthetic vectors).")
 @click.option("--store", "store_kind", default="local", type=click.Choice(["local"]), show_default=True, help="Store backend.")
-@click.option("--out", default="bench/results/export.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--out", default="bench/out/export.json", show_default=True, help="Where to write the JSON results.")
 @translate_errors
 def bench_export(n, store_kind, out):
     """Export and import N memories: time, peak memory, bundle size (no model needed).
