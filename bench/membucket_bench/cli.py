@@ -9,11 +9,15 @@ library: ``run(...)`` returns the figures it writes as JSON.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from membucket.cli import translate_errors
 
-__all__ = ["bench"]
+__all__ = ["bench", "SAMPLE"]
+
+# A LoCoMo-format sample of our own, found wherever the command runs from (bench/data/README.md).
+SAMPLE = str(Path(__file__).resolve().parents[1] / "data" / "locomo_sample.json")
 
 
 @click.group("bench")
@@ -88,7 +92,10 @@ def bench_http(n, queries, clients, seconds, out):
 
 
 @bench.command("locomo")
-@click.option("--data", "data_path", default="bench/data/locomo_sample.json", show_default=True, help="LoCoMo JSON file (read in place, never copied); the default is a tiny sample for smoke runs (bench/data/README.md).")
+@click.option(
+    "--data", "data_path", default=SAMPLE, show_default="bench/data/locomo_sample.json",
+    help="LoCoMo JSON file (read in place, never copied); the default is a tiny sample for smoke runs (bench/data/README.md).",
+)
 @click.option("--mode", "modes", default="hybrid", show_default=True, help="Search mode(s): dense, lexical, hybrid; comma-separated to compare.")
 @click.option("--conversations", type=int, help="Only the first N conversations.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
