@@ -104,7 +104,7 @@ class Membucket:
             registry=self.registry,
         )
 
-    def context(self, user: str | None = None, app: str | None = None) -> Context:
+    def context(self, user: str | None = None, app: str | None = None, *, actor: str | None = None) -> Context:
         if app is not None:
             app = validate_app_name(app)
         return Context(
@@ -114,6 +114,7 @@ class Membucket:
             app=app,
             categorizer=None if _off(self.categorizer) else self.categorizer,
             llm=self.llm,
+            actor=actor,
         )
 
     def users(self) -> list[str]:

@@ -96,7 +96,8 @@ class Runtime:
         return self._mb
 
     def ctx(self, owner: bool = False) -> Context:
-        return self.mb.context(self.settings.user, None if owner else self.settings.app)
+        # the owner acts without an app (no rules); history still names who made the change
+        return self.mb.context(self.settings.user, None if owner else self.settings.app, actor=self.settings.app)
 
 
 pass_rt = click.make_pass_decorator(Runtime)

@@ -225,5 +225,5 @@ def ensure_app(ctx: Context) -> None:
         return
     ctx.ns.commit(
         lambda rep: None if app_exists(rep, ctx.app) else Plan([AppUpsert(name=ctx.app)]),
-        actor=ctx.app,
+        actor=ctx.who,
     )

@@ -60,7 +60,7 @@ def set_app_paused(ctx: Context, name: str, paused: bool, *, create: bool = True
             return None
         return Plan([AppState(name=name, paused=bool(paused))])
 
-    ctx.ns.commit(build, actor=ctx.app)
+    ctx.ns.commit(build, actor=ctx.who)
     return _get_app(ctx, name, check=False)  # an app that just paused itself still gets its answer
 
 
@@ -102,7 +102,7 @@ def add_rule(ctx: Context, app: str, effect: str, scope: str = "all", target: st
             ops.append(AppUpsert(name=app))
         return Plan(ops + [RuleAdd(id=rule_id, app=app, effect=effect, scope=scope, target=target)], rule_id)
 
-    rid = ctx.ns.commit(build, actor=ctx.app)
+    rid = ctx.ns.commit(build, actor=ctx.who)
     return next(r for r in list_rules(ctx) if r.id == rid)
 
 
@@ -115,4 +115,4 @@ def delete_rule(ctx: Context, rule_id: str) -> None:
             raise NotFoundError(f"rule {rule_id} not found", id=rule_id)
         return Plan([RuleDelete(id=rule_id)])
 
-    ctx.ns.commit(build, actor=ctx.app)
+    ctx.ns.commit(build, actor=ctx.who)

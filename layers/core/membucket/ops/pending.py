@@ -123,7 +123,7 @@ def fill_categories(ctx: Context, ids: Sequence[str] | None = None, *, limit: in
                 ops.append(MemoryUpdate(id=mid, categories=cats))
         return Plan(ops, [op.id for op in ops])
 
-    committed = ctx.ns.commit(build, actor=ctx.app) or []
+    committed = ctx.ns.commit(build, actor=ctx.who) or []
     report.categorized += committed
     report.skipped += [i for i in done if i not in committed]
     return report
