@@ -17,6 +17,8 @@ from urllib.request import url2pathname
 from .base import ObjectStore
 from .local import LocalStore
 from .memory import MemoryStore
+from .s3 import CONNECT_TIMEOUT as S3_CONNECT_TIMEOUT
+from .s3 import MAX_RETRIES as S3_MAX_RETRIES
 from .s3 import S3Store
 
 __all__ = ["open_store"]
@@ -67,7 +69,8 @@ def open_store(
             endpoint_url=endpoint_url,
             region=region,
             profile=profile,
-            **{k: v for k, v in (("max_retries", max_retries), ("connect_timeout", connect_timeout)) if v is not None},
+            max_retries=S3_MAX_RETRIES if max_retries is None else max_retries,
+            connect_timeout=S3_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
         )
     if scheme == "memory":
         name = (parts.netloc + parts.path).strip("/") or "default"
