@@ -42,6 +42,8 @@ def test_snippets_carry_the_url_and_token():
     assert "Authorization: Bearer mb_x_y" in s["claude_desktop_or_cursor_via_mcp_remote"]["mcpServers"]["membucket"]["args"]
 
 
+@pytest.mark.slow  # ~10 s: a server subprocess
+@pytest.mark.timeout(300)
 def test_serve_process_shares_memories_with_the_cli(tmp_path):
     env = {**os.environ, "MEMBUCKET_STORE": str(tmp_path / "bucket"), "MEMBUCKET_USER": "dana", "MEMBUCKET_CACHE_DIR": str(tmp_path / "cache")}
     exe = [sys.executable, "-m", "membucket"]

@@ -9,11 +9,15 @@ library: ``run(...)`` returns the figures it writes as JSON.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from membucket.cli import translate_errors
 
-__all__ = ["bench"]
+__all__ = ["bench", "SAMPLE"]
+
+# A LoCoMo-format sample of our own, found wherever the command runs from (bench/data/README.md).
+SAMPLE = str(Path(__file__).resolve().parents[1] / "data" / "locomo_sample.json")
 
 
 @click.group("bench")
@@ -27,7 +31,7 @@ def bench():
 @bench.command("engine")
 @click.option("--n", "sizes", default="1000,10000,100000", show_default=True, help="Namespace sizes, comma-separated.")
 @click.option("--backends", default="local,moto", show_default=True, help="Stores to measure: local, moto (HTTP server).")
-@click.option("--out", default="bench/results/engine.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--out", default="bench/out/engine.json", show_default=True, help="Where to write the JSON results.")
 @click.option("--queries", default=200, show_default=True, help="Searches per size.")
 @click.option("--writers", default=8, show_default=True, help="Concurrent writer processes.")
 @translate_errors
@@ -41,11 +45,24 @@ def bench_engine(sizes, backends, out, queries, writers):
     run([int(x) for x in sizes.split(",") if x], backends=[b for b in backends.split(",") if b], out=out, queries=queries, writers=writers)
 
 
+@bench.command("cli")
+@click.option("--repeat", default=5, show_default=True, help="Runs per case (the median is reported).")
+@click.option("--out", default="bench/out/cli.json", show_default=True, help="Where to write the JSON results.")
+def bench_cli(repeat, out):
+    """CLI start (--version, --help), one-shot add and one-shot search, each a fresh process.
+
+    Example: membucket bench cli --repeat 5
+    """
+    from .cli_start import run
+
+    run(repeat, out=out)
+
+
 @bench.command("backup")
 @click.option("--namespaces", default=100, show_default=True, help="Namespaces to back up.")
 @click.option("--memories", default=20, show_default=True, help="Memories per namespace.")
 @click.option("--backends", default="local,moto", show_default=True, help="Stores to measure: local, moto (HTTP server).")
-@click.option("--out", default="bench/results/backup.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--out", default="bench/out/backup.json", show_default=True, help="Where to write the JSON results.")
 @translate_errors
 def bench_backup(namespaces, memories, backends, out):
     """Full, then incremental bucket backups of many small namespaces (copied vs skipped), verify, restore.
@@ -62,7 +79,7 @@ def bench_backup(namespaces, memories, backends, out):
 @click.option("--queries", default=200, show_default=True, help="Sequential searches measured.")
 @click.option("--clients", default=8, show_default=True, help="Concurrent clients.")
 @click.option("--seconds", default=15.0, show_default=True, help="Duration of the concurrent run.")
-@click.option("--out", default="bench/results/http.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--out", default="bench/out/http.json", show_default=True, help="Where to write the JSON results.")
 @translate_errors
 def bench_http(n, queries, clients, seconds, out):
     """MCP search_memory and REST search end to end over loopback HTTP (offline embedder).
@@ -75,7 +92,10 @@ def bench_http(n, queries, clients, seconds, out):
 
 
 @bench.command("locomo")
-@click.option("--data", "data_path", default="../shared/data/locomo/locomo_dev.json", show_default=True, help="LoCoMo JSON file (read in place, never copied).")
+@click.option(
+    "--data", "data_path", default=SAMPLE, show_default="bench/data/locomo_sample.json",
+    help="LoCoMo JSON file (read in place, never copied); the default is a tiny sample for smoke runs (bench/data/README.md).",
+)
 @click.option("--mode", "modes", default="hybrid", show_default=True, help="Search mode(s): dense, lexical, hybrid; comma-separated to compare.")
 @click.option("--conversations", type=int, help="Only the first N conversations.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -85,7 +105,7 @@ def bench_http(n, queries, clients, seconds, out):
 def bench_locomo(data_path, modes, conversations, as_json, out, scale):
     """Retrieval quality (recall@1/5/10, MRR) on LoCoMo through the real add and search operations.
 
-    Example: membucket bench locomo --data ../shared/data/locomo/locomo_dev.json --mode dense,lexical,hybrid
+    Example: membucket bench locomo --data locomo10.json --mode dense,lexical,hybrid
     """
     from .locomo import run
 
@@ -97,7 +117,7 @@ def bench_locomo(data_path, modes, conversations, as_json, out, scale):
 
 @bench.command("categories")
 @click.option("--data", "data_path", default="tests/data/categories_labelled.jsonl", show_default=True, help="Labelled JSONL (text, categories, split).")
-@click.option("--out", default="bench/results/categories.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--out", default="bench/out/categories.json", show_default=True, help="Where to write the JSON results.")
 @translate_errors
 def bench_categories(data_path, out):
     """Offline categorizer quality: tune threshold/margin on the tune half, micro P/R/F1 on the holdout half.
@@ -113,7 +133,7 @@ def bench_categories(data_path, out):
 @bench.command("export")
 @click.option("--n", default=100_000, show_default=True, help="Memories (with 384-d synthetic vectors).")
 @click.option("--store", "store_kind", default="local", type=click.Choice(["local"]), show_default=True, help="Store backend.")
-@click.option("--out", default="bench/results/export.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--out", default="bench/out/export.json", show_default=True, help="Where to write the JSON results.")
 @translate_errors
 def bench_export(n, store_kind, out):
     """Export and import N memories: time, peak memory, bundle size (no model needed).

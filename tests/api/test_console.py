@@ -210,7 +210,7 @@ def test_connect_with_auth_gives_mcp_url_and_a_placeholder_that_works_once_fille
     info = alice.get("/connect").json()
     assert info["auth_required"] and info["token_placeholder"] == TOKEN_PLACEHOLDER
     ids = [c["id"] for c in info["clients"]]
-    assert ids == ["claude", "cursor", "windsurf", "vscode", "http"]
+    assert ids == ["claude", "cursor", "windsurf", "vscode", "mcp-client"]
     for c in info["clients"]:
         assert c["url"] == f"{api.url}/mcp"
         assert TOKEN_PLACEHOLDER in str(c["config"]) and "mb_" not in str(c["config"])
@@ -234,6 +234,8 @@ def test_connect_without_auth_names_client_and_user_in_the_url(tmp_path):
         assert not info["auth_required"] and info["token_placeholder"] is None
         urls = {c["id"]: c["url"] for c in info["clients"]}
         assert urls["cursor"] == f"{url}/mcp/cursor/http/default" and urls["vscode"] == f"{url}/mcp/vscode/http/default"
+        assert urls["mcp-client"] == f"{url}/mcp/mcp-client/http/default"  # the generic one names a client too
+        assert not any("/http/http/" in u for u in urls.values())
         assert "headers" not in str(info["clients"]) and "Authorization" not in str(info["clients"])
 
 

@@ -42,6 +42,8 @@ def fuzz_schema(fuzz_api):
 schema = schemathesis.pytest.from_fixture("fuzz_schema")
 
 
+@pytest.mark.slow  # ~25 s over every operation
+@pytest.mark.timeout(600)
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,

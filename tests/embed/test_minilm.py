@@ -105,6 +105,8 @@ def test_single_thread_and_pool_agree(embedder):
     np.testing.assert_allclose(one, two, atol=1e-6)
 
 
+@pytest.mark.slow  # ~25 s alone, minutes on a loaded machine
+@pytest.mark.timeout(600)
 @needs_weights
 def test_concurrent_calls(embedder):
     texts = REFERENCE["sentences"]

@@ -80,6 +80,7 @@ def _check(out, store):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_eight_processes_on_the_directory_store(tmp_path):
     from membucket.store import open_store
 
@@ -88,6 +89,7 @@ def test_eight_processes_on_the_directory_store(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_eight_processes_on_moto_http_server(tmp_path, s3_http_bucket):
     from membucket.store import open_store
 

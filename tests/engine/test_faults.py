@@ -21,6 +21,7 @@ def _faulty_mb(url, cache, seed, **kw):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("seed", [1, 2])
 def test_acknowledged_writes_survive_faults(tmp_path, seed):
     url = str(tmp_path / "bucket")

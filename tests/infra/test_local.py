@@ -71,6 +71,8 @@ def test_compose_file_has_minio_a_bucket_and_the_server():
     assert services["membucket"]["depends_on"]["create-bucket"]["condition"] == "service_completed_successfully"
 
 
+@pytest.mark.slow  # ~10 s: a local S3 server subprocess
+@pytest.mark.timeout(300)
 def test_no_docker_s3_path_runs():
     out = subprocess.run([sys.executable, str(ROOT / "local/s3_server.py"), "--check"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr

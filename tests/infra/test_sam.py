@@ -27,6 +27,7 @@ def test_cfn_lint(template):
 
 
 @needs_sam
+@pytest.mark.timeout(400)  # sam validate can take minutes on a loaded machine
 def test_sam_validate_lint():
     out = run(str(SAM_VENV / "sam"), "validate", "--lint", "-t", "template.yaml")
     assert out.returncode == 0, out.stdout + out.stderr

@@ -19,6 +19,8 @@ def inspector(url: str, *args: str) -> dict:
     return json.loads(proc.stdout)
 
 
+@pytest.mark.slow  # ~13 s: npx starts the Inspector CLI
+@pytest.mark.timeout(600)
 def test_inspector_lists_tools_adds_and_searches(open_server):
     url, _ = open_server
     endpoint = f"{url}/mcp/inspector/http/alice"

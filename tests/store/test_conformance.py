@@ -292,6 +292,7 @@ def _run_threads(n: int, target) -> list:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_racing_put_if_absent_has_one_winner(store):
     _skip_inprocess_moto(store)
     def claim(i: int) -> bool:
@@ -308,6 +309,7 @@ def test_racing_put_if_absent_has_one_winner(store):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_racing_compare_and_swap_counter(store):
     _skip_inprocess_moto(store)
     store.put("counter", b"0")
@@ -352,6 +354,7 @@ def _claim_worker(root: str, worker: int, claims: int) -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_local_racing_processes_claim_each_number_once(tmp_path):
     root = tmp_path / "bucket"
     LocalStore(root)
@@ -379,6 +382,7 @@ def _crash_in_rename(root: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_local_put_killed_before_rename_leaves_no_visible_object(tmp_path):
     root = tmp_path / "bucket"
     proc = multiprocessing.get_context("spawn").Process(target=_crash_in_rename, args=(str(root),))

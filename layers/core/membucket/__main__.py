@@ -1,3 +1,5 @@
-from .cli import main
+"""``python -m membucket``: the same as the ``membucket`` command."""
+
+from .launch import main
 
 main()

@@ -88,7 +88,8 @@ def get_identity(request: Request) -> Identity:
 
 def context_for(state: ServerState, identity: Identity, app: str | None = None) -> Context:
     """The Context an identity acts in: its user, and its app (a token's app wins over ``app``)."""
-    return state.mb.context(identity.user, identity.app if identity.app is not None else app)
+    acting = identity.app if identity.app is not None else app
+    return state.mb.context(identity.user, acting, actor=None if acting is not None else "owner")
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None) -> JSONResponse:

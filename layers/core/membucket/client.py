@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from pathlib import Path
 from typing import Final, Literal
 
@@ -35,6 +36,14 @@ def load_embedder(name: str, settings: Settings | None = None) -> Embedder:
     if name == "openai":
         from .embed.openai_compat import OpenAIEmbedder
 
+        if not (s.openai_base_url or s.openai_api_key or os.environ.get("OPENAI_API_KEY")):
+            # Said at once: otherwise the client tries api.openai.com with no key and fails
+            # seconds later with a bare connection error.
+            raise InvalidInput(
+                "embedder 'openai' is not configured: set MEMBUCKET_OPENAI_BASE_URL (an OpenAI-compatible "
+                "endpoint, e.g. http://localhost:11434/v1) or MEMBUCKET_OPENAI_API_KEY (api.openai.com)"
+            )
+
         return OpenAIEmbedder(
             s.openai_embedding_model,
             base_url=s.openai_base_url,
@@ -59,7 +68,10 @@ class Membucket:
     ) -> None:
         self.settings = settings or Settings()
         s = self.settings
-        self.store = store or open_store(s.store, endpoint_url=s.endpoint_url, region=s.region, profile=s.profile)
+        self.store = store or open_store(
+            s.store, endpoint_url=s.endpoint_url, region=s.region, profile=s.profile,
+            max_retries=s.store_max_retries, connect_timeout=s.store_connect_timeout,
+        )
         self._embedder = embedder
         # Not given: MEMBUCKET_CATEGORIZER decides (offline zero-shot unless an LLM is configured).
         self.categorizer: Categorizer | None = _LazyCategorizer(self) if categorizer is DEFAULT else categorizer
@@ -98,7 +110,7 @@ class Membucket:
             registry=self.registry,
         )
 
-    def context(self, user: str | None = None, app: str | None = None) -> Context:
+    def context(self, user: str | None = None, app: str | None = None, *, actor: str | None = None) -> Context:
         if app is not None:
             app = validate_app_name(app)
         return Context(
@@ -108,6 +120,7 @@ class Membucket:
             app=app,
             categorizer=None if _off(self.categorizer) else self.categorizer,
             llm=self.llm,
+            actor=actor,
         )
 
     def users(self) -> list[str]:

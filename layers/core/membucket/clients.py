@@ -13,7 +13,8 @@ CLIENTS = [
     ("cursor", "Cursor", "~/.cursor/mcp.json (or .cursor/mcp.json in a project)"),
     ("windsurf", "Windsurf", "~/.codeium/windsurf/mcp_config.json"),
     ("vscode", "VS Code", ".vscode/mcp.json in the workspace (or the user-level mcp.json)"),
-    ("http", "Any streamable-HTTP client", "the client's MCP server settings"),
+    # not "http": that is the transport segment of /mcp/<client>/http/<user>, and the URL read /mcp/http/http/...
+    ("mcp-client", "Any streamable-HTTP client", "the client's MCP server settings"),
 ]
 
 

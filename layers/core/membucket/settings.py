@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, ...); AWS_ENDPOINT_URL also works")
     region: str | None = None
     profile: str | None = None
+    store_max_retries: int | None = Field(None, description="S3 transport retries (default 10; one-shot CLI commands: 1)")
+    store_connect_timeout: float | None = Field(None, description="Seconds to open an S3 connection (default 5; one-shot CLI commands: 2)")
     cache_dir: str = Field(default_factory=default_cache_dir, description="Local replica cache (checkpoints, working DBs)")
     user: str = Field("default", description="Default user id for the CLI and for a server with auth off")
     port: int = Field(8765, ge=1, le=65535, description="Port `membucket serve` listens on when --port is not given (make run PORT=...)")

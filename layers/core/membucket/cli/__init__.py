@@ -15,6 +15,7 @@ import click
 
 from . import admin, apps, bundles, memories, service, tokens
 from .base import CliError, Runtime, translate_errors
+from .globals import share_root_options
 
 __all__ = ["main", "cli", "CliError", "Runtime", "translate_errors", "PLUGIN_GROUP"]
 
@@ -38,7 +39,10 @@ class RootGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands:
             self.load_plugins()
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            share_root_options(command)  # --user, --json, ... after the subcommand too
+        return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.load_plugins()
@@ -63,6 +67,7 @@ def cli(ctx, store, endpoint_url, region, profile, user, app, as_json):
     ctx.obj = Runtime(
         {"store": store, "endpoint_url": endpoint_url, "region": region, "profile": profile, "user": user, "app": app},
         as_json,
+        one_shot=ctx.invoked_subcommand != "serve",
     )
 
 
@@ -73,3 +78,4 @@ for _module in (memories, apps, tokens, bundles, admin, service):
 
 def main() -> None:
     cli(prog_name="membucket")
+

@@ -1,4 +1,4 @@
-"""Running membucket: doctor, compact, reindex, recategorize, serve and the interactive shell."""
+"""Running membucket: doctor, compact, reindex, recategorize and serve (the shell: shell.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from .. import client, ops
 from ..doctor import run_checks
-from ..errors import MembucketError
 from ..ops.reindex import reindex as run_reindex
 from .base import CliError, Runtime, emit, pass_rt, translate_errors
+from .shell import shell
 
 __all__ = ["COMMANDS"]
 
@@ -129,41 +129,6 @@ def serve(rt: Runtime, host, port, auth, log_level):
         raise CliError("port_in_use", str(exc), rt.as_json) from exc
     except ServeRefused as exc:
         raise CliError("auth_required", str(exc), rt.as_json) from exc
-
-
-@click.command("shell")
-@pass_rt
-@translate_errors
-def shell(rt: Runtime):
-    """An interactive prompt: type text to add it, '?query' to search, 'list', or 'quit'.
-
-    Example: membucket shell
-    """
-    ctx = rt.ctx()
-    click.echo(f"membucket shell - user {ctx.user!r}, app {ctx.app!r}, store {rt.mb.store.url}")
-    click.echo("Type a sentence to remember it, '?question' to search, 'list' to list, 'quit' to leave.")
-    while True:
-        try:
-            line = input("membucket> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            click.echo()
-            return
-        if not line:
-            continue
-        if line in ("quit", "exit"):
-            return
-        try:
-            if line.startswith("?"):
-                for h in ops.search(ctx, line[1:], limit=5):
-                    click.echo(f"  {h.score:.3f}  {h.text}")
-            elif line == "list":
-                for m in ops.list_memories(rt.ctx(owner=True), size=20).items:
-                    click.echo(f"  [{m.state}] {m.text}")
-            else:
-                for e in ops.add(ctx, line).events:
-                    click.echo(f"  {e.event} {e.id}")
-        except MembucketError as exc:
-            click.echo(f"  error: {exc.code}: {exc.message}")
 
 
 COMMANDS = [doctor, compact, reindex, recategorize, serve, shell]

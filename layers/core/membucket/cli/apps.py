@@ -32,14 +32,15 @@ def apps_list(rt: Runtime):
 
 @apps.command("pause")
 @click.argument("name")
+@click.option("--create", is_flag=True, help="Pause an app that has not connected yet (refused on first contact).")
 @pass_rt
 @translate_errors
-def apps_pause(rt: Runtime, name):
-    """Pause an app: it can no longer read or write.
+def apps_pause(rt: Runtime, name, create):
+    """Pause an app: it can no longer read or write. An unknown name is not_found unless --create.
 
     Example: membucket apps pause cursor
     """
-    emit(ops.set_app_paused(rt.ctx(owner=True), name, True))
+    emit(ops.set_app_paused(rt.ctx(owner=True), name, True, create=create))
 
 
 @apps.command("resume")
@@ -51,7 +52,7 @@ def apps_resume(rt: Runtime, name):
 
     Example: membucket apps resume cursor
     """
-    emit(ops.set_app_paused(rt.ctx(owner=True), name, False))
+    emit(ops.set_app_paused(rt.ctx(owner=True), name, False, create=False))
 
 
 @click.group("rules")

@@ -65,12 +65,18 @@ def translate_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+# A one-shot command fails in seconds when the store is unreachable (a server keeps the
+# defaults: 10 retries, 5 s connect timeout). MEMBUCKET_STORE_* settings still win.
+ONE_SHOT_STORE = {"store_max_retries": 1, "store_connect_timeout": 2.0}
+
+
 class Runtime:
     """What the root options resolve to; built lazily so --help never touches the store."""
 
-    def __init__(self, overrides: dict[str, Any], as_json: bool) -> None:
+    def __init__(self, overrides: dict[str, Any], as_json: bool, one_shot: bool = True) -> None:
         self.overrides = {k: v for k, v in overrides.items() if v is not None}
         self.as_json = as_json
+        self.one_shot = one_shot
         self._mb: Membucket | None = None
 
     @property
@@ -81,13 +87,17 @@ class Runtime:
     def mb(self) -> Membucket:
         if self._mb is None:
             try:
-                self._mb = Membucket(Settings(**self.overrides))
+                settings = Settings(**self.overrides)
+                if self.one_shot:
+                    settings = settings.model_copy(update={k: v for k, v in ONE_SHOT_STORE.items() if getattr(settings, k) is None})
+                self._mb = Membucket(settings)
             except ValueError as exc:  # a bad option or MEMBUCKET_* value (settings, store URL)
                 raise InvalidInput(str(exc)) from exc
         return self._mb
 
     def ctx(self, owner: bool = False) -> Context:
-        return self.mb.context(self.settings.user, None if owner else self.settings.app)
+        # the owner acts without an app (no rules); history still names who made the change
+        return self.mb.context(self.settings.user, None if owner else self.settings.app, actor=self.settings.app)
 
 
 pass_rt = click.make_pass_decorator(Runtime)

@@ -54,6 +54,13 @@ class Replica:
         self.cache_hits = 0
         self._reset()
 
+    def close(self) -> None:
+        """Close the DuckDB connection (at exit); the replica is not used afterwards."""
+        with self.lock:
+            self.con.raw.close()
+            self.index = self.lexical = None
+            self.memo.clear()
+
     # -- state -----------------------------------------------------------------------------
     def _reset(self, schema: bool = True) -> None:
         self.con = connect()

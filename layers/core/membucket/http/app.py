@@ -11,6 +11,7 @@ from ..caller import ServerState
 from ..mcp import mount_mcp
 from ..ui import mount_ui
 from ..version import __version__
+from .docs import mount_docs
 from .errors import install_error_handlers
 from .guards import LOOPBACK_HOSTS, GuardMiddleware, RateLimiter
 from .oauth import oauth_routes
@@ -23,7 +24,7 @@ def create_app(state: ServerState) -> FastAPI:
         title="membucket",
         version=__version__,
         description="One memory for every LLM client, kept in a bucket you control.",
-        docs_url="/docs",
+        docs_url=None,  # served by http/docs.py from local assets, not a CDN
         openapi_url="/openapi.json",
         redoc_url=None,
     )
@@ -33,5 +34,6 @@ def create_app(state: ServerState) -> FastAPI:
     mount_mcp(app, state)
     mount_ui(app)
     app.router.routes.extend(oauth_routes(state))
+    mount_docs(app)
     app.add_middleware(GuardMiddleware, state=state)
     return app

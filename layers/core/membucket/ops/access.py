@@ -227,5 +227,5 @@ def ensure_app(ctx: Context) -> None:
         return
     ctx.ns.commit(
         lambda rep: None if app_exists(rep, app) else Plan([AppUpsert(name=app)]),
-        actor=app,
+        actor=ctx.who,
     )

@@ -96,7 +96,7 @@ def add(
     def _pending(mid: str) -> list[Operation]:
         return [pending_op([mid])] if pending else []
 
-    events = ctx.ns.commit(build, actor=ctx.app)
+    events = ctx.ns.commit(build, actor=ctx.who)
     if pending:
         after_commit(ctx, [e.id for e in events if e.event != "NOOP"])
     return AddResult(events=events, note=note)
@@ -146,4 +146,4 @@ def add_batch(ctx: Context, items: Sequence[NewMemory]) -> list[str]:
         check_embedder(ctx, rep)
         return Plan([*init_ops(ctx, rep), *app_ops(ctx.app, rep), *ops], [op.id for op in ops])
 
-    return ctx.ns.commit(build, actor=ctx.app)
+    return ctx.ns.commit(build, actor=ctx.who)

@@ -45,18 +45,22 @@ def _get_app(ctx: Context, name: str, *, check: bool) -> App:
     return App(name=r[0], paused=bool(r[1]), created_at=iso(r[2]), updated_at=iso(r[3]), memories=int(r[4]))
 
 
-def set_app_paused(ctx: Context, name: str, paused: bool) -> App:
-    """Pause (or resume) an app: a paused app can neither read nor write. Creates the app if new."""
+def set_app_paused(ctx: Context, name: str, paused: bool, *, create: bool = True) -> App:
+    """Pause (or resume) an app: a paused app can neither read nor write. Creates the app if new
+    (pausing one before it first connects), unless ``create`` is false: then an unknown name is
+    NotFoundError (the CLI, where it is most likely a typo)."""
     name = validate_app_name(name)
 
     def build(rep) -> Plan | None:
         check_app(rep, ctx.app, write=True)
         now = queries.app_paused(rep, name)
+        if now is None and not create:
+            raise NotFoundError(f"app {name!r} not found (apps list shows the known ones)", app=name)
         if now is not None and now == paused:
             return None
         return Plan([AppState(name=name, paused=bool(paused))])
 
-    ctx.ns.commit(build, actor=ctx.app)
+    ctx.ns.commit(build, actor=ctx.who)
     return _get_app(ctx, name, check=False)  # an app that just paused itself still gets its answer
 
 
@@ -98,7 +102,7 @@ def add_rule(ctx: Context, app: str, effect: str, scope: str = "all", target: st
             ops.append(AppUpsert(name=app))
         return Plan(ops + [RuleAdd(id=rule_id, app=app, effect=effect, scope=scope, target=target)], rule_id)
 
-    rid = ctx.ns.commit(build, actor=ctx.app)
+    rid = ctx.ns.commit(build, actor=ctx.who)
     return next(r for r in list_rules(ctx) if r.id == rid)
 
 
@@ -111,4 +115,4 @@ def delete_rule(ctx: Context, rule_id: str) -> None:
             raise NotFoundError(f"rule {rule_id} not found", id=rule_id)
         return Plan([RuleDelete(id=rule_id)])
 
-    ctx.ns.commit(build, actor=ctx.app)
+    ctx.ns.commit(build, actor=ctx.who)

@@ -145,7 +145,7 @@ def recategorize(
             raise LlmUnavailable(f"the categorizer failed: {exc}", changed=result.changed) from None
         new = {r[0]: (r[1], list(r[4] or []), _usable(c, ctx.settings.max_categories)) for r, c in zip(chunk, proposed)}
         result.scanned += len(chunk)
-        outcome = ctx.ns.commit(_batch_plan(ctx, new), actor=ctx.app)
+        outcome = ctx.ns.commit(_batch_plan(ctx, new), actor=ctx.who)
         changed, unchanged, skipped = outcome
         result.changed += len(changed)
         result.unchanged += unchanged

@@ -70,7 +70,7 @@ def define_category(ctx: Context, name: str, description: str) -> CategoryDefini
             raise TooLarge(f"{len(known)} categories are defined; the limit is {MAX_DEFINED}", limit=MAX_DEFINED)
         return Plan([CategoryDefine(name=name, description=description)], None)
 
-    ctx.ns.commit(build, actor=ctx.app)
+    ctx.ns.commit(build, actor=ctx.who)
     found = next((d for d in list_category_defs(ctx) if d.name == name), None)
     if found is None:  # deleted by another writer between our commit and this read
         raise Conflict(f"category {name!r} was deleted while it was being defined; define it again", name=name)
@@ -87,7 +87,7 @@ def delete_category(ctx: Context, name: str) -> None:
             raise NotFoundError(f"category {name!r} is not defined", name=name)
         return Plan([CategoryDelete(name=name)], None)
 
-    ctx.ns.commit(build, actor=ctx.app)
+    ctx.ns.commit(build, actor=ctx.who)
 
 
 def list_category_defs(ctx: Context) -> list[CategoryDefinition]:

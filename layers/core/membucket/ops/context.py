@@ -24,6 +24,12 @@ class Context:
     app: str | None = None  # None: the namespace owner (CLI admin, UI): no rules, no access log
     categorizer: Categorizer | None = None
     llm: Any = None  # membucket.llm.Llm when the operator configured one: infer extracts facts with it
+    actor: str | None = None  # who acts when ``app`` is None (the CLI's app name): history names it
+
+    @property
+    def who(self) -> str | None:
+        """The name history records for this caller's changes: its app, else its actor."""
+        return self.app if self.app is not None else self.actor
 
     @property
     def user(self) -> str:

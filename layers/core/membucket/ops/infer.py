@@ -146,6 +146,6 @@ def infer_add(ctx: Context, text: str, *, metadata: dict[str, Any], categories: 
             ops.append(pending_op(marked))
         return Plan(ops, (events, marked))
 
-    events, marked = ctx.ns.commit(build, actor=ctx.app)
+    events, marked = ctx.ns.commit(build, actor=ctx.who)
     after_commit(ctx, marked)
     return AddResult(events=events)

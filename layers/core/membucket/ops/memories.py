@@ -160,7 +160,7 @@ def update(
             return Plan([op.without_categories()], memory_id)
         return Plan([op] + ([pending_op([memory_id])] if pending else []), memory_id)
 
-    ctx.ns.commit(build, actor=ctx.app)
+    ctx.ns.commit(build, actor=ctx.who)
     if pending:
         after_commit(ctx, [memory_id])
     with ctx.ns.read() as rep:

@@ -125,7 +125,7 @@ def fill_categories(ctx: Context, ids: Sequence[str] | None = None, *, limit: in
                 ids.append(mid)
         return Plan(ops, ids)
 
-    committed = ctx.ns.commit(build, actor=ctx.app) or []
+    committed = ctx.ns.commit(build, actor=ctx.who) or []
     report.categorized += committed
     report.skipped += [i for i in done if i not in committed]
     return report

@@ -60,7 +60,7 @@ def change_state(ctx: Context, memory_ids: Sequence[str], to: str) -> StateChang
         ops: list[Operation] = [MemoryState(ids=result.changed, state=to)] if result.changed else []
         return Plan(ops, result)
 
-    return ctx.ns.commit(build, actor=ctx.app)
+    return ctx.ns.commit(build, actor=ctx.who)
 
 
 def delete(ctx: Context, memory_ids: Sequence[str]) -> StateChange:
@@ -78,4 +78,4 @@ def delete_all(ctx: Context, filters: Filters | None = None) -> StateChange:
         result = StateChange(state="deleted", changed=ids)
         return Plan([MemoryState(ids=ids, state="deleted")] if ids else [], result)
 
-    return ctx.ns.commit(build, actor=ctx.app)
+    return ctx.ns.commit(build, actor=ctx.who)

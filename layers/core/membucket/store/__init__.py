@@ -10,7 +10,7 @@
 """
 
 from .base import IF_ABSENT, GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
-from .errors import ConflictInFlight, InvalidKey, NotFound, NotModified, PreconditionFailed, StoreError, Unavailable
+from .errors import ConflictInFlight, InvalidKey, Misconfigured, NotFound, NotModified, PreconditionFailed, StoreError, Unavailable
 from .local import LocalStore
 from .memory import MemoryStore
 from .s3 import S3Store
@@ -31,6 +31,7 @@ __all__ = [
     "ConflictInFlight",
     "Unavailable",
     "InvalidKey",
+    "Misconfigured",
     "LocalStore",
     "S3Store",
     "MemoryStore",

@@ -7,6 +7,7 @@
      ├── ConflictInFlight      a conflicting conditional write is in progress (HTTP 409): retry the SAME request
      ├── Unavailable           throttling, 5xx, timeouts, connection errors, after the transport's own retries;
      │                         after a put, the outcome is unknown (the write may have landed)
+     ├── Misconfigured         the store cannot be used as configured (no credentials, unknown profile)
      └── InvalidKey            (also a ValueError) a key or prefix that could escape its prefix or directory
 
 A failure a backend cannot classify (access denied, missing bucket, ...) is raised as a plain
@@ -26,6 +27,7 @@ __all__ = [
     "ConflictInFlight",
     "Unavailable",
     "InvalidKey",
+    "Misconfigured",
 ]
 
 
@@ -51,6 +53,11 @@ class ConflictInFlight(StoreError):
 
 class Unavailable(StoreError):
     """The store could not be reached or refused for load (throttling, 5xx, timeout)."""
+
+
+class Misconfigured(StoreError):
+    """The store cannot be reached as configured (no credentials, unknown profile): retrying will
+    not help; the message names what to set."""
 
 
 class InvalidKey(StoreError, ValueError):

@@ -21,6 +21,8 @@ Every botocore failure is translated in one place, ``map_s3_errors``:
     429, 5xx, SlowDown / throttling codes, RequestTimeout,     Unavailable
       EndpointConnectionError, Connect/ReadTimeoutError,
       ConnectionClosedError and other connection errors
+    NoCredentialsError, PartialCredentialsError,               Misconfigured (one line naming what to set)
+      ProfileNotFound
     anything else (403 AccessDenied, ...)                      StoreError
 
 Unavailable is raised only after botocore's own retries (see ``client_config``).
@@ -41,19 +43,23 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
+from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError, NoCredentialsError, PartialCredentialsError, ProfileNotFound
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
-from .errors import ConflictInFlight, NotFound, NotModified, PreconditionFailed, StoreError, Unavailable
+from .errors import ConflictInFlight, Misconfigured, NotFound, NotModified, PreconditionFailed, StoreError, Unavailable
 
-__all__ = ["S3Store", "client_config", "map_s3_errors", "require_conditional_writes", "MAX_RETRIES", "MIN_BOTOCORE"]
+__all__ = ["S3Store", "client_config", "map_s3_errors", "require_conditional_writes", "MAX_RETRIES", "MIN_BOTOCORE", "CONNECT_TIMEOUT", "NO_CREDENTIALS"]
 
 CONNECT_TIMEOUT = 5  # seconds to open a connection
 READ_TIMEOUT = 30  # seconds without a byte from an open connection (not a total deadline)
 MAX_RETRIES = 10  # botocore's "max_attempts" counts retries after the first try: 11 attempts in all
 MAX_POOL_CONNECTIONS = 32  # parallel requests from threads sharing one client
 MIN_BOTOCORE = (1, 35, 69)  # the first botocore whose PutObject takes IfMatch (IfNoneMatch: 1.35.2)
+NO_CREDENTIALS = (
+    "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
+    "(--profile / MEMBUCKET_PROFILE), or run where a role provides them"
+)
 
 _TRANSIENT_CODES = frozenset(
     {
@@ -75,7 +81,7 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
-def client_config() -> Config:
+def client_config(max_retries: int = MAX_RETRIES, connect_timeout: float = CONNECT_TIMEOUT) -> Config:
     """The botocore config every S3Store client is built with.
 
     Transport retries live here, in the SDK, and nowhere else: no hand-written retry loops
@@ -93,11 +99,13 @@ def client_config() -> Config:
     timeout, refilled by successes): in a long outage it runs dry and later calls fail after
     one attempt, which is what a request with a deadline wants.
 
-    Timeouts are per connect and per socket read, not a deadline for the whole call.
+    Timeouts are per connect and per socket read, not a deadline for the whole call. A one-shot
+    CLI command asks for fewer retries and a shorter connect timeout (``store_max_retries``,
+    ``store_connect_timeout``): a person waiting at a prompt wants the failure in seconds.
     """
     return Config(
-        retries={"mode": "standard", "max_attempts": MAX_RETRIES},
-        connect_timeout=CONNECT_TIMEOUT,
+        retries={"mode": "standard", "max_attempts": max_retries},
+        connect_timeout=connect_timeout,
         read_timeout=READ_TIMEOUT,
         max_pool_connections=MAX_POOL_CONNECTIONS,
     )
@@ -110,6 +118,8 @@ def map_s3_errors(op: str, key: str) -> Iterator[None]:
         yield
     except ClientError as exc:
         raise _from_client_error(exc, f"{op} {key}") from exc
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise Misconfigured(f"{NO_CREDENTIALS} ({exc})") from exc
     except (BotocoreConnectionError, HTTPClientError, IncompleteReadError) as exc:
         # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError,
         # ResponseStreamingError (a body cut short), proxy errors.
@@ -155,7 +165,9 @@ _SESSIONS: dict[tuple[str | None, str | None], boto3.session.Session] = {}
 _SESSIONS_LOCK = threading.Lock()
 
 
-def _new_client(endpoint_url: str | None, region: str | None, profile: str | None) -> Any:
+def _new_client(
+    endpoint_url: str | None, region: str | None, profile: str | None, max_retries: int = MAX_RETRIES, connect_timeout: float = CONNECT_TIMEOUT
+) -> Any:
     """An S3 client from a session cached per (profile, region).
 
     A new boto3 session loads and parses the S3 service model again (~100 ms); a cached one makes
@@ -167,8 +179,12 @@ def _new_client(endpoint_url: str | None, region: str | None, profile: str | Non
     with _SESSIONS_LOCK:
         session = _SESSIONS.get((profile, region))
         if session is None:
-            session = _SESSIONS[(profile, region)] = boto3.session.Session(profile_name=profile, region_name=region)
-        return session.client("s3", endpoint_url=endpoint_url, config=client_config())
+            try:
+                session = boto3.session.Session(profile_name=profile, region_name=region)
+            except ProfileNotFound as exc:
+                raise Misconfigured(f"AWS profile {profile!r} not found in ~/.aws/config or ~/.aws/credentials") from exc
+            _SESSIONS[(profile, region)] = session
+        return session.client("s3", endpoint_url=endpoint_url, config=client_config(max_retries, connect_timeout))
 
 
 def _strip(etag: str) -> str:
@@ -196,6 +212,8 @@ class S3Store:
         region: str | None = None,
         profile: str | None = None,
         client: Any = None,
+        max_retries: int = MAX_RETRIES,
+        connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         if not bucket or "/" in bucket:
             raise ValueError(f"S3Store: invalid bucket name {bucket!r}")
@@ -205,7 +223,7 @@ class S3Store:
         self.bucket = bucket
         self.prefix = f"{prefix}/" if prefix else ""
         self.url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
-        self.client = client if client is not None else _new_client(endpoint_url, region, profile)
+        self.client = client if client is not None else _new_client(endpoint_url, region, profile, max_retries, connect_timeout)
 
     def __repr__(self) -> str:
         return f"S3Store({self.url!r}, endpoint={self.client.meta.endpoint_url!r})"

@@ -17,6 +17,8 @@ from urllib.request import url2pathname
 from .base import ObjectStore
 from .local import LocalStore
 from .memory import MemoryStore
+from .s3 import CONNECT_TIMEOUT as S3_CONNECT_TIMEOUT
+from .s3 import MAX_RETRIES as S3_MAX_RETRIES
 from .s3 import S3Store
 
 __all__ = ["open_store"]
@@ -32,8 +34,12 @@ def open_store(
     endpoint_url: str | None = None,
     region: str | None = None,
     profile: str | None = None,
+    max_retries: int | None = None,
+    connect_timeout: float | None = None,
 ) -> ObjectStore:
     """Return the store ``url`` names. Raises ValueError for an unknown scheme or a malformed URL.
+
+    ``max_retries`` and ``connect_timeout`` tune an S3 client (None: the defaults in store.s3).
 
     Example: ``open_store("s3://my-bucket/membucket", endpoint_url="http://localhost:9000")``
     """
@@ -63,6 +69,8 @@ def open_store(
             endpoint_url=endpoint_url,
             region=region,
             profile=profile,
+            max_retries=S3_MAX_RETRIES if max_retries is None else max_retries,
+            connect_timeout=S3_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
         )
     if scheme == "memory":
         name = (parts.netloc + parts.path).strip("/") or "default"

@@ -5,6 +5,8 @@ import { alertError, chips, confirmAction, empty, field, fmtTime, h, prefs, sele
 
 const STATES = ["active", "paused", "archived", "deleted"];
 const ACTIONS = [["pause", "Pause"], ["archive", "Archive"], ["resume", "Resume"], ["delete", "Delete"]];
+// The state each action leads to: on one memory, the action that would change nothing is disabled.
+const TARGET = { pause: "paused", archive: "archived", resume: "active", delete: "deleted" };
 const MODES = [["dense", "Semantic"], ["hybrid", "Hybrid (semantic + words)"], ["lexical", "Keywords (BM25)"], ["text", "Text contains"]];
 
 const view = { query: "", mode: null, app: "", category: "", state: "", after: "", before: "", sort: "created_at", order: "desc", page: 1 };
@@ -214,7 +216,8 @@ export async function memoryPage(id) {
   } },
     h("h2", {}, "Edit"), field("Text", text), field("Categories (comma-separated)", cats),
     h("div", { class: "row end" }, h("button", { type: "submit" }, "Save")));
-  const stateButtons = ACTIONS.map(([action, label]) => h("button", { type: "button", class: action === "delete" ? "danger" : "secondary", onclick: async () => {
+  const stateButtons = ACTIONS.map(([action, label]) => h("button", { type: "button", class: action === "delete" ? "danger" : "secondary",
+    disabled: m.state === TARGET[action], title: m.state === TARGET[action] ? `Already ${m.state}` : null, onclick: async () => {
     if (!(await confirmAction(`${label} this memory?`, { title: `${label} memory`, ok: label }))) return;
     try {
       const r = await api(`/memories/${enc}/state`, { method: "POST", body: { action } });
