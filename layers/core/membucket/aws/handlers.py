@@ -59,7 +59,8 @@ def http_app(mb: Membucket | None = None, factory=None):
     if mb.settings.lambda_auth == "jwt":
         state.tokens = GatewayTokenStore(mb.store, user_claim=mb.settings.jwt_user_claim)
     configure_logging()
-    return Mangum((factory or create_app)(state), lifespan="off", api_gateway_base_path="/")
+    app = factory(state) if factory else create_app(state, sse_sessions=False)
+    return Mangum(app, lifespan="off", api_gateway_base_path="/")
 
 
 def export_app(mb: Membucket | None = None):
