@@ -106,8 +106,8 @@ def import_cmd(rt: Runtime, file, om_db, om_user, target_user, mode, reembed, pr
     Validates everything before the first write; commits once. An encrypted bundle asks for its
     passphrase (or reads MEMBUCKET_PASSPHRASE).
 
-    Examples: membucket import alice.zip --user alice --mode merge;
-    membucket import --from-openmemory-db ~/openmemory/api/openmemory.db
+    Example: membucket import alice.zip --user alice --mode merge
+    (or: membucket import --from-openmemory-db ~/openmemory/api/openmemory.db)
     """
     if (file is None) == (om_db is None):
         raise InvalidInput("give a bundle FILE or --from-openmemory-db PATH (one of them)")
