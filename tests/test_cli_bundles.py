@@ -78,3 +78,19 @@ def test_filters_progress_and_errors(env):
     junk.write_bytes(b"not a zip")
     res = env("--json", "import", str(junk), ok=False)
     assert json.loads(res.stderr)["error"]["code"] == "bundle_invalid"
+
+
+def test_import_from_an_openmemory_database(env):
+    from tests.ops.test_openmemory_db import build_db
+
+    db = env.tmp / "openmemory.db"
+    ids = build_db(db)
+    args = ("import", "--from-openmemory-db", str(db), "--openmemory-user", "alice", "--user", "alice", "--no-progress")
+    res = json.loads(env(*args).stdout)
+    assert (res["added"], res["format"]) == (4, "openmemory")
+    assert ops.get(lib(env, "alice"), ids["archived"]).state == "archived"
+    assert json.loads(env(*args).stdout)["added"] == 0  # a second import commits nothing
+    both = env("--json", "import", str(db), "--from-openmemory-db", str(db), ok=False)
+    assert json.loads(both.stderr)["error"]["code"] == "invalid_input"
+    several = env("--json", "import", "--from-openmemory-db", str(db), ok=False)
+    assert "alice, bob" in json.loads(several.stderr)["error"]["message"]

@@ -42,3 +42,15 @@ def test_unknown_tool_is_an_mcp_error(bucket, tokens, load):
     token, _ = tokens.create("alice", "claude", ["write"])
     body = rpc(load("mcp"), token, "tools/call", {"name": "no_such_tool", "arguments": {}})
     assert "error" in body or body["result"].get("isError")
+
+
+def test_openmemory_sse_urls_name_the_streamable_http_url(bucket, tokens, load):
+    token, _ = tokens.create("alice", "cursor", ["write"])
+    mcp = load("mcp")
+    for method, path in (("GET", "/mcp/cursor/sse/alice"), ("POST", "/mcp/messages/"), ("POST", "/mcp/cursor/sse/alice/messages/")):
+        status, body = call(mcp, method, path, {} if method == "POST" else None, token, query="session_id=abc")
+        assert status == 404, (path, body)
+        assert body["error"]["code"] == "sse_not_supported"
+        assert "/http/" in body["error"]["message"] or path.startswith("/mcp/messages")
+    status, body = call(mcp, "GET", "/mcp/cursor/sse/alice", None, token)
+    assert body["error"]["details"]["streamable_http_url"] == "/mcp/cursor/http/alice"

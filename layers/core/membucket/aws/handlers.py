@@ -66,7 +66,8 @@ def http_app(mb: Membucket | None = None, factory=None):
         state.oauth = None  # the operator's identity provider signs clients in, not membucket
         state.oauth_issuer = mb.settings.jwt_issuer
     configure_logging()
-    return Mangum((factory or create_app)(state), lifespan="off", api_gateway_base_path="/")
+    app = factory(state) if factory else create_app(state, sse_sessions=False)
+    return Mangum(app, lifespan="off", api_gateway_base_path="/")
 
 
 def export_app(mb: Membucket | None = None):

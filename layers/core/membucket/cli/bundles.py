@@ -87,7 +87,11 @@ def export_cmd(rt: Runtime, out, app, states, created_after, created_before, enc
 
 
 @click.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False), required=False)
+@click.option("--from-openmemory-db", "om_db", type=click.Path(exists=True, dir_okay=False), metavar="PATH",
+              help="Read an OpenMemory install's SQLite database (openmemory.db) directly, without its server.")
+@click.option("--openmemory-user", "om_user", metavar="USER_ID",
+              help="With --from-openmemory-db: the OpenMemory user to bring over (needed when it has several).")
 @click.option("--user", "target_user", help="Import into this user. Default: --user / MEMBUCKET_USER.")
 @click.option("--mode", type=click.Choice(["merge", "replace"]), default="merge", show_default=True,
               help="merge: add what is missing, take newer; replace: make the namespace equal to the bundle.")
@@ -95,17 +99,27 @@ def export_cmd(rt: Runtime, out, app, states, created_after, created_before, enc
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @pass_rt
 @translate_errors
-def import_cmd(rt: Runtime, file, target_user, mode, reembed, progress):
-    """Import a membucket bundle (.zip / .mbx) or an OpenMemory export zip (detected).
+def import_cmd(rt: Runtime, file, om_db, om_user, target_user, mode, reembed, progress):
+    """Import a membucket bundle (.zip / .mbx) or an OpenMemory export zip (detected), or an
+    OpenMemory database (--from-openmemory-db; its memories are embedded again).
 
     Validates everything before the first write; commits once. An encrypted bundle asks for its
     passphrase (or reads MEMBUCKET_PASSPHRASE).
 
     Example: membucket import alice.zip --user alice --mode merge
+    (or: membucket import --from-openmemory-db ~/openmemory/api/openmemory.db)
     """
+    if (file is None) == (om_db is None):
+        raise InvalidInput("give a bundle FILE or --from-openmemory-db PATH (one of them)")
+    if om_user and not om_db:
+        raise InvalidInput("--openmemory-user goes with --from-openmemory-db")
+    ctx = rt.mb.context(target_user or rt.settings.user)
+    if om_db:
+        with _stages(progress) as update:
+            emit(ops.import_openmemory_db(ctx, om_db, user=om_user, mode=mode, progress=update))
+        return
     with open(file, "rb") as f:
         passphrase = _passphrase(rt, confirm=False) if is_encrypted(f.read(4)) else None
-    ctx = rt.mb.context(target_user or rt.settings.user)
     with _stages(progress) as update:
         result = ops.import_bundle(ctx, file, mode=mode, reembed=reembed, passphrase=passphrase, progress=update)
     emit(result)

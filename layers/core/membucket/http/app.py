@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from ..api import router
 from ..caller import ServerState
-from ..mcp import mount_mcp
+from ..mcp import mount_mcp, mount_sse
 from ..ui import mount_ui
 from ..version import __version__
 from .docs import mount_docs
@@ -19,7 +19,8 @@ from .oauth import oauth_routes
 __all__ = ["LOOPBACK_HOSTS", "GuardMiddleware", "RateLimiter", "create_app"]
 
 
-def create_app(state: ServerState) -> FastAPI:
+def create_app(state: ServerState, sse_sessions: bool = True) -> FastAPI:
+    """``sse_sessions=False`` where no request can hold a stream open (Lambda): the legacy SSE URLs answer 404."""
     app = FastAPI(
         title="membucket",
         version=__version__,
@@ -32,6 +33,7 @@ def create_app(state: ServerState) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     mount_mcp(app, state)
+    mount_sse(app, state, sessions=sse_sessions)
     mount_ui(app)
     app.router.routes.extend(oauth_routes(state))
     mount_docs(app)

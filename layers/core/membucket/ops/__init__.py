@@ -10,6 +10,7 @@ from .export import ExportFilters, bundle_filename, export_bundle
 from .filters import Filters
 from .importer import ImportResult, import_bundle
 from .memories import get, history, list_memories, related, update
+from .openmemory_db import import_openmemory_db
 from .search import search, search_vector
 from .state import change_state, delete, delete_all
 from .stats import access_log, list_categories, stats
@@ -23,5 +24,5 @@ __all__ = [
     "stats", "list_categories", "access_log", "ensure_app", "check_caller",
     "readiness", "public_config",
     "recategorize", "define_category", "delete_category", "list_category_defs",
-    "export_bundle", "import_bundle", "ExportFilters", "ImportResult", "bundle_filename",
+    "export_bundle", "import_bundle", "import_openmemory_db", "ExportFilters", "ImportResult", "bundle_filename",
 ]

@@ -272,6 +272,10 @@ class Bundle:
                             doc["memories"].append(json.loads(line))
             except (ValueError, OSError, EOFError) as exc:
                 raise BundleInvalid(f"memories.jsonl.gz: {exc}") from None
+        self._use_openmemory(doc)
+
+    def _use_openmemory(self, doc: dict) -> None:
+        """Convert an OpenMemory export document (from the zip, or built from its database)."""
         try:
             self._om = _convert_openmemory(doc, self)
         except (TypeError, AttributeError, ValueError) as exc:  # a field of the wrong type (category_ids: 5)
@@ -360,6 +364,13 @@ def _convert_openmemory(doc: dict, bundle: Bundle) -> dict:
                                    "created_at": ac.get("created_at") or "1970-01-01T00:00:00Z"}, f"access_controls[{n - 1}]"))
     apps_out = [bundle._app(a, f"app {a['name']!r}") for a in apps.values()]
     return {"memories": memories, "history": history, "apps": apps_out, "rules": rules}
+
+
+def openmemory_bundle(doc: dict, settings: Settings) -> Bundle:
+    """A bundle from an OpenMemory export document held in memory (``memories.json``'s shape)."""
+    bundle = Bundle(None, "openmemory", settings)  # type: ignore[arg-type]  # no zip: every row is in ``doc``
+    bundle._use_openmemory(doc)
+    return bundle
 
 
 def open_bundle(f, settings: Settings) -> Bundle:

@@ -54,7 +54,7 @@ from .context import Context, check_embedder, init_ops
 from .export import Progress
 from .models import ImportResult
 
-__all__ = ["import_bundle", "ImportResult", "MODES", "PART_ROWS"]
+__all__ = ["import_bundle", "import_opened", "ImportResult", "MODES", "PART_ROWS"]
 
 MODES = ("merge", "replace")
 PART_ROWS = 5000
@@ -139,20 +139,33 @@ def import_bundle(
         raise BundleChecksum(f"the bundle is damaged: {exc}") from None
 
 
+def import_opened(ctx: Context, bundle: Bundle, *, mode: str = "merge", progress: Progress | None = None) -> ImportResult:
+    """Import a bundle already built in memory (an OpenMemory database's rows). Owner only."""
+    if ctx.app is not None:
+        raise Forbidden("import is for the namespace owner, not an app")
+    if mode not in MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(MODES)}")
+    return _import_opened(ctx, bundle, mode, False, progress or (lambda stage, done, total: None))
+
+
 def _import(ctx: Context, source, mode: str, reembed: bool, passphrase: str | None, progress: Progress, tmp_dir: Path) -> ImportResult:
     with _seekable(source, tmp_dir) as raw, _plain(raw, passphrase, tmp_dir) as f:
-        bundle = open_bundle(f, ctx.settings)
-        index = bundle.validate(progress, summarize=lambda r: (r["updated_at"], _fingerprint(r)))
-        embed = bundle.format == "openmemory" or reembed
-        if not embed and bundle.count and (bundle.embedder != ctx.embedder.id or bundle.dim != ctx.embedder.dim):
-            raise EmbedderMismatch(
-                f"the bundle was embedded with {bundle.embedder} ({bundle.dim}-d); this server uses "
-                f"{ctx.embedder.id} ({ctx.embedder.dim}-d). Import with --reembed (reembed=true) to embed it again.",
-                bundle_embedder=bundle.embedder, embedder=ctx.embedder.id,
-            )
-        if not embed and bundle.without_vector:
-            raise BundleInvalid(f"{bundle.without_vector} memories carry no vector; import with --reembed (reembed=true) to embed them")
-        return _commit(ctx, bundle, index, mode, embed, progress)
+        return _import_opened(ctx, open_bundle(f, ctx.settings), mode, reembed, progress)
+
+
+def _import_opened(ctx: Context, bundle: Bundle, mode: str, reembed: bool, progress: Progress) -> ImportResult:
+    """Validate every row, then commit once: shared by bundles read from a file and built in memory."""
+    index = bundle.validate(progress, summarize=lambda r: (r["updated_at"], _fingerprint(r)))
+    embed = bundle.format == "openmemory" or reembed
+    if not embed and bundle.count and (bundle.embedder != ctx.embedder.id or bundle.dim != ctx.embedder.dim):
+        raise EmbedderMismatch(
+            f"the bundle was embedded with {bundle.embedder} ({bundle.dim}-d); this server uses "
+            f"{ctx.embedder.id} ({ctx.embedder.dim}-d). Import with --reembed (reembed=true) to embed it again.",
+            bundle_embedder=bundle.embedder, embedder=ctx.embedder.id,
+        )
+    if not embed and bundle.without_vector:
+        raise BundleInvalid(f"{bundle.without_vector} memories carry no vector; import with --reembed (reembed=true) to embed them")
+    return _commit(ctx, bundle, index, mode, embed, progress)
 
 
 def _commit(ctx: Context, bundle: Bundle, index: dict[str, tuple], mode: str, embed: bool, progress: Progress) -> ImportResult:
