@@ -54,8 +54,8 @@ class SSEEndpoint(MCPEndpoint):
         self.sessions: dict[UUID, _Session] = {}
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: MembucketError) -> None:
-        # the same refusal as MCPEndpoint.__call__ (when that learns a richer 401 challenge, use it here too)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        # the same refusal as MCPEndpoint.__call__: a 401 names the OAuth resource metadata
+        headers = self._challenge(scope, exc) if exc.status == 401 else None
         await error_response(exc.status, exc.code, exc.message, headers=headers)(scope, receive, send)
 
     async def stream(self, scope: Scope, receive: Receive, send: Send) -> None:
