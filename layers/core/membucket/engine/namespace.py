@@ -7,10 +7,12 @@ Commit protocol:
    (or none: nothing to commit). Validation errors propagate: nothing is written.
 3. PUT ``log/<S+1>`` with ``If-None-Match: *``.
    - 200: committed. Apply the entry locally and acknowledge.
-   - 412: another writer took S+1. Back off (jittered), go to 1 and re-validate.
+   - 412: S+1 is taken. GET it: our ``txid`` means our write landed and only its response was
+     lost (the SDK retried into our own object): acknowledge with this plan's answer. Otherwise
+     apply the winner's entry (one round trip), back off (jittered), go to 1 and re-validate.
    - 409: a conflicting PUT of the same key is in flight. Back off, retry the SAME number.
-   - transport failure after the SDK's retries: the outcome is unknown. Retry the same number;
-     a later 412 plus our ``txid`` in the log means the first attempt landed.
+   - transport failure after the SDK's retries: the outcome is unknown. GET S+1 as for a 412;
+     if nothing is there, go to 1 (a later sync showing our ``txid`` also means it landed).
 4. After ``commit_attempts`` tries, give up with CommitContention (HTTP 503, Retry-After).
 
 A write is acknowledged only once its log object exists.
@@ -33,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CommitContention, StoreUnavailable
-from ..store import IF_ABSENT, ConflictInFlight, ObjectStore, PreconditionFailed, Unavailable
+from ..store import IF_ABSENT, ConflictInFlight, NotFound, ObjectStore, PreconditionFailed, Unavailable
 from .checkpoint import CheckpointMeta, GcResult, collect_garbage, publish_checkpoint, read_pointer
 from .keys import NamespaceKeys
-from .log import LogEntry
+from .log import CorruptEntry, LogEntry
 from .operations import Operation
 from .replica import Replica
 
@@ -189,12 +191,13 @@ class Namespace:
                 entry = LogEntry(seq=self.replica.seq + 1, ops=[op.to_dict() for op in plan.ops], actor=actor, txid=txid)
                 body = entry.encode()
                 outcome = self._put_entry(entry.seq, body, attempt)
-                if outcome is PutOutcome.LOST:
-                    STATS.conflicts += 1
-                    _backoff(attempt)
-                    continue
-                written = plan
-                if outcome is PutOutcome.AMBIGUOUS:
+                if outcome is not PutOutcome.OK:
+                    written = plan if outcome is PutOutcome.AMBIGUOUS else written
+                    if self._resolve_taken(entry.seq, txid):
+                        return self._committed(plan)  # a response was lost, but the entry is ours
+                    if outcome is PutOutcome.LOST:
+                        STATS.conflicts += 1
+                        _backoff(attempt)
                     continue
                 self.replica.apply(LogEntry.decode(body, entry.seq))
                 return self._committed(plan)
@@ -220,6 +223,19 @@ class Namespace:
                 uncertain = True
             _backoff(retry)
         return PutOutcome.AMBIGUOUS if uncertain else PutOutcome.LOST
+
+    def _resolve_taken(self, seq: int, txid: str) -> bool:
+        """After a 412 (or an unknown outcome) on ``log/<seq>``: read the entry that holds the
+        number. True if it is ours (the write landed; SDK retries turn a lost response into a 412);
+        otherwise apply the winner's entry, so the next attempt re-plans without a second read."""
+        try:
+            landed = LogEntry.decode(self.store.get(self.keys.log(seq)).body, seq)
+        except (NotFound, Unavailable, CorruptEntry):
+            return False  # nothing there (the attempt did not land) or unreadable: sync decides
+        if seq != self.replica.seq + 1:
+            return False
+        self.replica.apply(landed)
+        return landed.txid == txid
 
     def _committed(self, plan: Plan) -> Any:
         STATS.commits += 1
