@@ -98,9 +98,9 @@ class Replica:
         """Built by hand (a restore replays a backup into it): never load ``CHECKPOINT`` on sync."""
         self.loaded = True
 
-    def mark_checkpointed(self) -> None:
-        """A checkpoint at the current sequence was published."""
-        self.checkpoint_seq = self.seq
+    def mark_checkpointed(self, seq: int | None = None) -> None:
+        """A checkpoint at ``seq`` (default: the current sequence) was published."""
+        self.checkpoint_seq = max(self.checkpoint_seq, self.seq if seq is None else seq)
 
     def mark_access_ingested(self, newest_key: str) -> None:
         """Access-log records up to ``newest_key`` are in the access_log table; persisted with the counters."""
