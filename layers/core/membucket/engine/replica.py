@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,9 @@ from .tables import connect, create_schema
 __all__ = ["Replica", "RESTORE_OP"]
 
 RESTORE_OP = NamespaceRestore.OP  # a log entry that replaces the namespace's state with a checkpoint
+
+_READ_AHEAD = 16  # log GETs in flight while a replica catches up
+_READERS = ThreadPoolExecutor(_READ_AHEAD, thread_name_prefix="log-read")
 
 log = logging.getLogger(__name__)
 
@@ -152,23 +156,36 @@ class Replica:
         return applied
 
     def _probe_forward(self) -> int:
+        """Apply ``log/<seq+1>``... up to the first missing number. A replica far behind (a cold
+        start's tail) reads ahead with up to ``_READ_AHEAD`` GETs in flight, so a few GETs past the
+        head may miss; a replica a few entries behind reads one at a time."""
         applied = 0
         batch: list[LogEntry] = []
+        window = 1
         while True:
-            seq = self.seq + len(batch) + 1
-            try:
-                body = self.store.get(self.keys.log(seq)).body
-            except NotFound:
-                break
-            batch.append(LogEntry.decode(body, seq))
-            if len(batch) >= 256:
+            start = self.seq + len(batch) + 1
+            seqs = list(range(start, start + window))
+            bodies = list(_READERS.map(self._get_entry, seqs)) if window > 1 else [self._get_entry(start)]
+            missing = False
+            for seq, body in zip(seqs, bodies, strict=True):
+                if body is None:
+                    missing = True
+                    break
+                batch.append(LogEntry.decode(body, seq))
+            if len(batch) >= 256 or (missing and batch):
                 self.apply(batch)
                 applied += len(batch)
                 batch = []
-        if batch:
-            self.apply(batch)
-            applied += len(batch)
-        return applied
+            if missing:
+                return applied
+            if applied + len(batch) >= 4:  # a few entries behind: one at a time (no wasted GETs)
+                window = min(window * 2, _READ_AHEAD)
+
+    def _get_entry(self, seq: int) -> bytes | None:
+        try:
+            return self.store.get(self.keys.log(seq)).body
+        except NotFound:
+            return None
 
     def _exists(self, seq: int) -> bool:
         try:
