@@ -117,9 +117,9 @@ def _measure(store_url: str, endpoint: str | None, root: Path, n: int, queries: 
     }
 
 
-def _seed_log(store_url: str, root: Path, user: str, entries: int) -> None:
-    """A namespace whose log holds ``entries`` single-entry commits, compacted every 500 and kept
-    (as with the default 24 h retention), on the directory store at ``store_url``."""
+def _seed_log(store_url: str, root: Path, user: str, entries: int, batched: int = 0) -> None:
+    """A namespace of ``batched`` memories added in batches, then ``entries`` single-entry commits,
+    compacted every 500 and kept (as with the default 24 h retention), on the directory store."""
     mb = Membucket(
         Settings(store=store_url, cache_dir=str(root / f"seedlog-{user}"), compact_after=500, max_batch=1000),
         embedder=RandomEmbedder(),
@@ -127,6 +127,9 @@ def _seed_log(store_url: str, root: Path, user: str, entries: int) -> None:
     )
     ctx = mb.context(user)
     emb = RandomEmbedder()
+    for start in range(0, batched, 1000):  # the same data in a few batch entries
+        texts = [f"batched memory {i} of {user}" for i in range(start, min(batched, start + 1000))]
+        ops.add_batch(ctx, [ops.NewMemory(text=t, vector=v) for t, v in zip(texts, emb.embed(texts), strict=True)])
     for i in range(entries):
         text = f"log entry {i} of {user}"
         ops.add_batch(ctx, [ops.NewMemory(text=text, vector=emb.embed([text])[0])])
@@ -146,14 +149,15 @@ def _copy_namespace(src_url: str, dst: Any, user: str) -> int:
 
 
 def _log_length(store_url: str, endpoint: str | None, root: Path, lengths: list[int], queries: int) -> dict[str, Any]:
-    """add and search p50 with a long log of single-entry commits vs a short one (issue 12):
-    each request's sync must cost O(new entries), not O(entries kept in the log)."""
+    """add and search p50 with a long log of single-entry commits vs a short one (issue 12), the
+    namespaces holding the same number of memories: each request's sync must cost O(new
+    entries), not O(entries kept in the log)."""
     rows: dict[str, Any] = {}
     for n in lengths:
         user = f"loglen-{n}"
         seed_url = str(root / "seed-bucket")
         t = time.perf_counter()
-        _seed_log(seed_url, root, user, n)
+        _seed_log(seed_url, root, user, n, batched=max(lengths) - n)  # same data, different history
         mb = _mb(store_url, root / f"cache-log-{n}", endpoint)
         if store_url != seed_url:
             _copy_namespace(seed_url, mb.store, user)
