@@ -34,15 +34,19 @@ def bench():
 @click.option("--out", default="bench/out/engine.json", show_default=True, help="Where to write the JSON results.")
 @click.option("--queries", default=200, show_default=True, help="Searches per size.")
 @click.option("--writers", default=8, show_default=True, help="Concurrent writer processes.")
+@click.option("--log-lengths", default="300,9000", show_default=True, help="Log lengths (single-entry commits) to compare add/search p50 at; '' skips.")
 @translate_errors
-def bench_engine(sizes, backends, out, queries, writers):
+def bench_engine(sizes, backends, out, queries, writers, log_lengths):
     """Engine latency and throughput with random normalized vectors (no embedding).
 
     Example: membucket bench engine --n 1000,10000 --backends local
     """
     from .engine import run
 
-    run([int(x) for x in sizes.split(",") if x], backends=[b for b in backends.split(",") if b], out=out, queries=queries, writers=writers)
+    run(
+        [int(x) for x in sizes.split(",") if x], backends=[b for b in backends.split(",") if b], out=out, queries=queries,
+        writers=writers, log_lengths=[int(x) for x in log_lengths.split(",") if x],
+    )
 
 
 @bench.command("cli")

@@ -117,13 +117,79 @@ def _measure(store_url: str, endpoint: str | None, root: Path, n: int, queries: 
     }
 
 
-def run(sizes: list[int], backends: list[str], out: str | None, queries: int = 200, writers: int = 8) -> dict[str, Any]:
-    results: dict[str, Any] = {"sizes": sizes, "cpus": os.cpu_count(), "backends": {}}
+def _seed_log(store_url: str, root: Path, user: str, entries: int, batched: int = 0) -> None:
+    """A namespace of ``batched`` memories added in batches, then ``entries`` single-entry commits,
+    compacted every 500 and kept (as with the default 24 h retention), on the directory store."""
+    mb = Membucket(
+        Settings(store=store_url, cache_dir=str(root / f"seedlog-{user}"), compact_after=500, max_batch=1000),
+        embedder=RandomEmbedder(),
+        registry=ReplicaRegistry(),
+    )
+    ctx = mb.context(user)
+    emb = RandomEmbedder()
+    for start in range(0, batched, 1000):  # the same data in a few batch entries
+        texts = [f"batched memory {i} of {user}" for i in range(start, min(batched, start + 1000))]
+        ops.add_batch(ctx, [ops.NewMemory(text=t, vector=v) for t, v in zip(texts, emb.embed(texts), strict=True)])
+    for i in range(entries):
+        text = f"log entry {i} of {user}"
+        ops.add_batch(ctx, [ops.NewMemory(text=text, vector=emb.embed([text])[0])])
+
+
+def _copy_namespace(src_url: str, dst: Any, user: str) -> int:
+    """Upload one namespace from a directory store into ``dst`` (8 PUTs at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from membucket.store import open_store
+
+    src = open_store(src_url)
+    infos = list(src.list(f"ns/{user}/"))
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: dst.put(i.key, src.get(i.key).body), infos))
+    return len(infos)
+
+
+def _log_length(store_url: str, endpoint: str | None, root: Path, lengths: list[int], queries: int) -> dict[str, Any]:
+    """add and search p50 with a long log of single-entry commits vs a short one (issue 12), the
+    namespaces holding the same number of memories: each request's sync must cost O(new
+    entries), not O(entries kept in the log)."""
+    rows: dict[str, Any] = {}
+    for n in lengths:
+        user = f"loglen-{n}"
+        seed_url = str(root / "seed-bucket")
+        t = time.perf_counter()
+        _seed_log(seed_url, root, user, n, batched=max(lengths) - n)  # same data, different history
+        mb = _mb(store_url, root / f"cache-log-{n}", endpoint)
+        if store_url != seed_url:
+            _copy_namespace(seed_url, mb.store, user)
+        seed_s = time.perf_counter() - t
+        owner = mb.context(user)
+        qs = RandomEmbedder().embed([f"query {i}" for i in range(queries)])
+        ops.search_vector(owner, qs[0])  # warm: checkpoint + tail
+        search = [_timed(lambda q=q, owner=owner: ops.search_vector(owner, q, limit=10)) for q in qs]
+        adds = [_timed(lambda i=i, n=n, owner=owner: ops.add(owner, f"appended {i} after a log of {n}")) for i in range(max(20, queries // 2))]
+        log_keys = sum(1 for _ in mb.store.list(f"ns/{user}/log/"))
+        rows[str(n)] = {"log_entries_in_store": log_keys, "seed_seconds": round(seed_s, 1),
+                        "search_ms": percentiles(search), "add_ms": percentiles(adds)}
+    if len(lengths) >= 2:
+        lo, hi = rows[str(min(lengths))], rows[str(max(lengths))]
+        rows["ratio_long_to_short"] = {
+            "search_p50": round(hi["search_ms"]["p50"] / lo["search_ms"]["p50"], 2),
+            "add_p50": round(hi["add_ms"]["p50"] / lo["add_ms"]["p50"], 2),
+        }
+    return rows
+
+
+def run(
+    sizes: list[int], backends: list[str], out: str | None, queries: int = 200, writers: int = 8,
+    log_lengths: list[int] | None = None,
+) -> dict[str, Any]:
+    results: dict[str, Any] = {"sizes": sizes, "log_lengths": log_lengths or [], "cpus": os.cpu_count(), "backends": {}}
     for backend in backends:
         with tempfile.TemporaryDirectory(prefix="mb-bench-") as tmp:
             root = Path(tmp)
             if backend == "local":
                 rows = [_measure(str(root / "bucket"), None, root, n, queries) for n in sizes]
+                loglen = _log_length(str(root / "bucket"), None, root, log_lengths or [], queries)
                 conc = _concurrent_commits(str(root / "bucket"), None, root, writers)
             elif backend == "moto":
                 import boto3
@@ -134,11 +200,12 @@ def run(sizes: list[int], backends: list[str], out: str | None, queries: int = 2
                     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
                     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
                     rows = [_measure("s3://bench/mb", endpoint, root, n, queries) for n in sizes]
+                    loglen = _log_length("s3://bench/mb", endpoint, root, log_lengths or [], queries)
                     conc = _concurrent_commits("s3://bench/mb", endpoint, root, writers)
             else:
                 raise ValueError(f"unknown backend {backend!r}; use local or moto")
-        results["backends"][backend] = {"sizes": rows, "concurrent_commits": conc}
-        _print(backend, rows, conc)
+        results["backends"][backend] = {"sizes": rows, "log_length": loglen, "concurrent_commits": conc}
+        _print(backend, rows, conc, loglen)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(results, indent=2))
@@ -146,7 +213,7 @@ def run(sizes: list[int], backends: list[str], out: str | None, queries: int = 2
     return results
 
 
-def _print(backend: str, rows: list[dict], conc: dict) -> None:
+def _print(backend: str, rows: list[dict], conc: dict, loglen: dict | None = None) -> None:
     table = Table(title=f"engine benchmark: {backend}")
     for col in ("n", "search p50/p95 ms", "search+log p50 ms", "add p50/p95 ms", "cold start ms", "checkpoint MB"):
         table.add_column(col, justify="right")
@@ -160,4 +227,12 @@ def _print(backend: str, rows: list[dict], conc: dict) -> None:
             f"{r['checkpoint_bytes']['total'] / 1e6:.1f}",
         )
     console.print(table)
-    console.print(f"{backend}: {conc['writers']} writers, {conc['commits']} commits in {conc['seconds']} s = {conc['commits_per_s']} commits/s")
+    for n, r in (loglen or {}).items():
+        if n.isdigit():
+            console.print(f"{backend}: log of {n} single commits: search p50 {r['search_ms']['p50']:.2f} ms, add p50 {r['add_ms']['p50']:.2f} ms")
+    if loglen and "ratio_long_to_short" in loglen:
+        console.print(f"{backend}: long/short log ratio {loglen['ratio_long_to_short']}")
+    console.print(
+        f"{backend}: {conc['writers']} writers, {conc['commits']} commits in {conc['seconds']} s = {conc['commits_per_s']} commits/s, "
+        f"worst wait {conc['commit_ms']['max']:.0f} ms"
+    )

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCondition
 from .blobs import collect_blobs
+from .claims import collect_claims
 from .keys import NamespaceKeys
 from .reindex import collect_reindex_garbage
 
@@ -192,4 +193,5 @@ def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: 
             result.kept_recent += 1
     result.reindex_deleted = collect_reindex_garbage(store, keys, pointer.seq, cutoff)
     result.blobs_deleted = collect_blobs(store, keys, cutoff)
+    collect_claims(store, keys, pointer.seq)
     return result

@@ -3,6 +3,7 @@
     ns/<user>/log/<seq:020d>.json          one committed entry, immutable
     ns/<user>/checkpoints/<seq:020d>-<tag>/db.duckdb | index.faiss | meta.json
     ns/<user>/CHECKPOINT                   pointer to the newest checkpoint (moved with If-Match)
+    ns/<user>/compaction/<base:020d>.json  claim: who replaces the checkpoint at <base> (engine/claims.py)
     ns/<user>/access/<time>-<uuid>.json    access-log records, append-only, never contended
     ns/<user>/reindex/<target>/parts/<sha256>.bin     re-embedded vectors of one batch (resumable)
     ns/<user>/reindex/<target>/vectors/<sha256>.bin   every vector as of one sequence (embedder.switch)
@@ -141,6 +142,20 @@ class NamespaceKeys:
             return int(name.split("-", 1)[0])
         except ValueError:
             return None
+
+    @property
+    def compaction_prefix(self) -> str:
+        return f"{self.root}compaction/"
+
+    def compaction_claim(self, base_seq: int) -> str:
+        """The claim on replacing the checkpoint at ``base_seq`` (0: none yet)."""
+        return f"{self.compaction_prefix}{base_seq:0{SEQ_WIDTH}d}.json"
+
+    def seq_of_claim(self, key: str) -> int | None:
+        name = key.rsplit("/", 1)[-1]
+        if not key.startswith(self.compaction_prefix) or not name.endswith(".json") or not name[:-5].isdigit():
+            return None
+        return int(name[:-5])
 
     @property
     def access_prefix(self) -> str:

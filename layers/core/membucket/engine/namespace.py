@@ -7,10 +7,12 @@ Commit protocol:
    (or none: nothing to commit). Validation errors propagate: nothing is written.
 3. PUT ``log/<S+1>`` with ``If-None-Match: *``.
    - 200: committed. Apply the entry locally and acknowledge.
-   - 412: another writer took S+1. Back off (jittered), go to 1 and re-validate.
+   - 412: S+1 is taken. GET it: our ``txid`` means our write landed and only its response was
+     lost (the SDK retried into our own object): acknowledge with this plan's answer. Otherwise
+     apply the winner's entry (one round trip), back off (jittered), go to 1 and re-validate.
    - 409: a conflicting PUT of the same key is in flight. Back off, retry the SAME number.
-   - transport failure after the SDK's retries: the outcome is unknown. Retry the same number;
-     a later 412 plus our ``txid`` in the log means the first attempt landed.
+   - transport failure after the SDK's retries: the outcome is unknown. GET S+1 as for a 412;
+     if nothing is there, go to 1 (a later sync showing our ``txid`` also means it landed).
 4. After ``commit_attempts`` tries, give up with CommitContention (HTTP 503, Retry-After).
 
 A write is acknowledged only once its log object exists.
@@ -35,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CommitContention, StoreUnavailable
-from ..store import IF_ABSENT, ConflictInFlight, ObjectStore, PreconditionFailed, Unavailable
+from ..store import IF_ABSENT, ConflictInFlight, NotFound, ObjectStore, PreconditionFailed, Unavailable
 from .checkpoint import CheckpointMeta, GcResult, collect_garbage, publish_checkpoint, read_pointer
+from .claims import claim_compaction
 from .keys import NamespaceKeys
-from .log import LogEntry
+from .log import CorruptEntry, LogEntry
 from .operations import Operation
 from .replica import Replica
 
@@ -182,36 +185,59 @@ class Namespace:
             raise StoreUnavailable(f"the store is unavailable: {exc}") from exc
 
     def commit(self, build: Callable[[Replica], Plan | None], actor: str | None = None) -> Any:
+        deadline = time.monotonic() + self.commit_timeout_seconds
+        with self._locked(deadline):
+            committed, result = self._commit_locked(build, actor, deadline)
+        if committed:
+            self._maybe_compact()
+        return result
+
+    @contextmanager
+    def _locked(self, deadline: float) -> Iterator[None]:
+        """The replica's lock, waited for no longer than the commit's deadline (a stalled holder
+        must not turn every queued request into a 30 s+ wait)."""
+        if not self.replica.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise CommitContention(
+                f"could not commit within {self.commit_timeout_seconds:g} s (waiting for this namespace's replica); retry later"
+            )
+        try:
+            yield
+        finally:
+            self.replica.lock.release()
+
+    def _commit_locked(
+        self, build: Callable[[Replica], Plan | None], actor: str | None, deadline: float
+    ) -> tuple[bool, Any]:
+        """The protocol's loop, under the lock: (committed, the answer)."""
         txid = LogEntry(seq=0, ops=[]).txid
         written: Plan | None = None
-        deadline = time.monotonic() + self.commit_timeout_seconds
-        with self.replica.lock:
-            for attempt in range(self.commit_attempts):
-                if attempt and time.monotonic() > deadline:
-                    break
-                try:
-                    self.replica.sync()
-                except Unavailable:
-                    STATS.transport_retries += 1
-                    _backoff(attempt)
-                    continue
-                if written is not None and txid in self.replica.recent_txids:
-                    return self._committed(written)  # an ambiguous PUT had landed
-                plan = build(self.replica)
-                if plan is None or not plan.ops:
-                    return None if plan is None else plan.result
-                entry = LogEntry(seq=self.replica.seq + 1, ops=[op.to_dict() for op in plan.ops], actor=actor, txid=txid)
-                body = entry.encode()
-                outcome = self._put_entry(entry.seq, body, attempt)
+        for attempt in range(self.commit_attempts):
+            if attempt and time.monotonic() > deadline:
+                break
+            try:
+                self.replica.sync()
+            except Unavailable:
+                STATS.transport_retries += 1
+                _backoff(attempt)
+                continue
+            if written is not None and txid in self.replica.recent_txids:
+                return self._committed(written)  # an ambiguous PUT had landed
+            plan = build(self.replica)
+            if plan is None or not plan.ops:
+                return False, None if plan is None else plan.result
+            entry = LogEntry(seq=self.replica.seq + 1, ops=[op.to_dict() for op in plan.ops], actor=actor, txid=txid)
+            body = entry.encode()
+            outcome = self._put_entry(entry.seq, body, attempt)
+            if outcome is not PutOutcome.OK:
+                written = plan if outcome is PutOutcome.AMBIGUOUS else written
+                if self._resolve_taken(entry.seq, txid):
+                    return self._committed(plan)  # a response was lost, but the entry is ours
                 if outcome is PutOutcome.LOST:
                     STATS.conflicts += 1
                     _backoff(attempt)
-                    continue
-                written = plan
-                if outcome is PutOutcome.AMBIGUOUS:
-                    continue
-                self.replica.apply(LogEntry.decode(body, entry.seq))
-                return self._committed(plan)
+                continue
+            self.replica.apply(LogEntry.decode(body, entry.seq))
+            return self._committed(plan)
         raise CommitContention(
             f"could not commit within {self.commit_timeout_seconds:g} s / {self.commit_attempts} attempts "
             "(contention or store errors); retry later"
@@ -235,47 +261,76 @@ class Namespace:
             _backoff(retry)
         return PutOutcome.AMBIGUOUS if uncertain else PutOutcome.LOST
 
-    def _committed(self, plan: Plan) -> Any:
+    def _resolve_taken(self, seq: int, txid: str) -> bool:
+        """After a 412 (or an unknown outcome) on ``log/<seq>``: read the entry that holds the
+        number. True if it is ours (the write landed; SDK retries turn a lost response into a 412);
+        otherwise apply the winner's entry, so the next attempt re-plans without a second read."""
+        try:
+            landed = LogEntry.decode(self.store.get(self.keys.log(seq)).body, seq)
+        except (NotFound, Unavailable, CorruptEntry):
+            return False  # nothing there (the attempt did not land) or unreadable: sync decides
+        if seq != self.replica.seq + 1:
+            return False
+        self.replica.apply(landed)
+        return landed.txid == txid
+
+    def _committed(self, plan: Plan) -> tuple[bool, Any]:
         STATS.commits += 1
+        return True, plan.result
+
+    def _maybe_compact(self) -> None:
+        """Checkpoint past the threshold, after the commit released the lock; one writer per
+        checkpoint (the claim), so several servers crossing the threshold together upload once."""
         if self.compact_after and self.replica.seq - self.replica.checkpoint_seq >= self.compact_after:
             try:
-                self.compact()
+                self.compact(claim=True)
             except Exception:  # compaction is an optimisation; the commit already succeeded
                 log.exception("automatic compaction of %s failed", self.keys.root)
-        return plan.result
 
     # -- maintenance -----------------------------------------------------------------------
-    def compact(self, gc: bool = True) -> CompactResult:
-        """Write a checkpoint at the current sequence, move the pointer, then collect garbage."""
-        with self.replica.lock:
-            self._sync()
-            rep = self.replica
-            pointer = read_pointer(self.store, self.keys)
-            published = False
-            if rep.seq > 0 and (pointer is None or pointer.seq < rep.seq):
-                with tempfile.TemporaryDirectory(dir=self._tmp_dir()) as tmp:
-                    db_file = Path(tmp) / "db.duckdb"
+    def compact(self, gc: bool = True, *, claim: bool = False) -> CompactResult:
+        """Write a checkpoint at the current sequence, move the pointer, then collect garbage.
+
+        The snapshot is taken under the replica's lock; the upload happens outside it, so commits
+        and reads on this replica go on meanwhile. With ``claim`` (automatic compaction), the
+        writer first claims the checkpoint that replaces the current pointer (``claim_compaction``):
+        if another writer holds that claim, nothing is uploaded."""
+        published = False
+        with tempfile.TemporaryDirectory(dir=self._tmp_dir()) as tmp:
+            db_file = Path(tmp) / "db.duckdb"
+            with self.replica.lock:
+                self._sync()
+                rep = self.replica
+                pointer = read_pointer(self.store, self.keys)
+                seq = rep.seq
+                todo = seq > 0 and (pointer is None or pointer.seq < seq)
+                if todo and claim:
+                    todo = claim_compaction(self.store, self.keys, pointer.seq if pointer else 0, seq)
+                if todo:
                     index_bytes = rep.snapshot(db_file)
                     counts = rep.con.execute(
                         "SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM memories"
                     ).fetchone()
                     assert counts is not None, "an aggregate query returns one row"
-                    meta = CheckpointMeta(
-                        seq=rep.seq,
-                        embedder=rep.embedder,
-                        dim=rep.dim,
-                        memories=int(counts[0]),
-                        active=int(counts[1]),
-                        db_sha256=hashlib.sha256(db_file.read_bytes()).hexdigest(),
-                        db_size=db_file.stat().st_size,
-                        index_sha256=hashlib.sha256(index_bytes).hexdigest(),
-                        index_size=len(index_bytes),
-                        created_at=time.time(),
-                    )
-                    published = publish_checkpoint(self.store, self.keys, meta, db_file, index_bytes) is not None
-                if published:
-                    rep.mark_checkpointed()
-            result = CompactResult(seq=rep.seq, published=published)
+                    embedder, dim = rep.embedder, rep.dim  # as of the snapshot, not of the upload
+            if todo:
+                meta = CheckpointMeta(
+                    seq=seq,
+                    embedder=embedder,
+                    dim=dim,
+                    memories=int(counts[0]),
+                    active=int(counts[1]),
+                    db_sha256=hashlib.sha256(db_file.read_bytes()).hexdigest(),
+                    db_size=db_file.stat().st_size,
+                    index_sha256=hashlib.sha256(index_bytes).hexdigest(),
+                    index_size=len(index_bytes),
+                    created_at=time.time(),
+                )
+                published = publish_checkpoint(self.store, self.keys, meta, db_file, index_bytes) is not None
+        if published:
+            with self.replica.lock:
+                self.replica.mark_checkpointed(seq)
+        result = CompactResult(seq=seq, published=published)
         if gc:
             result.gc = collect_garbage(self.store, self.keys, self.retention_seconds)
         return result

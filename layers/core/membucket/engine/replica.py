@@ -5,9 +5,11 @@ Sync plan (read = sync, then query):
 1. Cold: read ``CHECKPOINT``; if present, fetch its files (verified by sha256, cached per
    machine under ``<cache_dir>/objects``), copy the DuckDB file into memory and load the index,
    checking the index against DuckDB's active rows (rebuilt from DuckDB's vectors on mismatch).
-2. LIST ``log/`` strictly after the replica's sequence; apply entries in order.
-3. A gap (the next number is missing because GC removed it) means the replica fell behind a
-   checkpoint: reload from the checkpoint and continue. Otherwise stop at the gap.
+2. GET ``log/<seq+1>``, ``log/<seq+2>``, ... until one is missing (no LIST: the cost is the
+   number of new entries, whatever the history; the key layout is unchanged); apply in order.
+3. Then read ``CHECKPOINT``: newer than the replica means the missing number was removed by GC
+   (the replica fell behind a checkpoint): reload from the checkpoint and continue. Otherwise
+   the missing number is the head.
 4. A ``namespace.restore`` entry (``membucket restore --force``) names a checkpoint holding the
    state at that entry's own sequence: the replica loads it in place of applying ops.
 
@@ -22,6 +24,7 @@ import collections
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +43,9 @@ from .tables import connect, create_schema
 __all__ = ["Replica", "RESTORE_OP"]
 
 RESTORE_OP = NamespaceRestore.OP  # a log entry that replaces the namespace's state with a checkpoint
+
+_READ_AHEAD = 16  # log GETs in flight while a replica catches up
+_READERS = ThreadPoolExecutor(_READ_AHEAD, thread_name_prefix="log-read")
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +110,9 @@ class Replica:
         """Built by hand (a restore replays a backup into it): never load ``CHECKPOINT`` on sync."""
         self.loaded = True
 
-    def mark_checkpointed(self) -> None:
-        """A checkpoint at the current sequence was published."""
-        self.checkpoint_seq = self.seq
+    def mark_checkpointed(self, seq: int | None = None) -> None:
+        """A checkpoint at ``seq`` (default: the current sequence) was published."""
+        self.checkpoint_seq = max(self.checkpoint_seq, self.seq if seq is None else seq)
 
     def mark_access_ingested(self, newest_key: str) -> None:
         """Access-log records up to ``newest_key`` are in the access_log table; persisted with the counters."""
@@ -140,40 +146,61 @@ class Replica:
             return self._apply_tail()
 
     def _apply_tail(self) -> int:
+        """GET ``log/<seq+1>``, ``log/<seq+2>``, ... until one is missing: O(new entries), no LIST.
+
+        A missing number is the head, or a gap GC made below a newer checkpoint (GC removes only
+        entries at or below ``CHECKPOINT``'s sequence). The pointer tells which: at or below our
+        sequence, this is the head (and a writer may take ``seq+1``); above it, reload from it."""
         applied = 0
-        for _ in range(3):  # at most a couple of checkpoint reloads per sync
-            gap = False
-            batch: list[LogEntry] = []
-            expected = self.seq + 1
-            for info in self.store.list(self.keys.log_prefix, start_after=self.keys.log(self.seq)):
-                seq = self.keys.seq_of_log(info.key)
-                if seq is None:
-                    continue
-                if seq != expected:
-                    gap = True
-                    break
-                try:
-                    body = self.store.get(info.key).body
-                except NotFound:  # removed by GC between LIST and GET
-                    gap = True
-                    break
-                batch.append(LogEntry.decode(body, seq))
-                expected += 1
-                if len(batch) >= 256:
-                    self.apply(batch)
-                    applied += len(batch)
-                    batch = []
-            if batch:
-                self.apply(batch)
-                applied += len(batch)
-            if not gap:
-                return applied
+        for _ in range(4):  # at most a few checkpoint reloads per sync
+            applied += self._probe_forward()
             pointer = read_pointer(self.store, self.keys)
             if pointer is None or pointer.seq <= self.seq:
-                log.warning("log gap after seq %s in %s and no newer checkpoint; stopping there", self.seq, self.keys.root)
                 return applied
+            if self._exists(self.seq + 1):
+                continue  # written (and checkpointed) between our probe and the pointer read
+            log.info("log gap after seq %s in %s; reloading from checkpoint %s", self.seq, self.keys.root, pointer.seq)
             self._load_from_checkpoint(pointer)
         return applied
+
+    def _probe_forward(self) -> int:
+        """Apply ``log/<seq+1>``... up to the first missing number. A replica far behind (a cold
+        start's tail) reads ahead with up to ``_READ_AHEAD`` GETs in flight, so a few GETs past the
+        head may miss; a replica a few entries behind reads one at a time."""
+        applied = 0
+        batch: list[LogEntry] = []
+        window = 1
+        while True:
+            start = self.seq + len(batch) + 1
+            seqs = list(range(start, start + window))
+            bodies = list(_READERS.map(self._get_entry, seqs)) if window > 1 else [self._get_entry(start)]
+            missing = False
+            for seq, body in zip(seqs, bodies, strict=True):
+                if body is None:
+                    missing = True
+                    break
+                batch.append(LogEntry.decode(body, seq))
+            if len(batch) >= 256 or (missing and batch):
+                self.apply(batch)
+                applied += len(batch)
+                batch = []
+            if missing:
+                return applied
+            if applied + len(batch) >= 4:  # a few entries behind: one at a time (no wasted GETs)
+                window = min(window * 2, _READ_AHEAD)
+
+    def _get_entry(self, seq: int) -> bytes | None:
+        try:
+            return self.store.get(self.keys.log(seq)).body
+        except NotFound:
+            return None
+
+    def _exists(self, seq: int) -> bool:
+        try:
+            self.store.head(self.keys.log(seq))
+        except NotFound:
+            return False
+        return True
 
     def apply(self, entries: LogEntry | list[LogEntry]) -> None:
         """Apply committed entries in order; on any failure the replica is dropped and reloads.

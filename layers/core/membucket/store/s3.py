@@ -45,6 +45,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError, NoCredentialsError, PartialCredentialsError, ProfileNotFound
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from urllib3.exceptions import ProtocolError
 
 from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
 from .errors import ConflictInFlight, Misconfigured, NotFound, NotModified, PreconditionFailed, StoreError, Unavailable
@@ -120,9 +121,10 @@ def map_s3_errors(op: str, key: str) -> Iterator[None]:
         raise _from_client_error(exc, f"{op} {key}") from exc
     except (NoCredentialsError, PartialCredentialsError) as exc:
         raise Misconfigured(f"{NO_CREDENTIALS} ({exc})") from exc
-    except (BotocoreConnectionError, HTTPClientError, IncompleteReadError) as exc:
+    except (BotocoreConnectionError, HTTPClientError, IncompleteReadError, ProtocolError) as exc:
         # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError,
-        # ResponseStreamingError (a body cut short), proxy errors.
+        # ResponseStreamingError (a body cut short), proxy errors; urllib3's ProtocolError when
+        # a connection is reset while the body is read (outside botocore's retries).
         raise Unavailable(f"{op} {key}: {exc}") from exc
 
 
