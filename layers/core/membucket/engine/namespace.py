@@ -312,14 +312,15 @@ class Namespace:
                         "SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM memories"
                     ).fetchone()
                     assert counts is not None, "an aggregate query returns one row"
+                    memories, active = int(counts[0]), int(counts[1])
                     embedder, dim = rep.embedder, rep.dim  # as of the snapshot, not of the upload
             if todo:
                 meta = CheckpointMeta(
                     seq=seq,
                     embedder=embedder,
                     dim=dim,
-                    memories=int(counts[0]),
-                    active=int(counts[1]),
+                    memories=memories,
+                    active=active,
                     db_sha256=hashlib.sha256(db_file.read_bytes()).hexdigest(),
                     db_size=db_file.stat().st_size,
                     index_sha256=hashlib.sha256(index_bytes).hexdigest(),

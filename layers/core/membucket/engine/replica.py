@@ -60,13 +60,6 @@ class Replica:
         self.cache_hits = 0
         self._reset()
 
-    def close(self) -> None:
-        """Close the DuckDB connection (at exit); the replica is not used afterwards."""
-        with self.lock:
-            self.con.raw.close()
-            self.index = self.lexical = None
-            self.memo.clear()
-
     # -- state -----------------------------------------------------------------------------
     def _reset(self, schema: bool = True) -> None:
         self.con = connect()
@@ -133,6 +126,14 @@ class Replica:
         self.seq, self.embedder, self.dim, self.next_vid, self.access_after = (
             int(row[0]), row[1] or None, int(row[2]) if row[2] else None, int(row[3]), row[4] or "",
         )
+
+    def close(self) -> None:
+        """Close the DuckDB connection (at exit); the replica is not used afterwards."""
+        with self.lock:
+            self.con.raw.close()
+            self.index = None
+            self.lexical = None
+            self.memo.clear()
 
     # -- sync ------------------------------------------------------------------------------
     def sync(self) -> int:
