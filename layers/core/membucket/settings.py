@@ -111,3 +111,13 @@ class Settings(BaseSettings):
     )
     commit_attempts: int = Field(200, description="Most attempts to claim a log number before answering 503")
     commit_timeout_seconds: float = Field(30.0, description="Longest time a commit keeps retrying before answering 503")
+
+    # caches (engine/limits.py): one warm process serves many users
+    max_replicas: int = Field(64, ge=1, description="Most users' replicas kept in memory; least recently used go first")
+    replica_memory_mb: int | None = Field(
+        None, ge=1, description="Memory for warm replicas (default: half of what Lambda's memory leaves after the runtime, else 1024)"
+    )
+    cache_disk_mb: int | None = Field(
+        None, ge=1, description="Disk for cached checkpoint files under cache_dir (default: from ephemeral_storage_mb in Lambda, else 2048)"
+    )
+    ephemeral_storage_mb: int = Field(512, ge=512, description="The Lambda function's /tmp size (the template's EphemeralStorage)")

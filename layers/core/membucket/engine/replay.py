@@ -19,6 +19,7 @@ import numpy as np
 from ..store import ObjectStore
 from .blobs import decode_part
 from .checkpoint import cached_object
+from .objcache import release
 from .index import VectorIndex
 from .keys import NamespaceKeys
 from .lexical import LexicalIndex
@@ -387,7 +388,10 @@ def _switch_embedder(rep: ReplayTarget, op: EmbedderSwitch, entry: LogEntry) -> 
     blocks: list[np.ndarray] = []
     if op.vectors_key:
         path = cached_object(rep.store, op.vectors_key, str(op.sha256), rep.cache_dir)
-        d, v = unpack(path.read_bytes(), dim)
+        try:
+            d, v = unpack(path.read_bytes(), dim)
+        finally:
+            release(path)
         digests += d
         blocks.append(v)
     inline = op.inline or {}
