@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..settings import Settings
 from . import objcache
+
+if TYPE_CHECKING:
+    from .namespace import ReplicaRegistry
 
 __all__ = ["CacheLimits", "cache_limits", "apply_limits", "RUNTIME_MB", "TMP_RESERVED_MB"]
 
@@ -47,7 +51,7 @@ def cache_limits(settings: Settings, environ: dict[str, str] | None = None) -> C
     return CacheLimits(max_replicas=settings.max_replicas, replica_bytes=replica_mb * MB, disk_bytes=disk_mb * MB)
 
 
-def apply_limits(settings: Settings, registry) -> CacheLimits:
+def apply_limits(settings: Settings, registry: ReplicaRegistry) -> CacheLimits:
     """Bound ``registry`` (a ReplicaRegistry) and the checkpoint-file cache by ``settings``."""
     limits = cache_limits(settings)
     registry.configure(max_replicas=limits.max_replicas, max_bytes=limits.replica_bytes)

@@ -19,11 +19,11 @@ import numpy as np
 from ..store import ObjectStore
 from .blobs import decode_part
 from .checkpoint import cached_object
-from .objcache import release
 from .index import VectorIndex
 from .keys import NamespaceKeys
 from .lexical import LexicalIndex
 from .log import LogEntry, decode_vector, parse_ts
+from .objcache import release
 from .operations import (
     AppImport,
     AppPurge,

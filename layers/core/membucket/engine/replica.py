@@ -28,10 +28,10 @@ import numpy as np
 from ..store import NotFound, ObjectStore
 from .checkpoint import CorruptCheckpoint, Pointer, fetch_checkpoint, read_pointer
 from .index import VectorIndex
-from .objcache import release
 from .keys import NamespaceKeys
 from .lexical import LexicalIndex
 from .log import LogEntry
+from .objcache import release
 from .operations import ACL_OPS, NamespaceRestore, op_name, parse_op
 from .queries import forget
 from .replay import apply_entries
