@@ -91,7 +91,7 @@ def test_an_upload_is_only_its_own_users(s3_api):
 
 def test_uploads_need_an_s3_store(api):
     resp = api.as_("alice").post("/import/uploads")
-    assert resp.status_code == 503 and error_code(resp) == "unavailable"
+    assert resp.status_code == 409 and error_code(resp) == "conflict"
 
 
 def test_direct_limit_in_lambda_names_the_upload_route(api, monkeypatch):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from ..auth import Identity
 from ..caller import get_identity
-from ..errors import InvalidInput, NotFoundError, ServiceUnavailable, TooLarge
+from ..errors import Conflict, InvalidInput, NotFoundError, TooLarge
 from ..settings import Settings
 from ..store import NotFound, ObjectStore
 from .schemas import AUTHENTICATED, ERROR_RESPONSES
@@ -64,7 +64,7 @@ def check_direct_size(size: int, limit: int) -> None:
 
 def _s3(store: ObjectStore):
     if getattr(store, "client", None) is None:
-        raise ServiceUnavailable("uploads need an S3 store; send the bundle to POST /api/v1/import directly")
+        raise Conflict("uploads need an S3 store; send the bundle to POST /api/v1/import directly")
     return store
 
 
