@@ -1,4 +1,4 @@
-"""Cold and warm invocations of the search and add functions, at 10k memories, against moto's S3 server.
+"""Cold and warm invocations of the search, add and MCP functions, at 10k memories, against moto's S3 server.
 
     python infra/bench_functions.py                       # -> bench/results/functions.json
     python infra/bench_functions.py --n 1000 --cold 1     # a quick look
@@ -109,16 +109,27 @@ def compact(endpoint: str, work: Path) -> None:
     mb.compact(USER, gc=False)
 
 
+ROUTES = {"search": "/api/v1/memories/search", "add": "/api/v1/memories", "mcp": "/mcp"}
+
+
 def bench_runtime(runtime: dict, seeded: dict, env: dict, args, work: Path) -> dict:
     out = {}
     token = seeded["token"]
-    for fn, path in (("search", "/api/v1/memories/search"), ("add", "/api/v1/memories")):
+    for fn, path in ROUTES.items():
+        if fn not in args.functions.split(","):
+            continue
         runs = {"fresh_tmp": [], "warm_tmp": []}
         for k in range(args.cold):
             cache = work / f"{runtime['name']}-{fn}-{k}"
             for kind in ("fresh_tmp", "warm_tmp"):  # the warm_tmp run reuses the cache the fresh run filled
                 texts = sentences(args.warm + 1, seed=hash((runtime["name"], fn, k, kind)) & 0xFFFF)
-                bodies = [{"query": t.split(" (")[0], "limit": 10} for t in texts] if fn == "search" else [{"text": t} for t in texts]
+                if fn == "search":
+                    bodies = [{"query": t.split(" (")[0], "limit": 10} for t in texts]
+                elif fn == "mcp":  # the MCP tool a client calls first: search_memory over JSON-RPC
+                    bodies = [{"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                               "params": {"name": "search_memory", "arguments": {"query": t.split(" (")[0]}}} for i, t in enumerate(texts)]
+                else:
+                    bodies = [{"text": t} for t in texts]
                 calls = [{"name": "first", "http": ["POST", path, None], "bodies": bodies[:1], "token": token},
                          {"name": "warm", "http": ["POST", path, None], "bodies": bodies[1:], "repeat": args.warm, "token": token}]
                 compact(env["AWS_ENDPOINT_URL"], work)
@@ -145,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warm", type=int, default=30, help="warm invocations after each cold one")
     ap.add_argument("--build-dir", type=Path, default=ROOT / ".aws-sam" / "build")
     ap.add_argument("--runtimes", default="lambda,dev")
+    ap.add_argument("--functions", default="search,add,mcp", help="which of search, add, mcp")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/functions.json")
     args = ap.parse_args(argv)
 
@@ -152,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     py312 = bundle_size.find_python312()
     template = bundle_size.load_template(ROOT / "template.yaml")
-    fn_dirs = {"search": "SearchFunction", "add": "AddFunction"}
+    fn_dirs = {"search": "SearchFunction", "add": "AddFunction", "mcp": "McpFunction"}
     report: dict = {"n_memories": args.n, "python_dev": platform.python_version(), "cpus": os.cpu_count(),
                     "loadavg_1m": round(os.getloadavg()[0], 2), "runtimes": {}}
     with tempfile.TemporaryDirectory(prefix="membucket-bench-") as tmp, moto_server() as endpoint:

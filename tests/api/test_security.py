@@ -57,6 +57,7 @@ ROUTES = [
     ("GET", "/connect", None, "read"),
     ("POST", "/export", {}, "admin"),
     ("POST", "/import", {}, "admin"),  # a JSON body: 415 once past auth (the bundle tests are in test_export_api.py)
+    ("POST", "/import/uploads", None, "admin"),  # 409 on a store without S3 once past auth (tests/api/test_import_uploads.py)
 ]
 PUBLIC = {("GET", "/health"), ("GET", "/ready")}
 

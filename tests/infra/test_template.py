@@ -28,7 +28,8 @@ def functions(template):
 def route_function(template, route) -> str:
     target = route["Properties"]["Target"]["Fn::Sub"]
     integration = template["Resources"][re.fullmatch(r"integrations/\$\{(\w+)\}", target).group(1)]
-    return integration["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+    uri = integration["Properties"]["IntegrationUri"]
+    return uri["Fn::GetAtt"][0] if "Fn::GetAtt" in uri else uri["Ref"].split(".")[0]  # Fn.Alias: the alias
 
 
 def test_every_function_directory_is_in_the_template(template):

@@ -11,6 +11,7 @@ from .categorize.base import Categorizer
 from .embed.base import Embedder
 from .engine.index import set_search_threads
 from .engine.keys import list_users, validate_app_name
+from .engine.limits import apply_limits
 from .engine.namespace import REGISTRY, CompactResult, Namespace, ReplicaRegistry
 from .errors import InvalidInput
 from .ops.context import Context
@@ -78,6 +79,8 @@ class Membucket:
         self._llm = llm
         self._llm_loaded = llm is not None
         self.registry = registry or REGISTRY  # tests pass their own to act as separate processes
+        if registry is None:
+            apply_limits(s, REGISTRY)  # LRU bounds from the function's memory and /tmp (or Settings)
         set_search_threads(s.faiss_threads)
 
     @property

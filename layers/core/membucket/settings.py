@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, description="Largest HTTP request body accepted")
     export_url_seconds: int = Field(3600, description="Lifetime of the presigned URL the export Lambda function answers")
     max_import_bytes: int = Field(512 * 1_048_576, description="Largest bundle POST /api/v1/import accepts (spooled to disk, not memory)")
+    max_direct_import_bytes: int | None = Field(
+        None, ge=1, description="Largest bundle sent as the import request's body (default: 4.5 MiB in Lambda, whose events stop at 6 MB; "
+        "else max_import_bytes); larger ones go through POST /api/v1/import/uploads",
+    )
+    upload_url_seconds: int = Field(900, ge=60, description="Lifetime of the presigned PUT URL POST /api/v1/import/uploads answers")
     rate_limit_per_minute: int = Field(1200, description="Requests per minute per caller (token or address) before 429; 0 = off")
     token_cache_seconds: float = Field(10.0, description="How long a process trusts a token lookup (revocations elsewhere take this long)")
     public_url: str | None = Field(
@@ -131,3 +136,13 @@ class Settings(BaseSettings):
     )
     commit_attempts: int = Field(200, description="Most attempts to claim a log number before answering 503")
     commit_timeout_seconds: float = Field(30.0, description="Longest time a commit keeps retrying before answering 503")
+
+    # caches (engine/limits.py): one warm process serves many users
+    max_replicas: int = Field(64, ge=1, description="Most users' replicas kept in memory; least recently used go first")
+    replica_memory_mb: int | None = Field(
+        None, ge=1, description="Memory for warm replicas (default: half of what Lambda's memory leaves after the runtime, else 1024)"
+    )
+    cache_disk_mb: int | None = Field(
+        None, ge=1, description="Disk for cached checkpoint files under cache_dir (default: from ephemeral_storage_mb in Lambda, else 2048)"
+    )
+    ephemeral_storage_mb: int = Field(512, ge=512, description="The Lambda function's /tmp size (the template's EphemeralStorage)")

@@ -26,6 +26,7 @@ from ..auth import Identity
 from ..caller import error_response, get_identity, get_state
 from ..errors import Forbidden, InvalidInput, TooLarge
 from ..ops.models import ImportResult
+from . import uploads
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, AppName, MemoryState, acting
 
 __all__ = ["router", "ExportIn", "IMPORT_PATH", "export_to_tempfile", "owner_context"]
@@ -108,21 +109,37 @@ async def import_(
     mode: Annotated[Literal["merge", "replace"], Query(description="merge: add missing, take newer; replace: become the bundle")] = "merge",
     reembed: Annotated[bool, Query(description="Embed again with this server's embedder (needed when the bundle's differs)")] = False,
     x_membucket_passphrase: Annotated[str | None, Header(max_length=1024, description="Passphrase of an encrypted bundle")] = None,
+    upload: Annotated[str | None, Query(max_length=200, description="Import this upload (POST /api/v1/import/uploads) instead of the body")] = None,
 ):
-    """The request body is the bundle's bytes. Validated whole before the first write; one commit."""
+    """The request body is the bundle's bytes (or ``upload`` names one put in the bucket).
+    Validated whole before the first write; one commit."""
     ctx = owner_context(request, identity)  # before reading a byte of a possibly large body
-    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if ctype not in BUNDLE_TYPES:
-        return error_response(415, "unsupported_media_type", f"send the bundle as {' or '.join(BUNDLE_TYPES[:2])}")
     limit = get_state(request).max_import_bytes
     tmp_dir = Path(ctx.settings.cache_dir) / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
+    if upload is not None:
+        store = ctx.ns.store
+        spool = await run_in_threadpool(uploads.spool_upload, store, ctx.user, upload, limit, tmp_dir)
+        with spool:
+            result = await run_in_threadpool(
+                ops.import_bundle, ctx, spool, mode=mode, reembed=reembed, passphrase=x_membucket_passphrase or None,
+            )
+        await run_in_threadpool(store.delete, upload)  # imported: the upload has served its purpose
+        return result
+    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype not in BUNDLE_TYPES:
+        return error_response(415, "unsupported_media_type", f"send the bundle as {' or '.join(BUNDLE_TYPES[:2])}")
+    direct = uploads.direct_import_limit(ctx.settings)
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit():
+        uploads.check_direct_size(int(length), direct)
     with tempfile.TemporaryFile(dir=tmp_dir) as spool:
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
                 raise TooLarge(f"bundle above {limit} bytes (MEMBUCKET_MAX_IMPORT_BYTES)", limit=limit)
+            uploads.check_direct_size(size, direct)
             spool.write(chunk)
         spool.seek(0)
         result = await run_in_threadpool(

@@ -31,6 +31,7 @@ from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCon
 from .blobs import collect_blobs
 from .claims import collect_claims
 from .keys import NamespaceKeys
+from .objcache import pin, release, touch
 from .reindex import collect_reindex_garbage
 
 __all__ = ["Pointer", "CheckpointMeta", "read_pointer", "fetch_checkpoint", "cached_object", "publish_checkpoint", "collect_garbage", "GcResult"]
@@ -89,11 +90,15 @@ def _sha256_file(path: Path) -> str:
 
 
 def cached_object(store: ObjectStore, key: str, sha256: str, cache_dir: Path) -> Path:
-    """Download an immutable object once per machine into a content-addressed cache file."""
+    """Download an immutable object once per machine into a content-addressed cache file.
+
+    The file is pinned (engine/objcache.py) until the caller releases it: no eviction under a load."""
     objects = cache_dir / "objects"
     objects.mkdir(parents=True, exist_ok=True)
     path = objects / sha256
+    pin(path)
     if path.exists():
+        touch(path)
         return path
     tmp = objects / f".tmp-{uuid.uuid4().hex}"
     try:
@@ -105,6 +110,9 @@ def cached_object(store: ObjectStore, key: str, sha256: str, cache_dir: Path) ->
         if _sha256_file(tmp) != sha256:
             raise CorruptCheckpoint(f"checksum mismatch for {key}")
         os.replace(tmp, path)
+    except BaseException:
+        release(path)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -112,6 +120,7 @@ def cached_object(store: ObjectStore, key: str, sha256: str, cache_dir: Path) ->
 
 def fetch_checkpoint(store: ObjectStore, keys: NamespaceKeys, pointer: Pointer, cache_dir: Path) -> tuple[CheckpointMeta, Path, Path]:
     """Return (meta, local path of db.duckdb, local path of index.faiss), verified by sha256.
+    The caller releases both paths (``objcache.release``) once loaded.
 
     The pointer must name a checkpoint of this namespace: a pointer written into the bucket by
     hand (or a tampered restore) can never load another user's data."""
@@ -123,7 +132,11 @@ def fetch_checkpoint(store: ObjectStore, keys: NamespaceKeys, pointer: Pointer, 
     with ThreadPoolExecutor(2) as pool:
         db = pool.submit(cached_object, store, pointer.dir + "db.duckdb", meta.db_sha256, cache_dir)
         index = pool.submit(cached_object, store, pointer.dir + "index.faiss", meta.index_sha256, cache_dir)
-        return meta, db.result(), index.result()
+        done = [f.result() for f in (db, index) if f.exception() is None]
+        if len(done) < 2:
+            release(*done)
+            db.result(), index.result()  # raises the failure
+        return meta, done[0], done[1]
 
 
 def publish_checkpoint(

@@ -92,12 +92,28 @@ def _backoff(attempt: int, base: float = 0.002, cap: float = 0.25) -> None:
 
 
 class ReplicaRegistry:
-    """Process-wide replicas, one per (store, user), kept warm across requests (LRU-bounded)."""
+    """Process-wide replicas, one per (store, user), kept warm across requests.
 
-    def __init__(self, max_replicas: int = 64) -> None:
+    Bounded least-recently-used by count and by estimated bytes (``Replica.footprint``): one
+    warm container serves many users, and a replica per user ever seen would outgrow the
+    function's memory. A replica in use (its lock held by another request) is never evicted;
+    an evicted replica frees its memory and reloads if a request still holding it syncs again.
+    """
+
+    def __init__(self, max_replicas: int = 64, max_bytes: int | None = None) -> None:
         self.max_replicas = max_replicas
+        self.max_bytes = max_bytes
+        self.evictions = 0
         self._lock = threading.Lock()
         self._replicas: collections.OrderedDict[tuple[str, str, str], Replica] = collections.OrderedDict()
+
+    def configure(self, max_replicas: int | None = None, max_bytes: int | None = None) -> None:
+        """Set the bounds (from Settings: ``membucket.limits``); None leaves a bound as it is."""
+        with self._lock:
+            if max_replicas is not None:
+                self.max_replicas = max_replicas
+            if max_bytes is not None:
+                self.max_bytes = max_bytes
 
     def get(self, store: ObjectStore, keys: NamespaceKeys, cache_dir: Path) -> Replica:
         key = (store.url, keys.user, str(cache_dir))
@@ -107,9 +123,40 @@ class ReplicaRegistry:
                 replica = Replica(store, keys, cache_dir)
                 self._replicas[key] = replica
             self._replicas.move_to_end(key)
-            while len(self._replicas) > self.max_replicas:
-                self._replicas.popitem(last=False)
+            self._evict(keep=replica)
             return replica
+
+    def footprint(self) -> int:
+        """Estimated bytes the kept replicas hold."""
+        with self._lock:
+            return sum(r.footprint for r in self._replicas.values())
+
+    def _over(self, total: int) -> bool:
+        return len(self._replicas) > self.max_replicas or (self.max_bytes is not None and total > self.max_bytes)
+
+    def _evict(self, keep: Replica) -> None:
+        """Drop least-recently-used replicas until within bounds, skipping any in use."""
+        total = sum(r.footprint for r in self._replicas.values())
+        for key in list(self._replicas):
+            if not self._over(total):
+                return
+            replica = self._replicas[key]
+            if replica is keep or _owned(replica) or not replica.lock.acquire(blocking=False):
+                continue  # in use by a request: never pulled from under it
+            try:
+                total -= replica.footprint
+                replica.unload()
+            finally:
+                replica.lock.release()
+            del self._replicas[key]
+            self.evictions += 1
+
+    def trim(self) -> None:
+        """Evict down to the bounds (after a request, when footprints have grown)."""
+        with self._lock:
+            newest = next(reversed(self._replicas.values()), None)
+            if newest is not None:
+                self._evict(keep=newest)
 
     def replicas(self) -> list[Replica]:
         """The replicas this process keeps warm (for metrics such as cache hits)."""
@@ -130,6 +177,12 @@ class ReplicaRegistry:
         for replica in replicas:
             replica.close()
         gc.collect()  # DuckDB objects caught in reference cycles go before the module does
+
+
+def _owned(replica: Replica) -> bool:
+    """The lock is reentrant: this thread holding it (a nested request) still means in use."""
+    is_owned = getattr(replica.lock, "_is_owned", None)
+    return bool(is_owned()) if is_owned is not None else False
 
 
 REGISTRY = ReplicaRegistry()
@@ -156,7 +209,8 @@ class Namespace:
         self.commit_timeout_seconds = commit_timeout_seconds
         self.compact_after = compact_after
         self.retention_seconds = retention_seconds
-        self.replica = (registry or REGISTRY).get(store, self.keys, self.cache_dir)
+        self.registry = registry or REGISTRY
+        self.replica = self.registry.get(store, self.keys, self.cache_dir)
 
     @property
     def user(self) -> str:
@@ -183,6 +237,7 @@ class Namespace:
             self.replica.sync()
         except Unavailable as exc:
             raise StoreUnavailable(f"the store is unavailable: {exc}") from exc
+        self.registry.trim()  # a first load grew the footprint: others may have to go
 
     def commit(self, build: Callable[[Replica], Plan | None], actor: str | None = None) -> Any:
         deadline = time.monotonic() + self.commit_timeout_seconds

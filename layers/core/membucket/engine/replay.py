@@ -23,6 +23,7 @@ from .index import VectorIndex
 from .keys import NamespaceKeys
 from .lexical import LexicalIndex
 from .log import LogEntry, decode_vector, parse_ts
+from .objcache import release
 from .operations import (
     AppImport,
     AppPurge,
@@ -394,7 +395,10 @@ def _switch_embedder(rep: ReplayTarget, op: EmbedderSwitch, entry: LogEntry) -> 
     blocks: list[np.ndarray] = []
     if op.vectors_key:
         path = cached_object(rep.store, op.vectors_key, str(op.sha256), rep.cache_dir)
-        d, v = unpack(path.read_bytes(), dim)
+        try:
+            d, v = unpack(path.read_bytes(), dim)
+        finally:
+            release(path)
         digests += d
         blocks.append(v)
     inline = op.inline or {}

@@ -35,6 +35,7 @@ from .index import VectorIndex
 from .keys import NamespaceKeys
 from .lexical import LexicalIndex
 from .log import LogEntry
+from .objcache import release
 from .operations import ACL_OPS, NamespaceRestore, op_name, parse_op
 from .queries import Memo, forget
 from .replay import apply_entries
@@ -58,6 +59,7 @@ class Replica:
         self.lock = threading.RLock()
         self.recent_txids: collections.deque[str] = collections.deque(maxlen=256)
         self.cache_hits = 0
+        self.footprint = 0  # estimated bytes in memory (``measure``), for the registry's bound
         self._reset()
 
     # -- state -----------------------------------------------------------------------------
@@ -130,21 +132,45 @@ class Replica:
     def close(self) -> None:
         """Close the DuckDB connection (at exit); the replica is not used afterwards."""
         with self.lock:
-            self.con.raw.close()
+            self.con.close()
             self.index = None
             self.lexical = None
             self.memo.clear()
+
+    # -- memory ----------------------------------------------------------------------------
+    def measure(self) -> int:
+        """Estimate the bytes this replica holds (DuckDB's buffers, the vector and BM25 indexes),
+        kept in ``footprint`` for the registry's memory bound. Caller holds ``lock``."""
+        used = self.con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchone()
+        total = int(used[0]) if used else 0
+        if self.index is not None:
+            total += self.index.size * self.index.dim * 4 + self.index.size * 16
+        if self.lexical is not None:
+            total += self.lexical.size * 400  # postings and document lengths, measured ~300-500 B/memory
+        self.footprint = total
+        return total
+
+    def unload(self) -> None:
+        """Free the in-memory state (the registry evicted this replica); a later sync reloads it.
+        Caller holds ``lock``."""
+        self.con.close()
+        self._reset(schema=True)
+        self.footprint = 0
 
     # -- sync ------------------------------------------------------------------------------
     def sync(self) -> int:
         """Bring the replica up to the newest committed entry; return how many entries were applied."""
         with self.lock:
-            if not self.loaded:
+            cold = not self.loaded
+            if cold:
                 self._load_from_checkpoint(read_pointer(self.store, self.keys))
                 self.loaded = True
             else:
                 self.cache_hits += 1
-            return self._apply_tail()
+            applied = self._apply_tail()
+            if cold or applied:
+                self.measure()
+            return applied
 
     def _apply_tail(self) -> int:
         """GET ``log/<seq+1>``, ``log/<seq+2>``, ... until one is missing: O(new entries), no LIST.
@@ -236,7 +262,10 @@ class Replica:
     def load_checkpoint(self, pointer: Pointer) -> None:
         """Load exactly this checkpoint, with no fallback to ``CHECKPOINT`` (restores, backup checks)."""
         _meta, db_path, index_path = fetch_checkpoint(self.store, self.keys, pointer, self.cache_dir)
-        self._load_files(db_path, index_path)
+        try:
+            self._load_files(db_path, index_path)
+        finally:
+            release(db_path, index_path)
 
     def _load_restored(self, entry: LogEntry, op: NamespaceRestore) -> None:
         """Load the checkpoint a restore entry names; it must be the state at that very entry,
@@ -263,7 +292,10 @@ class Replica:
                 pointer = read_pointer(self.store, self.keys)
         else:
             raise RuntimeError(f"could not load a checkpoint for {self.keys.root}")
-        self._load_files(db_path, index_path)
+        try:
+            self._load_files(db_path, index_path)
+        finally:
+            release(db_path, index_path)
 
     def _load_files(self, db_path: Path, index_path: Path) -> None:
         self._reset(schema=False)

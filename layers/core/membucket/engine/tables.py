@@ -65,6 +65,9 @@ class Connection:
     def unregister(self, name: str) -> None:
         self.raw.unregister(name)
 
+    def close(self) -> None:
+        self.raw.close()
+
 
 def connect() -> Connection:
     con = Connection(duckdb.connect(":memory:"))
