@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 import uuid
-from typing import IO, Annotated
+from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
@@ -24,6 +24,7 @@ from ..caller import get_identity
 from ..errors import Conflict, Forbidden, InvalidInput, NotFoundError, TooLarge
 from ..settings import Settings
 from ..store import NotFound, ObjectStore
+from ..store.s3 import S3Store
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, acting
 
 __all__ = ["router", "UPLOADS_PREFIX", "UploadOut", "direct_import_limit", "spool_upload", "check_direct_size"]
@@ -85,7 +86,7 @@ def create_upload(request: Request, identity: Caller):
     return UploadOut(url=url, key=key, expires_in=seconds, max_bytes=ctx.settings.max_import_bytes)
 
 
-def spool_upload(store: ObjectStore, user: str, key: str, limit: int, tmp_dir) -> IO[bytes]:
+def spool_upload(store: ObjectStore, user: str, key: str, limit: int, tmp_dir) -> BinaryIO:
     """The uploaded bundle ``key`` of ``user`` in a rewound temporary file (the caller closes it)."""
     if not _KEY.match(key) or not key.startswith(f"{UPLOADS_PREFIX}{user}/"):
         raise InvalidInput("upload must be a key answered by POST /api/v1/import/uploads for this user")
@@ -95,11 +96,10 @@ def spool_upload(store: ObjectStore, user: str, key: str, limit: int, tmp_dir) -
         raise NotFoundError("no such upload (expired, already imported, or never put)") from None
     if size > limit:
         raise TooLarge(f"bundle above {limit} bytes (MEMBUCKET_MAX_IMPORT_BYTES)", limit=limit)
-    f = tempfile.TemporaryFile(dir=tmp_dir)
+    f: BinaryIO = tempfile.TemporaryFile(dir=tmp_dir)
     try:
-        client = getattr(store, "client", None)
-        if client is not None:  # streamed to disk, never whole in memory
-            client.download_fileobj(store.bucket, store.prefix + key, f)
+        if isinstance(store, S3Store):  # streamed to disk, never whole in memory
+            store.client.download_fileobj(store.bucket, store.prefix + key, f)
         else:
             f.write(store.get(key).body)
         f.seek(0)
