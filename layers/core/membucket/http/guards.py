@@ -10,6 +10,7 @@ the API's JSON error shape.
 from __future__ import annotations
 
 import fnmatch
+import re
 import threading
 import time
 from urllib.parse import urlsplit
@@ -23,6 +24,40 @@ __all__ = ["GuardMiddleware", "RateLimiter", "LOOPBACK_HOSTS"]
 
 LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# A Host header is a name or an IPv4 address, or a bracketed IPv6 address, then an optional port;
+# anything else (userinfo ``@``, a path, spaces) is refused before any pattern is tried.
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_.*-]+))(?::(?P<port>[0-9]{1,5}|\*))?")
+
+
+def split_host(host: str) -> tuple[str, str | None] | None:
+    """``(hostname, port or None)`` of a Host header (or an allow-list pattern), None if malformed.
+    IPv6 names keep their brackets, so ``[::1]`` compares as written."""
+    m = _HOST.fullmatch(host.strip().lower())
+    if not m:
+        return None
+    name = f"[{m['v6']}]" if m["v6"] is not None else m["name"]
+    return name, m["port"]
+
+
+def host_allowed(host: str, patterns: list[str]) -> bool:
+    """Whether a Host header matches one of the allow-list patterns (``name``, ``name:port``,
+    ``name:*``; ``*`` in the name is a wildcard, brackets are literal)."""
+    parsed = split_host(host)
+    if parsed is None:
+        return False
+    name, port = parsed
+    if port == "*" or "*" in name:
+        return False  # a wildcard is for patterns, not for what a client sends
+    for pattern in patterns:
+        want = split_host(pattern)
+        if want is None:
+            continue
+        want_name, want_port = want
+        name_ok = fnmatch.fnmatchcase(name, want_name.replace("[", "[[]")) if "*" in want_name else name == want_name
+        port_ok = port == want_port or (want_port == "*" and port is not None)
+        if name_ok and port_ok:
+            return True
+    return False
 
 
 class RateLimiter:
@@ -66,12 +101,13 @@ class GuardMiddleware:
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host", "")
-        if self.state.allowed_hosts and not any(fnmatch.fnmatch(host.lower(), p.lower()) for p in self.state.allowed_hosts):
+        if self.state.allowed_hosts and not host_allowed(host, self.state.allowed_hosts):
             return await error_response(421, "misdirected_request", f"host {host!r} is not served here")(scope, receive, send)
         origin = headers.get("origin")
-        if origin and not self._origin_ok(origin, host):
+        scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
+        if origin and not self._origin_ok(origin, host, scheme):
             return await error_response(403, "origin_not_allowed", f"origin {origin!r} is not allowed")(scope, receive, send)
-        if not origin and scope.get("method") not in SAFE_METHODS and self._foreign_without_origin(headers, host):
+        if not origin and scope.get("method") not in SAFE_METHODS and self._foreign_without_origin(headers, host, scheme):
             return await error_response(403, "origin_not_allowed", "a write from another site is not allowed")(scope, receive, send)
         if self.limiter is not None:
             client = scope.get("client") or ("?", 0)
@@ -115,7 +151,7 @@ class GuardMiddleware:
 
         await self.app(scope, replay, send)
 
-    def _foreign_without_origin(self, headers: dict[str, str], host: str) -> bool:
+    def _foreign_without_origin(self, headers: dict[str, str], host: str, scheme: str) -> bool:
         """A browser that leaves Origin out of a write still says where it came from: Sec-Fetch-Site
         (another port of this host is "same-site"), or the Referer. Non-browser clients send neither."""
         if headers.get("sec-fetch-site") in ("cross-site", "same-site"):
@@ -127,9 +163,9 @@ class GuardMiddleware:
             parts = urlsplit(referer)
         except ValueError:
             return True
-        return not (parts.scheme and parts.netloc and self._origin_ok(f"{parts.scheme}://{parts.netloc}", host))
+        return not (parts.scheme and parts.netloc and self._origin_ok(f"{parts.scheme}://{parts.netloc}", host, scheme))
 
-    def _origin_ok(self, origin: str, host: str) -> bool:
-        if origin.split("://", 1)[-1].lower() == host.lower():
-            return True  # same origin: the UI served by this app
+    def _origin_ok(self, origin: str, host: str, scheme: str) -> bool:
+        if origin.lower() == f"{scheme}://{host}".lower():
+            return True  # same origin (scheme, host and port): the UI served by this app
         return any(fnmatch.fnmatch(origin.lower(), p.lower()) for p in self.state.allowed_origins)
