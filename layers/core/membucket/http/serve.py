@@ -18,6 +18,7 @@ from ..caller import ServerState
 from ..client import Membucket
 from ..clients import client_snippets
 from .app import create_app
+from .access_log import server_config
 from .guards import LOOPBACK_HOSTS
 
 __all__ = ["build_state", "is_loopback", "ServeRefused", "banner", "run"]
@@ -89,4 +90,5 @@ def run(mb: Membucket, host: str = "127.0.0.1", port: int = 8765, auth: bool | N
     print(banner(mb, state, host, port), flush=True)
     # Commits are acknowledged only once their log object exists, so a graceful stop (SIGINT /
     # SIGTERM: uvicorn finishes in-flight requests) loses nothing; there is no buffer to flush.
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, proxy_headers=False)
+    config = server_config(app, host, port, log_level, timeout_graceful_shutdown=10, proxy_headers=False)
+    uvicorn.Server(config).run()
