@@ -17,8 +17,8 @@ from ..auth import TokenStore
 from ..caller import ServerState
 from ..client import Membucket
 from ..clients import client_snippets
-from .app import create_app
 from .access_log import server_config
+from .app import create_app
 from .guards import LOOPBACK_HOSTS
 
 __all__ = ["build_state", "is_loopback", "ServeRefused", "banner", "run"]
