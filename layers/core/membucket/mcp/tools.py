@@ -77,8 +77,9 @@ def register_tools(server) -> None:
     @server.tool(
         description=(
             "Remember something about the user for later conversations. Store one self-contained fact or "
-            "preference per call, phrased with its subject (e.g. 'Alice is allergic to peanuts'). An equal or "
-            "near-equal memory is updated instead of duplicated. With infer=true and an LLM on the server, facts "
+            "preference per call, phrased with its subject (e.g. 'Alice is allergic to peanuts'). An equal text is "
+            "not stored twice (NOOP). A near duplicate is added and its event lists the similar memories' ids in "
+            "'similar': if the new fact replaces one of them, update or delete the old one. With infer=true and an LLM on the server, facts "
             "are extracted and reconciled with existing memories. Returns the id and event (ADD, UPDATE, DELETE, "
             "NOOP) of each memory touched."
         )
