@@ -15,6 +15,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..api.bundles import IMPORT_PATH
@@ -88,6 +89,16 @@ class RateLimiter:
             return (1 - tokens) / self.rate
 
 
+def _too_large(scope: Scope, limit: int):
+    """413; on the MCP endpoint as a JSON-RPC error body, which MCP clients show (a plain 413 reads
+    as "Server returned an error response")."""
+    message = f"request body above {limit} bytes"
+    if str(scope.get("path", "")).startswith("/mcp"):
+        error = {"code": -32600, "message": f"too_large: {message}", "data": {"code": "too_large", "status": 413, "limit": limit}}
+        return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=413)
+    return error_response(413, "too_large", message)
+
+
 class GuardMiddleware:
     """Body size, Host, Origin and rate checks, as plain ASGI so they also cover the MCP endpoint."""
 
@@ -123,7 +134,7 @@ class GuardMiddleware:
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit() or int(length) > limit:
-                return await error_response(413, "too_large", f"request body above {limit} bytes")(scope, receive, send)
+                return await _too_large(scope, limit)(scope, receive, send)
             return await self.app(scope, receive, send)
         if bundle:
             return await self.app(scope, receive, send)
@@ -137,7 +148,7 @@ class GuardMiddleware:
             chunks.append(message.get("body", b""))
             received += len(chunks[-1])
             if received > limit:
-                return await error_response(413, "too_large", f"request body above {limit} bytes")(scope, receive, send)
+                return await _too_large(scope, limit)(scope, receive, send)
             if not message.get("more_body", False):
                 break
         body, replayed = b"".join(chunks), False

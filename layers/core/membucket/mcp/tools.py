@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # (state, identity, app from the URL) of the HTTP request being served
 CALLER: contextvars.ContextVar[tuple[ServerState, Identity, str | None]] = contextvars.ContextVar("membucket_caller")
 
+# String limits are advertised in the schema (json_schema_extra) but enforced by the operation, so an
+# empty, blank or oversized text or a malformed id gets the REST code (empty_text, too_large,
+# invalid_id) as a JSON-RPC error, not a pydantic message.
 # JSON-RPC codes: -32602 is "invalid params"; the -320xx range is ours.
 _CODES = [(InvalidInput, -32602), (NotFoundError, -32002), (Forbidden, -32003), (Conflict, -32009), (ServiceUnavailable, -32000)]
 
@@ -85,7 +88,7 @@ def register_tools(server) -> None:
         )
     )
     async def add_memories(
-        text: Annotated[str, Field(min_length=1, max_length=16000, description="What to remember, in plain language.")],
+        text: Annotated[str, Field(description="What to remember, in plain language.", json_schema_extra={"minLength": 1, "maxLength": 16000})],
         infer: Annotated[bool, Field(description="Extract facts with the server's LLM; stored verbatim when none is configured.")] = False,
         metadata: Annotated[dict[str, Any] | None, Field(description="Optional JSON object stored with the memory.")] = None,
     ) -> AddResult:
@@ -99,7 +102,7 @@ def register_tools(server) -> None:
         )
     )
     async def search_memory(
-        query: Annotated[str, Field(min_length=1, max_length=16000, description="What to look for.")],
+        query: Annotated[str, Field(description="What to look for.", json_schema_extra={"minLength": 1, "maxLength": 16000})],
         limit: Annotated[int, Field(ge=1, le=100, description="Most results to return.")] = 10,
         categories: Annotated[list[str] | None, Field(description="Only memories with any of these categories.")] = None,
         app: Annotated[str | None, Field(description="Only memories created by this app (client name).")] = None,
@@ -131,13 +134,13 @@ def register_tools(server) -> None:
         return ListResult(items=[m.item() for m in page.items], total=page.total, next_cursor=page.next_cursor)
 
     @server.tool(description="Get one memory by id, with its categories, metadata, app and timestamps.")
-    async def get_memory(memory_id: Annotated[str, Field(max_length=64, description="The memory's id (a UUID).")]) -> MemoryItem:
+    async def get_memory(memory_id: Annotated[str, Field(description="The memory's id (a UUID).", json_schema_extra={"maxLength": 64})]) -> MemoryItem:
         return (await _call("read", lambda ctx: ops.get(ctx, memory_id))).item()
 
     @server.tool(description="Replace a memory's text (it is re-embedded) and optionally its metadata.")
     async def update_memory(
-        memory_id: Annotated[str, Field(max_length=64, description="The memory's id (a UUID).")],
-        text: Annotated[str, Field(min_length=1, max_length=16000, description="The new text.")],
+        memory_id: Annotated[str, Field(description="The memory's id (a UUID).", json_schema_extra={"maxLength": 64})],
+        text: Annotated[str, Field(description="The new text.", json_schema_extra={"minLength": 1, "maxLength": 16000})],
         metadata: Annotated[dict[str, Any] | None, Field(description="New metadata (replaces the old).")] = None,
     ) -> MemoryItem:
         return (await _call("write", lambda ctx: ops.update(ctx, memory_id, text=text, metadata=metadata))).item()
