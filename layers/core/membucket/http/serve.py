@@ -65,6 +65,18 @@ def build_state(mb: Membucket, host: str = "127.0.0.1", auth: bool | None = None
     )
 
 
+def url_forms(base: str, state: ServerState) -> list[str]:
+    """The MCP URL forms and who each one writes as (a client that rewrites the URL to ``/mcp``
+    lands in the default user and app ``mcp`` with auth off, which should not be a surprise)."""
+    if state.auth_required:
+        return ["  MCP URLs     : /mcp with Authorization: Bearer <token> (the token names user, app and scopes)"]
+    return [
+        "  MCP URLs     :",
+        f"    {base}/mcp/<client>/http/<user>   user <user>, app <client>",
+        f"    {base}/mcp                        user {state.default_user!r}, app 'mcp' (or the X-Membucket-App header)",
+    ]
+
+
 def banner(mb: Membucket, state: ServerState, host: str, port: int) -> str:
     shown = "localhost" if is_loopback(host) else (socket.gethostname() if host in ("0.0.0.0", "::") else host)
     base = f"http://{shown}:{port}"
@@ -75,6 +87,7 @@ def banner(mb: Membucket, state: ServerState, host: str, port: int) -> str:
         f"  REST API     : {base}/api/v1   (docs: {base}/docs)",
         f"  data         : {mb.store.url}",
         f"  auth         : {'bearer tokens required' if state.auth_required else 'off (loopback only), user ' + repr(state.default_user)}",
+        *url_forms(base, state),
         "",
         "Client config (paste into your MCP client's settings):",
         json.dumps(client_snippets(url, "<token from `membucket token create`>" if state.auth_required else None), indent=2),
