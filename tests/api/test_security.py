@@ -48,6 +48,7 @@ ROUTES = [
     ("PUT", "/category-definitions", {"name": "attack", "description": "anything the attacker wants"}, "admin"),
     ("DELETE", "/category-definitions?name=attack", None, "admin"),
     ("GET", "/me", None, "read"),
+    ("GET", "/users", None, "read"),
     ("GET", "/stats/timeline", None, "read"),
     ("GET", "/access", None, "read"),
     ("GET", "/preferences", None, "read"),

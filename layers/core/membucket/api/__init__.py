@@ -5,7 +5,7 @@ http/ includes ``router`` in the app and installs the error handlers; routes rai
 
 from fastapi import APIRouter
 
-from . import apps, bundles, categories, console, memories, system, tokens
+from . import apps, bundles, categories, console, memories, system, tokens, users
 
 __all__ = ["router"]
 
@@ -17,3 +17,4 @@ router.include_router(tokens.router)
 router.include_router(categories.router)
 router.include_router(console.router)
 router.include_router(bundles.router)
+router.include_router(users.router)
