@@ -171,3 +171,11 @@ def test_cli_against_an_s3_endpoint(env, s3_http_bucket):
 
     keys = [o["Key"] for o in boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=bucket)["Contents"]]
     assert keys and all(k.startswith("team/") for k in keys)
+
+
+def test_add_names_a_similar_memory(env, monkeypatch):
+    monkeypatch.setenv("MEMBUCKET_NEAR_DUPLICATE_THRESHOLD", "0.3")
+    first = json.loads(env("add", "My bank card PIN is 4921").stdout)["results"][0]
+    second = json.loads(env("add", "My bank card PIN is 4922").stdout)["results"][0]
+    assert second["event"] == "ADD" and second["similar"] == [first["id"]]
+    assert {m.text for m in ops.list_memories(lib(env)).items} == {"My bank card PIN is 4921", "My bank card PIN is 4922"}

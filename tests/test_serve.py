@@ -62,6 +62,7 @@ def test_serve_process_shares_memories_with_the_cli(tmp_path):
                 break
         banner = "".join(lines)
         assert f"http://localhost:{port}/mcp/claude/http/dana" in banner and "mcp-remote" in banner and str(tmp_path / "bucket") in banner
+        assert f"http://localhost:{port}/mcp/<client>/http/<user>" in banner and "user 'dana', app 'mcp'" in banner
         rpc = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "search_memory", "arguments": {"query": "cat name"}}}
         r = httpx.post(f"http://127.0.0.1:{port}/mcp/claude/http/dana", json=rpc, headers={"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}, timeout=60)
         assert r.status_code == 200, r.text

@@ -20,8 +20,9 @@ def fill(ctx, n=20):
     ops.change_state(ctx, ids[:3], "paused")
     ops.change_state(ctx, ids[3:5], "deleted")
     ops.update(ctx, ids[6], text="fact six was rewritten entirely")
-    ops.add_rule(ctx, "cursor", "deny", "memory", ids[7])
-    ops.set_app_paused(ctx, "claude", True)
+    owner = ops.Context(ns=ctx.ns, embedder=ctx.embedder, settings=ctx.settings)  # rules and pauses are the owner's
+    ops.add_rule(owner, "cursor", "deny", "memory", ids[7])
+    ops.set_app_paused(owner, "claude", True)
     return ids
 
 

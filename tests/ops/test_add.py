@@ -15,9 +15,10 @@ def test_add_then_exact_duplicate_is_noop(cursor_app):
     assert ops.list_memories(cursor_app).total == 1
 
 
-def test_near_duplicate_updates_instead_of_adding(mb):
+def test_near_duplicate_updates_when_the_operator_merges(mb):
     ctx = mb.context("alice", app="cursor")
     mb.settings.near_duplicate_threshold = 0.8
+    mb.settings.merge_near_duplicates = True
     first = ops.add(ctx, "Alice works at the Berlin office of Acme", metadata={"a": 1}).events[0]
     second = ops.add(ctx, "Alice works at the Berlin office of Acme now", metadata={"b": 2}).events[0]
     assert second.event == "UPDATE" and second.id == first.id
@@ -25,6 +26,31 @@ def test_near_duplicate_updates_instead_of_adding(mb):
     mem = ops.get(mb.context("alice"), first.id)
     assert mem.text.endswith("now") and mem.metadata == {"a": 1, "b": 2}
     assert [h.event for h in ops.history(mb.context("alice"), first.id)] == ["add", "update"]
+
+
+PAIRS = [
+    ("My flight to Berlin is on March 3", "My flight to Berlin is on March 4"),
+    ("My bank card PIN is 4921", "My bank card PIN is 4922"),
+    ("My flight number is AF1234", "My flight number is AF1235"),
+    ("Alice is allergic to penicillin", "Alice is not allergic to penicillin"),
+    ("Alice has 2 cats", "Alice has 3 cats"),
+    ("The team meeting is on Monday", "The team meeting is on Tuesday"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), PAIRS)
+def test_a_near_duplicate_is_added_beside_and_named(mb, first, second):
+    """Without an LLM no fact replaces another: both stay searchable, and the add names the similar one."""
+    ctx = mb.context("alice", app="cursor")
+    mb.settings.near_duplicate_threshold = 0.3  # the hash test embedder: make every pair "near"
+    a = ops.add(ctx, first).events[0]
+    b = ops.add(ctx, second).events[0]
+    assert a.event == "ADD" and a.similar is None
+    assert b.event == "ADD" and b.id != a.id and b.similar == [a.id]
+    assert {m.text for m in ops.list_memories(ctx).items} == {first, second}
+    for text in (first, second):
+        assert text in [h.text for h in ops.search(ctx, text, limit=5)]
+    assert ops.add(ctx, first.upper() + "  ").events[0].event == "NOOP"  # equal after the fold: still one
 
 
 def test_no_dedupe_always_adds(owner):

@@ -66,11 +66,18 @@ def test_deny_all_app_cannot_change_rules(world):
     assert [r.id for r in ops.list_rules(owner)] == [rule.id]
 
 
-def test_app_pausing_itself_gets_its_answer(world):
+def test_an_app_cannot_change_pause_state_or_rules(world):
     owner, cursor, ids = world
-    assert ops.set_app_paused(cursor, "cursor", True).paused
-    with pytest.raises(errors.AppPaused):
-        ops.list_memories(cursor)
+    rule = ops.add_rule(owner, "cursor", "deny", "memory", ids["work"])
+    for call in (
+        lambda: ops.set_app_paused(cursor, "cursor", True),
+        lambda: ops.set_app_paused(cursor, "claude", True),
+        lambda: ops.add_rule(cursor, "cursor", "allow"),
+        lambda: ops.delete_rule(cursor, rule.id),
+    ):
+        with pytest.raises(errors.OwnerOnly):
+            call()
+    assert [r.id for r in ops.list_rules(owner)] == [rule.id] and not ops.get_app(owner, "cursor").paused
 
 
 def test_access_log_of_a_memory_respects_visibility(world):

@@ -60,8 +60,9 @@ def public_origin(state: ServerState, scope: Mapping[str, Any]) -> str:
     return f"{scope.get('scheme', 'http')}://{host}"
 
 
-def identify(state: ServerState, authorization: str | None, resource: str | None = None) -> Identity:
-    """A bearer token wins; without one, auth off (loopback only) means the default user as owner.
+def identify(state: ServerState, authorization: str | None, resource: str | None = None, user: str | None = None) -> Identity:
+    """A bearer token wins; without one, auth off (loopback only) means the default user as owner,
+    or the user an ``X-Membucket-User`` header names (the UI's user switch; ignored with auth on).
 
     An OAuth access token (``mba_...``) is accepted only where ``resource`` says the request is
     for an MCP URL at or below the resource the token was minted for (RFC 8707).
@@ -78,12 +79,16 @@ def identify(state: ServerState, authorization: str | None, resource: str | None
         return state.tokens.verify(token)
     if state.auth_required:
         raise InvalidToken("authentication required: send 'Authorization: Bearer <token>'")
-    return Identity(user=state.default_user, app=None, scopes=frozenset({"admin"}))
+    if user:
+        from .engine.keys import validate_user_id
+
+        user = validate_user_id(user)
+    return Identity(user=user or state.default_user, app=None, scopes=frozenset({"admin"}))
 
 
 def get_identity(request: Request) -> Identity:
     """FastAPI dependency: the caller, or 401."""
-    return identify(get_state(request), request.headers.get("authorization"))
+    return identify(get_state(request), request.headers.get("authorization"), user=request.headers.get("x-membucket-user"))
 
 
 def context_for(state: ServerState, identity: Identity, app: str | None = None) -> Context:

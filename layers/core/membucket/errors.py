@@ -14,7 +14,8 @@
      ├── NotFoundError                  not_found            404
      ├── Forbidden                      forbidden            403
      │    ├── AppPaused                 app_paused           403
-     │    └── AccessDenied              access_denied        403
+     │    ├── AccessDenied              access_denied        403
+     │    └── OwnerOnly                 owner_only           403
      ├── BundleInvalid                  bundle_invalid       422
      │    └── BundleChecksum            bundle_checksum      422
      ├── Conflict                       conflict             409
@@ -50,6 +51,7 @@ __all__ = [
     "Forbidden",
     "AppPaused",
     "AccessDenied",
+    "OwnerOnly",
     "Conflict",
     "IllegalTransition",
     "EmbedderMismatch",
@@ -128,6 +130,13 @@ class AppPaused(Forbidden):
 
 class AccessDenied(Forbidden):
     code = "access_denied"
+
+
+class OwnerOnly(Forbidden):
+    """Rules and pause state bind apps: only the owner (no app) may change them, or an app could
+    lift its own restrictions."""
+
+    code = "owner_only"
 
 
 class Conflict(MembucketError):

@@ -126,7 +126,11 @@ class Settings(BaseSettings):
     max_categories: int = Field(20, description="Most categories on one memory")
 
     # behaviour
-    near_duplicate_threshold: float = Field(0.95, description="Cosine at or above which an add updates the nearest memory")
+    near_duplicate_threshold: float = Field(0.95, description="Cosine at or above which an add names a memory as similar (or merges into it)")
+    merge_near_duplicates: bool = Field(
+        False, description="Without an LLM, let an add update its nearest memory at or above the threshold instead of "
+        "adding beside it (off: only equal texts fold; '3 cats' must not replace '2 cats')",
+    )
     compact_after: int = Field(500, description="Compact automatically when the log tail grows past this many entries")
     retention_seconds: float = Field(24 * 3600, description="Keep superseded log entries and checkpoints this long")
     backup_url: str | None = Field(

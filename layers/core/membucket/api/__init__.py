@@ -5,7 +5,7 @@ http/ includes ``router`` in the app and installs the error handlers; routes rai
 
 from fastapi import APIRouter
 
-from . import apps, bundles, categories, console, memories, system, tokens, uploads
+from . import apps, bundles, categories, console, memories, system, tokens, uploads, users
 
 __all__ = ["router"]
 
@@ -18,3 +18,4 @@ router.include_router(categories.router)
 router.include_router(console.router)
 router.include_router(bundles.router)
 router.include_router(uploads.router)
+router.include_router(users.router)

@@ -1,7 +1,8 @@
 """``/api/v1/apps`` and ``/api/v1/rules``: apps (pause/resume, their memories, what they read) and access rules.
 
 All of it is management: the ``admin`` scope. An app-bound admin token is still refused while
-its app is paused.
+its app is paused, and may read but never change rules or pause state (``owner_only``): an app
+must not lift its own restrictions.
 """
 
 from typing import Annotated

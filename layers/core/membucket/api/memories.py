@@ -39,7 +39,7 @@ PathId = Annotated[str, Path(min_length=1, max_length=64, json_schema_extra={"fo
 
 @router.post("", status_code=201, response_model=AddResult, summary="Add a memory")
 def create_memory(request: Request, body: MemoryCreate, identity: Caller):
-    """Store text as a memory. An exact duplicate is a NOOP; a near duplicate updates that memory."""
+    """Store text as a memory. An exact duplicate is a NOOP; a near duplicate is added and named in ``similar``."""
     ctx = acting(request, identity, "write")
     return ops.add(ctx, body.text, metadata=body.metadata, categories=body.categories, infer=body.infer)
 

@@ -86,7 +86,7 @@ def serve_http(app, event: dict, context: Any, function: str, latency_metric: st
         response = app(event, context)
     http = (event.get("requestContext") or {}).get("http") or {}
     logger.info("request", extra={
-        "method": http.get("method"), "path": event.get("rawPath"), "status": response.get("statusCode"),
+        "method": http.get("method"), "path": (event.get("rawPath") or "").split("?", 1)[0], "status": response.get("statusCode"),
         "latency_ms": round(done["ms"], 2), "function": function,
     })
     return response

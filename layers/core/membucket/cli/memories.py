@@ -18,11 +18,11 @@ STATES = ["active", "paused", "archived", "deleted"]
 @click.option("--metadata", help="JSON object stored with the memory.")
 @click.option("--category", "categories", multiple=True, help="Category (repeatable).")
 @click.option("--infer", is_flag=True, help="Extract facts with the configured LLM (verbatim without one).")
-@click.option("--no-dedupe", is_flag=True, help="Always add, even if an equal or near-equal memory exists.")
+@click.option("--no-dedupe", is_flag=True, help="Always add, even if an equal memory exists.")
 @pass_rt
 @translate_errors
 def add(rt: Runtime, text, metadata, categories, infer, no_dedupe):
-    """Add a memory; prints the resulting id(s) and event (ADD, UPDATE or NOOP).
+    """Add a memory; prints the resulting id(s) and event (ADD, UPDATE or NOOP); an ADD beside near duplicates lists them in ``similar``.
 
     Example: membucket add "Alice is allergic to peanuts" --category health
     """

@@ -11,11 +11,12 @@ check and answer CORS instead: browser-based MCP clients call them, and none tru
 from __future__ import annotations
 
 import fnmatch
+import re
 import threading
 import time
 from urllib.parse import urlsplit
 
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..api.bundles import IMPORT_PATH
@@ -25,6 +26,40 @@ __all__ = ["LOOPBACK_HOSTS", "GuardMiddleware", "RateLimiter"]
 
 LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# A Host header is a name or an IPv4 address, or a bracketed IPv6 address, then an optional port;
+# anything else (userinfo ``@``, a path, spaces) is refused before any pattern is tried.
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_.*-]+))(?::(?P<port>[0-9]{1,5}|\*))?")
+
+
+def split_host(host: str) -> tuple[str, str | None] | None:
+    """``(hostname, port or None)`` of a Host header (or an allow-list pattern), None if malformed.
+    IPv6 names keep their brackets, so ``[::1]`` compares as written."""
+    m = _HOST.fullmatch(host.strip().lower())
+    if not m:
+        return None
+    name = f"[{m['v6']}]" if m["v6"] is not None else m["name"]
+    return name, m["port"]
+
+
+def host_allowed(host: str, patterns: list[str]) -> bool:
+    """Whether a Host header matches one of the allow-list patterns (``name``, ``name:port``,
+    ``name:*``; ``*`` in the name is a wildcard, brackets are literal)."""
+    parsed = split_host(host)
+    if parsed is None:
+        return False
+    name, port = parsed
+    if port == "*" or "*" in name:
+        return False  # a wildcard is for patterns, not for what a client sends
+    for pattern in patterns:
+        want = split_host(pattern)
+        if want is None:
+            continue
+        want_name, want_port = want
+        name_ok = fnmatch.fnmatchcase(name, want_name.replace("[", "[[]")) if "*" in want_name else name == want_name
+        port_ok = port == want_port or (want_port == "*" and port is not None)
+        if name_ok and port_ok:
+            return True
+    return False
 
 # Browser-based MCP clients (the MCP Inspector, web apps) call these cross-origin. None of them
 # trusts cookies or ambient credentials, so any origin may; /authorize stays same-origin only.
@@ -78,6 +113,16 @@ def _with_cors(send: Send) -> Send:
     return send_with_cors
 
 
+def _too_large(scope: Scope, limit: int):
+    """413; on the MCP endpoint as a JSON-RPC error body, which MCP clients show (a plain 413 reads
+    as "Server returned an error response")."""
+    message = f"request body above {limit} bytes"
+    if str(scope.get("path", "")).startswith("/mcp"):
+        error = {"code": -32600, "message": f"too_large: {message}", "data": {"code": "too_large", "status": 413, "limit": limit}}
+        return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=413)
+    return error_response(413, "too_large", message)
+
+
 class GuardMiddleware:
     """Body size, Host, Origin and rate checks, as plain ASGI so they also cover the MCP endpoint."""
 
@@ -91,7 +136,7 @@ class GuardMiddleware:
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host", "")
-        if self.state.allowed_hosts and not any(fnmatch.fnmatch(host.lower(), p.lower()) for p in self.state.allowed_hosts):
+        if self.state.allowed_hosts and not host_allowed(host, self.state.allowed_hosts):
             return await error_response(421, "misdirected_request", f"host {host!r} is not served here")(scope, receive, send)
         cors = self.state.oauth is not None and is_cors_path(scope.get("path", ""))
         if cors:  # OAuth discovery, registration and tokens: any origin (nothing there trusts cookies)
@@ -99,9 +144,10 @@ class GuardMiddleware:
                 return await Response(status_code=204, headers=CORS_HEADERS)(scope, receive, send)
             send = _with_cors(send)
         origin = headers.get("origin")
-        if origin and not cors and not self._origin_ok(origin, host):
+        scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
+        if origin and not cors and not self._origin_ok(origin, host, scheme):
             return await error_response(403, "origin_not_allowed", f"origin {origin!r} is not allowed")(scope, receive, send)
-        if not origin and not cors and scope.get("method") not in SAFE_METHODS and self._foreign_without_origin(headers, host):
+        if not origin and not cors and scope.get("method") not in SAFE_METHODS and self._foreign_without_origin(headers, host, scheme):
             return await error_response(403, "origin_not_allowed", "a write from another site is not allowed")(scope, receive, send)
         if self.limiter is not None:
             client = scope.get("client") or ("?", 0)
@@ -117,7 +163,7 @@ class GuardMiddleware:
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit() or int(length) > limit:
-                return await error_response(413, "too_large", f"request body above {limit} bytes")(scope, receive, send)
+                return await _too_large(scope, limit)(scope, receive, send)
             return await self.app(scope, receive, send)
         if bundle:
             return await self.app(scope, receive, send)
@@ -131,7 +177,7 @@ class GuardMiddleware:
             chunks.append(message.get("body", b""))
             received += len(chunks[-1])
             if received > limit:
-                return await error_response(413, "too_large", f"request body above {limit} bytes")(scope, receive, send)
+                return await _too_large(scope, limit)(scope, receive, send)
             if not message.get("more_body", False):
                 break
         body, replayed = b"".join(chunks), False
@@ -145,7 +191,7 @@ class GuardMiddleware:
 
         await self.app(scope, replay, send)
 
-    def _foreign_without_origin(self, headers: dict[str, str], host: str) -> bool:
+    def _foreign_without_origin(self, headers: dict[str, str], host: str, scheme: str) -> bool:
         """A browser that leaves Origin out of a write still says where it came from: Sec-Fetch-Site
         (another port of this host is "same-site"), or the Referer. Non-browser clients send neither."""
         if headers.get("sec-fetch-site") in ("cross-site", "same-site"):
@@ -157,9 +203,9 @@ class GuardMiddleware:
             parts = urlsplit(referer)
         except ValueError:
             return True
-        return not (parts.scheme and parts.netloc and self._origin_ok(f"{parts.scheme}://{parts.netloc}", host))
+        return not (parts.scheme and parts.netloc and self._origin_ok(f"{parts.scheme}://{parts.netloc}", host, scheme))
 
-    def _origin_ok(self, origin: str, host: str) -> bool:
-        if origin.split("://", 1)[-1].lower() == host.lower():
-            return True  # same origin: the UI served by this app
+    def _origin_ok(self, origin: str, host: str, scheme: str) -> bool:
+        if origin.lower() == f"{scheme}://{host}".lower():
+            return True  # same origin (scheme, host and port): the UI served by this app
         return any(fnmatch.fnmatch(origin.lower(), p.lower()) for p in self.state.allowed_origins)

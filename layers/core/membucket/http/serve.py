@@ -23,6 +23,7 @@ from ..auth.oauth import AuthorizationServer, OAuthConfig
 from ..caller import ServerState
 from ..client import Membucket
 from ..clients import client_snippets
+from .access_log import server_config
 from .app import create_app
 from .guards import LOOPBACK_HOSTS
 
@@ -94,6 +95,18 @@ def oauth_server(mb: Membucket, tokens: TokenStore) -> AuthorizationServer | Non
     return AuthorizationServer(mb.store, tokens, config)
 
 
+def url_forms(base: str, state: ServerState) -> list[str]:
+    """The MCP URL forms and who each one writes as (a client that rewrites the URL to ``/mcp``
+    lands in the default user and app ``mcp`` with auth off, which should not be a surprise)."""
+    if state.auth_required:
+        return ["  MCP URLs     : /mcp with Authorization: Bearer <token> (the token names user, app and scopes)"]
+    return [
+        "  MCP URLs     :",
+        f"    {base}/mcp/<client>/http/<user>   user <user>, app <client>",
+        f"    {base}/mcp                        user {state.default_user!r}, app 'mcp' (or the X-Membucket-App header)",
+    ]
+
+
 def banner(mb: Membucket, state: ServerState, host: str, port: int) -> str:
     shown = "localhost" if is_loopback(host) else (socket.gethostname() if host in ("0.0.0.0", "::") else host)
     base = f"http://{shown}:{port}"
@@ -104,6 +117,7 @@ def banner(mb: Membucket, state: ServerState, host: str, port: int) -> str:
         f"  REST API     : {base}/api/v1   (docs: {base}/docs)",
         f"  data         : {mb.store.url}",
         f"  auth         : {'bearer tokens required' if state.auth_required else 'off (loopback only), user ' + repr(state.default_user)}",
+        *url_forms(base, state),
         *([f"  OAuth        : clients that sign in need only the MCP endpoint (consent at {base}/authorize)"] if state.oauth else []),
         "",
         "Client config (paste into your MCP client's settings):",
@@ -121,7 +135,8 @@ def run(mb: Membucket, host: str = "127.0.0.1", port: int = 8765, auth: bool | N
     print(banner(mb, state, host, port), flush=True)
     # Commits are acknowledged only once their log object exists, so a graceful stop (SIGINT /
     # SIGTERM: uvicorn finishes in-flight requests) loses nothing; there is no buffer to flush.
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10, proxy_headers=False)
+    config = server_config(app, host, port, log_level, timeout_graceful_shutdown=10, proxy_headers=False)
+
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)

@@ -11,6 +11,7 @@ import logging
 from typing import Annotated, Any, Literal
 
 import anyio
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from .. import ops
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 # (state, identity, app from the URL) of the HTTP request being served
 CALLER: contextvars.ContextVar[tuple[ServerState, Identity, str | None]] = contextvars.ContextVar("membucket_caller")
 
+# String limits are advertised in the schema (json_schema_extra) but enforced by the operation, so an
+# empty, blank or oversized text or a malformed id gets the REST code (empty_text, too_large,
+# invalid_id) as a JSON-RPC error, not a pydantic message.
 # JSON-RPC codes: -32602 is "invalid params"; the -320xx range is ours.
 _CODES = [(InvalidInput, -32602), (NotFoundError, -32002), (Forbidden, -32003), (Conflict, -32009), (ServiceUnavailable, -32000)]
 
@@ -73,32 +77,78 @@ class DeleteResult(BaseModel):
     already_deleted: list[str] = []
 
 
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+UPDATE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+
+
+def _answer(model: BaseModel, lines: list[str]) -> Any:
+    """structuredContent is the model; the text content is a few compact lines a model reads
+    cheaply (not the same JSON again, indented)."""
+    return CallToolResult(
+        content=[TextContent(type="text", text="\n".join(lines))],
+        structured_content=model.model_dump(mode="json", by_alias=True),
+    )
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _add_lines(res: AddResult) -> list[str]:
+    lines = []
+    for e in res.results:
+        line = f"{e.event} {e.id}: {_one_line(e.text)}"
+        if e.similar:
+            line += f" (similar: {', '.join(e.similar)})"
+        lines.append(line)
+    return lines + ([f"note: {res.note}"] if res.note else []) or ["nothing stored"]
+
+
+def _item_line(m: MemoryItem) -> str:
+    cats = f" [{', '.join(m.categories)}]" if m.categories else ""
+    return f"{m.id} ({m.state}){cats}: {_one_line(m.text)}"
+
+
+SCORE_DOC = (
+    "Each hit has a score from 0 to 1, higher is closer: dense is the cosine similarity (below 0 shown "
+    "as 0); hybrid (the default) is that cosine plus a bonus for matching words and for neighbouring "
+    "memories, capped at 1; lexical is the word-match (BM25) score relative to the best hit (1)."
+)
+
+
 def register_tools(server) -> None:
     @server.tool(
+        annotations=WRITE,
         description=(
             "Remember something about the user for later conversations. Store one self-contained fact or "
-            "preference per call, phrased with its subject (e.g. 'Alice is allergic to peanuts'). An equal or "
-            "near-equal memory is updated instead of duplicated. With infer=true and an LLM on the server, facts "
+            "preference per call, phrased with its subject (e.g. 'Alice is allergic to peanuts'). An equal text is "
+            "not stored twice (NOOP). A near duplicate is added and its event lists the similar memories' ids in "
+            "'similar': if the new fact replaces one of them, update or delete the old one. With infer=true and an LLM on the server, facts "
             "are extracted and reconciled with existing memories. Returns the id and event (ADD, UPDATE, DELETE, "
             "NOOP) of each memory touched."
         )
     )
     async def add_memories(
-        text: Annotated[str, Field(min_length=1, max_length=16000, description="What to remember, in plain language.")],
+        text: Annotated[str, Field(description="What to remember, in plain language.", json_schema_extra={"minLength": 1, "maxLength": 16000})],
         infer: Annotated[bool, Field(description="Extract facts with the server's LLM; stored verbatim when none is configured.")] = False,
         metadata: Annotated[dict[str, Any] | None, Field(description="Optional JSON object stored with the memory.")] = None,
     ) -> AddResult:
-        return await _call("write", lambda ctx: ops.add(ctx, text, metadata=metadata, infer=infer))
+        res = await _call("write", lambda ctx: ops.add(ctx, text, metadata=metadata, infer=infer))
+        return _answer(res, _add_lines(res))
 
     @server.tool(
+        annotations=READ,
         description=(
             "Search the user's memories by meaning. Call this before answering anything that may depend on "
             "what the user told you before (preferences, facts, people, projects). Returns the most relevant "
-            "active memories with a similarity score (higher is closer)."
+            "active memories, one per line as 'id score: text'. " + SCORE_DOC
         )
     )
     async def search_memory(
-        query: Annotated[str, Field(min_length=1, max_length=16000, description="What to look for.")],
+        query: Annotated[str, Field(description="What to look for.", json_schema_extra={"minLength": 1, "maxLength": 16000})],
         limit: Annotated[int, Field(ge=1, le=100, description="Most results to return.")] = 10,
         categories: Annotated[list[str] | None, Field(description="Only memories with any of these categories.")] = None,
         app: Annotated[str | None, Field(description="Only memories created by this app (client name).")] = None,
@@ -113,9 +163,11 @@ def register_tools(server) -> None:
                 ctx, query, limit=limit, filters=ops.Filters(categories=categories or [], apps=[app] if app else []), mode=mode
             ),
         )
-        return SearchResult(results=[h.hit() for h in hits])
+        results = SearchResult(results=[h.hit() for h in hits])
+        lines = [f"{h.id} {h.score:.2f}: {_one_line(h.text)}" for h in results.results]
+        return _answer(results, lines or ["no memories found"])
 
-    @server.tool(description="List the user's memories, newest first, a page at a time (pass next_cursor back as cursor).")
+    @server.tool(annotations=READ, description="List the user's memories, newest first, a page at a time (pass next_cursor back as cursor).")
     async def list_memories(
         limit: Annotated[int, Field(ge=1, le=1000, description="Most memories per page.")] = 50,
         cursor: Annotated[str | None, Field(max_length=1000, description="next_cursor from the previous page.")] = None,
@@ -127,28 +179,39 @@ def register_tools(server) -> None:
         page = await _call(
             "read", lambda ctx: ops.list_memories(ctx, filters=ops.Filters(states=[state] if state else []), size=limit, cursor=cursor)
         )
-        return ListResult(items=[m.item() for m in page.items], total=page.total, next_cursor=page.next_cursor)
+        result = ListResult(items=[m.item() for m in page.items], total=page.total, next_cursor=page.next_cursor)
+        more = f"; next_cursor {result.next_cursor}" if result.next_cursor else ""
+        return _answer(result, [_item_line(m) for m in result.items] + [f"{len(result.items)} of {result.total}{more}"])
 
-    @server.tool(description="Get one memory by id, with its categories, metadata, app and timestamps.")
-    async def get_memory(memory_id: Annotated[str, Field(max_length=64, description="The memory's id (a UUID).")]) -> MemoryItem:
-        return (await _call("read", lambda ctx: ops.get(ctx, memory_id))).item()
+    @server.tool(annotations=READ, description="Get one memory by id, with its categories, metadata, app and timestamps.")
+    async def get_memory(memory_id: Annotated[str, Field(description="The memory's id (a UUID).", json_schema_extra={"maxLength": 64})]) -> MemoryItem:
+        item = (await _call("read", lambda ctx: ops.get(ctx, memory_id))).item()
+        return _answer(item, [_item_line(item)])
 
-    @server.tool(description="Replace a memory's text (it is re-embedded) and optionally its metadata.")
+    @server.tool(annotations=UPDATE, description="Replace a memory's text (it is re-embedded) and optionally its metadata.")
     async def update_memory(
-        memory_id: Annotated[str, Field(max_length=64, description="The memory's id (a UUID).")],
-        text: Annotated[str, Field(min_length=1, max_length=16000, description="The new text.")],
+        memory_id: Annotated[str, Field(description="The memory's id (a UUID).", json_schema_extra={"maxLength": 64})],
+        text: Annotated[str, Field(description="The new text.", json_schema_extra={"minLength": 1, "maxLength": 16000})],
         metadata: Annotated[dict[str, Any] | None, Field(description="New metadata (replaces the old).")] = None,
     ) -> MemoryItem:
-        return (await _call("write", lambda ctx: ops.update(ctx, memory_id, text=text, metadata=metadata))).item()
+        item = (await _call("write", lambda ctx: ops.update(ctx, memory_id, text=text, metadata=metadata))).item()
+        return _answer(item, [_item_line(item)])
 
-    @server.tool(description="Delete memories by id. All or nothing: an unknown id refuses the whole call.")
+    @server.tool(annotations=DELETE, description="Delete memories by id. All or nothing: an unknown id refuses the whole call.")
     async def delete_memories(
         memory_ids: Annotated[list[str], Field(min_length=1, max_length=1000, description="Ids of the memories to delete.")],
     ) -> DeleteResult:
         res = await _call("write", lambda ctx: ops.delete(ctx, memory_ids))
-        return DeleteResult(deleted=res.changed, already_deleted=res.unchanged)
+        out = DeleteResult(deleted=res.changed, already_deleted=res.unchanged)
+        return _answer(out, _delete_lines(out))
 
-    @server.tool(description="Delete every memory this app can see. Cannot be undone from MCP.")
+    @server.tool(annotations=DELETE, description="Delete every memory this app can see. Cannot be undone from MCP.")
     async def delete_all_memories() -> DeleteResult:
         res = await _call("write", ops.delete_all)
-        return DeleteResult(deleted=res.changed)
+        out = DeleteResult(deleted=res.changed)
+        return _answer(out, _delete_lines(out))
+
+
+def _delete_lines(out: DeleteResult) -> list[str]:
+    lines = [f"deleted {len(out.deleted)}: {', '.join(out.deleted)}" if out.deleted else "deleted nothing"]
+    return lines + ([f"already deleted: {', '.join(out.already_deleted)}"] if out.already_deleted else [])

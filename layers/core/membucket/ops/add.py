@@ -48,8 +48,11 @@ def add(
 ) -> AddResult:
     """Store ``text`` as a memory of the calling app.
 
-    An exact duplicate (same normalized text) of a memory the app can see is a NOOP; a near
-    duplicate (cosine >= ``near_duplicate_threshold``) updates that memory instead of adding one.
+    An exact duplicate (same normalized text) of a memory the app can see is a NOOP. A near
+    duplicate (cosine >= ``near_duplicate_threshold``) is not a fact to drop: "3 cats" is added
+    beside "2 cats" and the event names it (``similar``) so the calling model can decide; the
+    operator may instead let it update that memory (``merge_near_duplicates``). With an LLM,
+    infer's reconcile decides.
     """
     s = ctx.settings
     text = clean_text(text, s)
@@ -78,20 +81,25 @@ def add(
             row = duplicate(ctx, rep, digest, vis)
             if row is not None:
                 return Plan(ops, [AddEvent(id=row[0], event="NOOP", text=row[1])])
-            near = _nearest(rep, vis, vector)
-            if near is not None and near[1] >= s.near_duplicate_threshold:
-                mid, _, old_text, old_meta, old_cats = near
+            similar: list[str] | None = None
+            near = _nearest(rep, vis, vector, s.near_duplicate_threshold)
+            if near and not s.merge_near_duplicates:
+                similar = [row[0] for row in near]
+            elif near:
+                mid, _, old_text, old_meta, old_cats = near[0]
                 op = MemoryUpdate(
                     id=mid, text=text, hash=digest, vector=encode_vector(vector),
                     metadata={**old_meta, **metadata} if metadata else None,
                     categories=list(dict.fromkeys([*old_cats, *cats])) if cats else None,
                 )
                 return Plan(ops + [op] + _pending(mid), [AddEvent(id=mid, event="UPDATE", text=text, previous_text=old_text)])
+        else:
+            similar = None
         mid = str(uuid.uuid4())
         new = MemoryAdd(
             id=mid, text=text, hash=digest, vector=encode_vector(vector), metadata=metadata, categories=cats, app=ctx.app,
         )
-        return Plan(ops + [new] + _pending(mid), [AddEvent(id=mid, event="ADD", text=text)])
+        return Plan(ops + [new] + _pending(mid), [AddEvent(id=mid, event="ADD", text=text, similar=similar)])
 
     def _pending(mid: str) -> list[Operation]:
         return [pending_op([mid])] if pending else []
@@ -102,17 +110,21 @@ def add(
     return AddResult(events=events, note=note)
 
 
-def _nearest(rep, vis, vector: np.ndarray):
-    """(id, score, text, metadata, categories) of the most similar active memory the app can see."""
+def _nearest(rep, vis, vector: np.ndarray, threshold: float, k: int = 5) -> list[tuple]:
+    """(id, score, text, metadata, categories) of the active memories the app can see at or above
+    ``threshold``, nearest first (at most ``k``)."""
     if queries.index_size(rep) == 0:
-        return None
+        return []
     allowed = None if vis.unrestricted else queries.active_vids(rep, vis)
-    scores, vids = queries.nearest(rep, vector, 1, allowed)
-    if len(vids) == 0:
-        return None
-    row = queries.memory_by_vid(rep, int(vids[0]))
-    assert row is not None, "the index holds only vids of stored memories"
-    return row[0], float(scores[0]), row[1], json.loads(row[2]) if row[2] else {}, list(row[3] or [])
+    scores, vids = queries.nearest(rep, vector, k, allowed)
+    out = []
+    for score, vid in zip(scores, vids):
+        if float(score) < threshold:
+            break
+        row = queries.memory_by_vid(rep, int(vid))
+        assert row is not None, "the index holds only vids of stored memories"
+        out.append((row[0], float(score), row[1], json.loads(row[2]) if row[2] else {}, list(row[3] or [])))
+    return out
 
 
 def add_batch(ctx: Context, items: Sequence[NewMemory]) -> list[str]:

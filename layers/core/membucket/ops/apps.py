@@ -12,7 +12,7 @@ from ..engine import queries
 from ..engine.keys import validate_app_name, validate_memory_id
 from ..engine.namespace import Plan
 from ..engine.operations import AppState, AppUpsert, RuleAdd, RuleDelete
-from ..errors import InvalidInput, NotFoundError
+from ..errors import InvalidInput, NotFoundError, OwnerOnly
 from .access import check_app
 from .context import Context
 from .models import App, Rule, iso
@@ -45,6 +45,13 @@ def _get_app(ctx: Context, name: str, *, check: bool) -> App:
     return App(name=r[0], paused=bool(r[1]), created_at=iso(r[2]), updated_at=iso(r[3]), memories=int(r[4]))
 
 
+def require_owner(ctx: Context, what: str) -> None:
+    """Rules and pause state restrict apps: an app-bound caller, whatever its scopes, may not change them."""
+    if ctx.app is not None:
+        raise OwnerOnly(f"only the owner (a token not bound to an app) may {what}; this caller is app {ctx.app!r}",
+                        app=ctx.app)
+
+
 def set_app_paused(ctx: Context, name: str, paused: bool, *, create: bool = True) -> App:
     """Pause (or resume) an app: a paused app can neither read nor write. Creates the app if new
     (pausing one before it first connects), unless ``create`` is false: then an unknown name is
@@ -52,7 +59,8 @@ def set_app_paused(ctx: Context, name: str, paused: bool, *, create: bool = True
     name = validate_app_name(name)
 
     def build(rep) -> Plan | None:
-        check_app(rep, ctx.app, write=True)
+        check_app(rep, ctx.app, write=True)  # a paused or deny-all app hears that first
+        require_owner(ctx, "pause or resume apps")
         now = queries.app_paused(rep, name)
         if now is None and not create:
             raise NotFoundError(f"app {name!r} not found (apps list shows the known ones)", app=name)
@@ -61,7 +69,7 @@ def set_app_paused(ctx: Context, name: str, paused: bool, *, create: bool = True
         return Plan([AppState(name=name, paused=bool(paused))])
 
     ctx.ns.commit(build, actor=ctx.who)
-    return _get_app(ctx, name, check=False)  # an app that just paused itself still gets its answer
+    return _get_app(ctx, name, check=False)
 
 
 def list_rules(ctx: Context, app: str | None = None) -> list[Rule]:
@@ -93,7 +101,8 @@ def add_rule(ctx: Context, app: str, effect: str, scope: str = "all", target: st
     rule_id = str(uuid.uuid4())
 
     def build(rep) -> Plan:
-        check_app(rep, ctx.app, write=True)
+        check_app(rep, ctx.app, write=True)  # a paused or deny-all app hears that first
+        require_owner(ctx, "add access rules")
         same = queries.same_rule(rep, app, effect, scope, target)
         if same is not None:
             return Plan([], same)
@@ -110,7 +119,8 @@ def delete_rule(ctx: Context, rule_id: str) -> None:
     rule_id = validate_memory_id(rule_id)
 
     def build(rep) -> Plan:
-        check_app(rep, ctx.app, write=True)
+        check_app(rep, ctx.app, write=True)  # a paused or deny-all app hears that first
+        require_owner(ctx, "delete access rules")
         if not queries.rule_exists(rep, rule_id):
             raise NotFoundError(f"rule {rule_id} not found", id=rule_id)
         return Plan([RuleDelete(id=rule_id)])

@@ -117,6 +117,7 @@ class AddEvent(Result):
     event: Literal["ADD", "UPDATE", "DELETE", "NOOP"]  # DELETE (infer: no longer true), NOOP (already known)
     text: str
     previous_text: str | None = None
+    similar: list[str] | None = None  # an ADD beside near duplicates (cosine >= the threshold): the caller decides
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in super().to_dict().items() if v is not None}

@@ -125,18 +125,23 @@ def search_vector(
 
 
 def _rank(rep: Replica, mode: str, vector, query, limit: int, allowed, threshold) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, vids), best first, at most ``limit``, all within ``allowed``."""
+    """(scores, vids), best first, at most ``limit``, all within ``allowed``. Scores are on one
+    0..1 scale in every mode (higher is closer): dense the cosine (negatives as 0); hybrid the
+    cosine plus the word and context bonuses, capped at 1 (the order is the uncapped sum's);
+    lexical BM25 relative to the best hit."""
     if mode == "dense":
         scores, vids = queries.nearest(rep, vector, limit, allowed)
         keep = scores >= threshold if threshold is not None else slice(None)
-        return scores[keep], vids[keep]
+        return np.clip(scores[keep], 0.0, 1.0), vids[keep]
     lex = rep.lexical_index()
     if mode == "lexical":
         scores, vids = lex.search(query, limit, allowed)
         if threshold is not None and len(vids):
             keep = queries.cosines(rep, vector, vids) >= threshold
             scores, vids = scores[keep], vids[keep]
-        return scores, vids
+        if len(scores) and float(scores.max()) > 0:
+            scores = scores / scores.max()
+        return np.clip(scores, 0.0, 1.0).astype(np.float32), vids
     pool = max(limit, CANDIDATES)
     _, dvids = queries.nearest(rep, vector, pool, allowed)
     lex_vids, lex_scores = lex.scores(query)
@@ -160,7 +165,7 @@ def _rank(rep: Replica, mode: str, vector, query, limit: int, allowed, threshold
         keep = cos >= threshold
         cand, fused = cand[keep], fused[keep]
     order = np.lexsort((cand, -fused))[:limit]
-    return fused[order].astype(np.float32), cand[order]
+    return np.clip(fused[order], 0.0, 1.0).astype(np.float32), cand[order]
 
 
 def _context_neighbours(rep: Replica, cand: np.ndarray, allowed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,11 +1,16 @@
 // The REST API with the signed-in token: every page goes through here, so the UI can never see
 // more than the token may. The token lives in sessionStorage (gone when the tab closes).
+// With auth off (loopback) the UI may act as any user in the bucket: the chosen one is sent as
+// X-Membucket-User (the server ignores it with auth on, where the token is one user's).
 const KEY = "membucket.token";
+const USER_KEY = "membucket.user";
 
 export const session = {
   get token() { return sessionStorage.getItem(KEY); },
   set(token) { sessionStorage.setItem(KEY, token); },
   clear() { sessionStorage.removeItem(KEY); },
+  get user() { return sessionStorage.getItem(USER_KEY); },
+  setUser(user) { if (user) sessionStorage.setItem(USER_KEY, user); else sessionStorage.removeItem(USER_KEY); },
 };
 
 export class ApiError extends Error {
@@ -18,6 +23,7 @@ export class ApiError extends Error {
 function authHeaders(extra = {}) {
   const h = { ...extra };
   if (session.token) h.Authorization = `Bearer ${session.token}`;
+  else if (session.user) h["X-Membucket-User"] = session.user;
   return h;
 }
 

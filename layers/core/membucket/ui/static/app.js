@@ -78,6 +78,22 @@ function renderWho() {
     parts.push(h("span", { class: "badge" }, "auth off (loopback)"));
   }
   who.replaceChildren(...parts);
+  if (!me.auth_required) userSwitch(who).catch(alertError);
+}
+
+// Auth off: memories written through /mcp/<client>/http/<user> live in <user>; let the UI switch to them.
+async function userSwitch(who) {
+  const users = await api("/users");
+  if (!users.switchable || users.items.length < 2) return;
+  const select = h("select", { id: "user-switch", "aria-label": "Act as user", class: "small" },
+    ...users.items.map((u) => h("option", { value: u, selected: u === users.current }, u)));
+  select.addEventListener("change", async () => {
+    session.setUser(select.value);
+    ctx.me = await api("/me");
+    renderWho();
+    await route();
+  });
+  who.append(h("label", { class: "small" }, "Switch user ", select));
 }
 
 async function route() {

@@ -34,7 +34,7 @@ export async function memoriesPage() {
       if (addCats.value.trim()) body.categories = splitCats(addCats.value);
       const r = await api("/memories", { method: "POST", body });
       const ev = r.results[0];
-      status(ev ? `Memory ${ev.event === "ADD" ? "added" : ev.event === "UPDATE" ? "updated (near duplicate)" : "already stored"}` : "Nothing stored");
+      status(ev ? `Memory ${ev.event === "ADD" ? (ev.similar && ev.similar.length ? `added (similar to ${ev.similar.length} existing)` : "added") : ev.event === "UPDATE" ? "updated (near duplicate)" : "already stored"}` : "Nothing stored");
       addText.value = ""; addCats.value = "";
       await load();
     } catch (err) { alertError(err); }
