@@ -254,7 +254,12 @@ def load_stack(template: dict, parameters: dict[str, str]) -> Stack:
     for name, res in template["Resources"].items():
         if res["Type"] == "AWS::ApiGatewayV2::Integration":
             uri = res["Properties"]["IntegrationUri"]
-            fn = uri["Fn::GetAtt"][0] if isinstance(uri, dict) and "Fn::GetAtt" in uri else str(uri)
+            if isinstance(uri, dict) and "Fn::GetAtt" in uri:
+                fn = uri["Fn::GetAtt"][0]
+            elif isinstance(uri, dict) and "Ref" in uri:  # a function's alias (SAM's AutoPublishAlias): <Function>.Alias
+                fn = str(uri["Ref"]).split(".", 1)[0]
+            else:
+                fn = str(uri)
             integrations[name] = (fn, int(res["Properties"].get("TimeoutInMillis", 30_000)))
     routes = []
     for res in template["Resources"].values():

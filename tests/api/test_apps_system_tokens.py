@@ -85,19 +85,19 @@ def test_health_ready_config(api, owner):
 
     # the store going away: readiness says 503 with Retry-After, and so does a memory read
     store = api.mb.store
-    original = store.list
+    original = store.list, store.get
 
     def down(*a, **k):
         raise Unavailable("injected: store down")
 
-    store.list = down
+    store.list = store.get = down  # readiness LISTs; a memory read syncs by GET
     try:
         r = anon.get("/ready")
         assert r.status_code == 503 and r.headers["Retry-After"] == "1" and error_code(r) == "store_unavailable"
         r = owner.get("/memories")
         assert r.status_code == 503 and r.headers["Retry-After"] and error_code(r) == "store_unavailable"
     finally:
-        store.list = original
+        store.list, store.get = original
     assert anon.get("/ready").status_code == 200
 
 

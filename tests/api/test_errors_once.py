@@ -19,12 +19,12 @@ CASES = [(Unavailable("injected: store down"), "store_unavailable"), (StoreError
 @pytest.mark.parametrize("exc, code", CASES, ids=[c for _, c in CASES])
 def test_a_store_failure_has_one_code_on_rest_and_mcp(api, owner, exc, code):
     store = api.mb.store
-    original = store.list
+    original = store.list, store.get
 
     def failing(*a, **k):
         raise exc
 
-    store.list = failing
+    store.list = store.get = failing  # a sync reads the log by name (GET); readiness LISTs
     try:
         r = owner.get("/memories")
         assert r.status_code == 503 and r.headers["Retry-After"] == "1" and error_code(r) == code
@@ -37,4 +37,4 @@ def test_a_store_failure_has_one_code_on_rest_and_mcp(api, owner, exc, code):
             asyncio.run(mcp_list())
         assert info.value.data == {"code": code, "status": 503}
     finally:
-        store.list = original
+        store.list, store.get = original
