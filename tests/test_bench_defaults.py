@@ -34,7 +34,7 @@ def test_results_go_to_an_untracked_place_unless_out_says_otherwise():
 
 def test_the_shipped_locomo_sample_is_the_default_and_loads():
     [default] = [d for name, param, d in _defaults() if name == "locomo" and param == "data_path"]
-    assert Path(default) == ROOT / "bench/data/locomo_sample.json"
+    assert Path(default) == ROOT / "bench/data/conversation_sample.json"
     data = load(default)
     turns = turns_of(data[0])
     queries = queries_of(data[0], {t.dia_id for t in turns})

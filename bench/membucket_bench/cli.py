@@ -17,7 +17,7 @@ from membucket.cli import translate_errors
 __all__ = ["bench", "SAMPLE"]
 
 # A LoCoMo-format sample of our own, found wherever the command runs from (bench/data/README.md).
-SAMPLE = str(Path(__file__).resolve().parents[1] / "data" / "locomo_sample.json")
+SAMPLE = str(Path(__file__).resolve().parents[1] / "data" / "conversation_sample.json")
 
 
 @click.group("bench")
@@ -97,7 +97,7 @@ def bench_http(n, queries, clients, seconds, out):
 
 @bench.command("locomo")
 @click.option(
-    "--data", "data_path", default=SAMPLE, show_default="bench/data/locomo_sample.json",
+    "--data", "data_path", default=SAMPLE, show_default="bench/data/conversation_sample.json",
     help="LoCoMo JSON file (read in place, never copied); the default is a tiny sample for smoke runs (bench/data/README.md).",
 )
 @click.option("--mode", "modes", default="hybrid", show_default=True, help="Search mode(s): dense, lexical, hybrid; comma-separated to compare.")

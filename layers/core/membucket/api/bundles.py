@@ -26,8 +26,8 @@ from ..auth import Identity
 from ..caller import error_response, get_identity, get_state
 from ..errors import Forbidden, InvalidInput, TooLarge
 from ..ops.models import ImportResult
-from . import uploads
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, AppName, MemoryState, acting
+from .uploads import check_direct_size, direct_import_limit, spool_upload
 
 __all__ = ["router", "ExportIn", "IMPORT_PATH", "export_to_tempfile", "owner_context"]
 
@@ -119,7 +119,7 @@ async def import_(
     tmp_dir.mkdir(parents=True, exist_ok=True)
     if upload is not None:
         store = ctx.ns.store
-        spool = await run_in_threadpool(uploads.spool_upload, store, ctx.user, upload, limit, tmp_dir)
+        spool = await run_in_threadpool(spool_upload, store, ctx.user, upload, limit, tmp_dir)
         with spool:
             result = await run_in_threadpool(
                 ops.import_bundle, ctx, spool, mode=mode, reembed=reembed, passphrase=x_membucket_passphrase or None,
@@ -129,17 +129,17 @@ async def import_(
     ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if ctype not in BUNDLE_TYPES:
         return error_response(415, "unsupported_media_type", f"send the bundle as {' or '.join(BUNDLE_TYPES[:2])}")
-    direct = uploads.direct_import_limit(ctx.settings)
+    direct = direct_import_limit(ctx.settings)
     length = request.headers.get("content-length")
     if length is not None and length.isdigit():
-        uploads.check_direct_size(int(length), direct)
+        check_direct_size(int(length), direct)
     with tempfile.TemporaryFile(dir=tmp_dir) as spool:
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
                 raise TooLarge(f"bundle above {limit} bytes (MEMBUCKET_MAX_IMPORT_BYTES)", limit=limit)
-            uploads.check_direct_size(size, direct)
+            check_direct_size(size, direct)
             spool.write(chunk)
         spool.seek(0)
         result = await run_in_threadpool(

@@ -16,8 +16,8 @@ import time
 from dataclasses import asdict, dataclass
 
 from ...store import IF_ABSENT, ObjectStore, PreconditionFailed
-from . import pkce
 from .errors import OAuthError
+from .pkce import verify as verify_pkce
 from .records import Records
 
 __all__ = ["AuthorizationCodes", "CodeRecord", "CodeReused"]
@@ -88,7 +88,7 @@ class AuthorizationCodes:
             raise OAuthError("invalid_grant", "authorization code was issued to another client")
         if redirect_uri != record.redirect_uri:
             raise OAuthError("invalid_grant", "redirect_uri does not match the authorization request")
-        if not isinstance(verifier, str) or not pkce.verify(verifier, record.code_challenge):
+        if not isinstance(verifier, str) or not verify_pkce(verifier, record.code_challenge):
             raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
         return record
 
