@@ -10,8 +10,8 @@ import time
 
 import httpx
 import pytest
-from membucket.clients import client_snippets
-from membucket.http.serve import ServeRefused, build_state, is_loopback
+from membucket.clients import TOKEN_PLACEHOLDER, server_entry
+from membucket.http.serve import ServeRefused, banner, build_state, is_loopback
 
 from tests.support.factories import make_mb
 from tests.support.live import free_port
@@ -37,9 +37,36 @@ def test_loopback_defaults_to_auth_off_with_the_cli_default_user(tmp_path):
 
 
 def test_snippets_carry_the_url_and_token():
-    s = client_snippets("http://localhost:8765/mcp", "mb_x_y")
-    assert s["streamable_http"]["mcpServers"]["membucket"]["url"] == "http://localhost:8765/mcp"
-    assert "Authorization: Bearer mb_x_y" in s["claude_desktop_or_cursor_via_mcp_remote"]["mcpServers"]["membucket"]["args"]
+    e = server_entry("claude", "https://memory.example.com/mcp", "mb_x_y")
+    assert e["args"][2] == "https://memory.example.com/mcp" and e["env"] == {"AUTH_HEADER": "Bearer mb_x_y"}
+    assert server_entry("cursor", "http://localhost:8765/mcp", "mb_x_y")["headers"] == {"Authorization": "Bearer mb_x_y"}
+
+
+def banner_snippets(text: str) -> dict[str, str]:
+    """The banner's client section: client name -> the line under it (a JSON document or a command)."""
+    lines = text.split("Or paste yours", 1)[1].splitlines()[1:]
+    return {lines[i].strip().split(" - ")[0]: lines[i + 1].strip() for i in range(0, len(lines), 2)}
+
+
+@pytest.mark.parametrize("auth", [False, True])
+def test_banner_has_one_pasteable_snippet_per_client(tmp_path, auth):
+    mb = make_mb(str(tmp_path / "b"), tmp_path / "c", user="dana")
+    host = "0.0.0.0" if auth else "127.0.0.1"
+    text = banner(mb, build_state(mb, host, auth=auth), host, 8765)
+    snippets = banner_snippets(text)
+    assert list(snippets) == ["Claude Desktop", "Claude Code", "Cursor", "Windsurf", "VS Code"]
+    docs = {name: json.loads(line) for name, line in snippets.items() if name != "Claude Code"}  # each parses on its own
+    assert set(docs["VS Code"]) == {"servers"} and all(set(d) == {"mcpServers"} for n, d in docs.items() if n != "VS Code")
+    assert snippets["Claude Code"].startswith("claude mcp add --transport http --scope user membucket http")
+    urls = [docs["Cursor"]["mcpServers"]["membucket"]["url"], docs["Windsurf"]["mcpServers"]["membucket"]["serverUrl"]]
+    if auth:
+        assert all(u.endswith(":8765/mcp") for u in urls) and TOKEN_PLACEHOLDER in str(docs)
+        assert f"membucket connect claude|claude-code|cursor|windsurf|vscode --url http://" in text and f"--token {TOKEN_PLACEHOLDER}" in text
+    else:
+        assert urls == ["http://localhost:8765/mcp/cursor/http/dana", "http://localhost:8765/mcp/windsurf/http/dana"]
+        assert "membucket connect claude|claude-code|cursor|windsurf|vscode\n" in text and "Authorization" not in text
+    other_port = banner(mb, build_state(mb, "127.0.0.1"), "127.0.0.1", 8799)
+    assert "vscode --url http://localhost:8799\n" in other_port
 
 
 @pytest.mark.slow  # ~10 s: a server subprocess

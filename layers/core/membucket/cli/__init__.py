@@ -2,7 +2,7 @@
 
 Data commands print JSON on stdout. Errors exit non-zero with one line on stderr
 (``code: message``, or a JSON object with ``--json``). Commands live in the module of their
-subject (memories, apps, tokens, bundles, admin, service); ``base`` holds what they share. Commands that
+subject (memories, apps, tokens, bundles, admin, service, connect); ``base`` holds what they share. Commands that
 only a development install has (``membucket bench``) come from the ``membucket.cli_plugins``
 entry points, so this package never imports them.
 """
@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 
 import click
 
-from . import admin, apps, bundles, memories, service, tokens
+from . import admin, apps, bundles, connect, memories, service, tokens
 from .base import CliError, Runtime, translate_errors
 from .globals import share_root_options
 
@@ -71,7 +71,7 @@ def cli(ctx, store, endpoint_url, region, profile, user, app, as_json):
     )
 
 
-for _module in (memories, apps, tokens, bundles, admin, service):
+for _module in (memories, apps, tokens, bundles, admin, service, connect):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import signal
 import socket
@@ -22,7 +21,7 @@ from ..auth import TokenStore
 from ..auth.oauth import AuthorizationServer, OAuthConfig
 from ..caller import ServerState
 from ..client import Membucket
-from ..clients import client_snippets
+from ..clients import CONNECT_CLIENTS, TOKEN_PLACEHOLDER, snippet_lines
 from .access_log import server_config
 from .app import create_app
 from .guards import LOOPBACK_HOSTS
@@ -120,10 +119,23 @@ def banner(mb: Membucket, state: ServerState, host: str, port: int) -> str:
         *url_forms(base, state),
         *([f"  OAuth        : clients that sign in need only the MCP endpoint (consent at {base}/authorize)"] if state.oauth else []),
         "",
-        "Client config (paste into your MCP client's settings):",
-        json.dumps(client_snippets(url, "<token from `membucket token create`>" if state.auth_required else None), indent=2),
+        *client_section(mb, state, base, is_loopback(host) and port == mb.settings.port),
     ]
     return "\n".join(lines)
+
+
+def client_section(mb: Membucket, state: ServerState, base: str, connect_defaults: bool) -> list[str]:
+    """One paste-able snippet per client, and the `membucket connect` line that writes it for you
+    (naming --url when its default, this machine's MEMBUCKET_PORT, is not where we listen)."""
+    token = TOKEN_PLACEHOLDER if state.auth_required else None  # `membucket token create` makes one
+    user = state.default_user
+    url_for = {c: f"{base}/mcp" if state.auth_required else f"{base}/mcp/{c}/http/{user}" for c in CONNECT_CLIENTS}
+    hint = "membucket connect " + "|".join(CONNECT_CLIENTS)
+    if not connect_defaults:
+        hint += f" --url {base}"
+    if state.auth_required:
+        hint += f" --token {TOKEN_PLACEHOLDER}"
+    return snippet_lines(url_for, token, hint)
 
 
 def run(mb: Membucket, host: str = "127.0.0.1", port: int = 8765, auth: bool | None = None, log_level: str = "info") -> None:
