@@ -61,7 +61,7 @@ def test_banner_has_one_pasteable_snippet_per_client(tmp_path, auth):
     urls = [docs["Cursor"]["mcpServers"]["membucket"]["url"], docs["Windsurf"]["mcpServers"]["membucket"]["serverUrl"]]
     if auth:
         assert all(u.endswith(":8765/mcp") for u in urls) and TOKEN_PLACEHOLDER in str(docs)
-        assert f"membucket connect claude|claude-code|cursor|windsurf|vscode --url http://" in text and f"--token {TOKEN_PLACEHOLDER}" in text
+        assert "membucket connect claude|claude-code|cursor|windsurf|vscode --url http://" in text and f"--token {TOKEN_PLACEHOLDER}" in text
     else:
         assert urls == ["http://localhost:8765/mcp/cursor/http/dana", "http://localhost:8765/mcp/windsurf/http/dana"]
         assert "membucket connect claude|claude-code|cursor|windsurf|vscode\n" in text and "Authorization" not in text

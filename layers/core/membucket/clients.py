@@ -134,7 +134,10 @@ def config_path(client: str, system: str | None = None, home: str | None = None,
 def snippet_lines(url_for: dict[str, str], token: str | None, connect_hint: str) -> list[str]:
     """The serve banner's client section: per client where its config lives and a complete,
     one-line JSON document to paste there (Claude Code: its own one-line command)."""
-    lines = [f"Connect a client (merges into its config, keeps the rest): {connect_hint}", "Or paste yours (each is a whole file; into an existing one, add the \"membucket\" entry):"]
+    lines = [
+        f"Connect a client (merges into its config, keeps the rest): {connect_hint}",
+        'Or paste yours (each is a whole file; into an existing one, add the "membucket" entry):',
+    ]
     for client in CONNECT_CLIENTS:
         fmt, url = FORMATS[client], url_for[client]
         lines.append(f"  {fmt.name} - {fmt.where}:")

@@ -213,7 +213,9 @@ def resolve_url(client: str, url: str | None, app: str | None, user: str | None,
 @click.option("--user", "user", help="User the client acts as (in the URL). Default: MEMBUCKET_USER or 'default'.")
 @click.option("--app", "app", help="App name the client acts as (in the URL). Default: the client's name.")
 @click.option("--token", help="Bearer token for a server with auth (`membucket token create`); '-' reads it from stdin.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Write this file instead of the client's standard one (e.g. .vscode/mcp.json).")
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Write this file instead of the client's own (e.g. .vscode/mcp.json)."
+)
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @pass_rt
 def connect(rt: Runtime, client: str, url: str | None, user: str | None, app: str | None, token: str | None, config_file: Path | None, dry_run: bool) -> None:
