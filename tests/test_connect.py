@@ -185,6 +185,29 @@ def test_url_forms_and_bad_options(home, monkeypatch):
     assert r.exit_code == 1 and r.stderr.startswith("error: invalid_input:")
 
 
+def test_a_symlinked_config_stays_a_link(home, tmp_path):
+    dotfiles = tmp_path / "dotfiles" / "cursor-mcp.json"
+    dotfiles.parent.mkdir()
+    dotfiles.write_text('{"mcpServers": {"x": {"url": "https://x/mcp"}}}')
+    link = path_of("cursor")
+    link.parent.mkdir(parents=True)
+    link.symlink_to(dotfiles)
+    run("cursor")
+    assert link.is_symlink() and set(json.loads(dotfiles.read_text())["mcpServers"]) == {"x", "membucket"}
+
+
+def test_a_file_the_client_rewrites_meanwhile_is_not_overwritten(home):
+    from membucket.cli.connect import ConfigRefused, plan_merge, write_config
+
+    path = path_of("claude-code")
+    path.write_text('{"numStartups": 1}')
+    plan = plan_merge(path, "claude-code", "http://localhost:8765/mcp/claude-code/http/default", None)
+    path.write_text('{"numStartups": 2}')  # Claude Code saved its state in between
+    with pytest.raises(ConfigRefused, match="changed while"):
+        write_config(plan)
+    assert path.read_text() == '{"numStartups": 2}' and [p.name for p in path.parent.iterdir()] == [".claude.json"]
+
+
 def test_an_empty_file_counts_as_a_fresh_one(home):
     path = path_of("claude")
     path.parent.mkdir(parents=True)

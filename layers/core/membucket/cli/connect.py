@@ -159,9 +159,20 @@ def plan_merge(path: Path, client: str, url: str, token: str | None) -> Plan:
     return Plan(path, client, doc, text, server_entry(client, url, token))
 
 
+def _current_text(path: Path) -> str | None:
+    return path.read_bytes().decode("utf-8-sig") if path.exists() else None
+
+
 def write_config(plan: Plan, now: float | None = None) -> Path | None:
-    """Back the file up once, then replace it atomically; returns the backup's path (None: new file)."""
+    """Back the file up once, then replace it atomically; returns the backup's path (None: new file).
+    ConfigRefused, with nothing left behind, when the file changed since it was read."""
     path = plan.path
+
+    def unchanged() -> None:
+        if _current_text(path) != plan.text:  # the client rewrote it meanwhile (Claude Code often does)
+            raise ConfigRefused(f"{path} changed while membucket was merging into it; nothing written, run this again")
+
+    unchanged()
     path.parent.mkdir(parents=True, exist_ok=True)
     backup = None
     mode = 0o600  # a new file may hold a token
@@ -183,9 +194,12 @@ def write_config(plan: Plan, now: float | None = None) -> Path | None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
+        unchanged()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        if backup is not None:
+            backup.unlink(missing_ok=True)
         raise
     return backup
 
@@ -245,6 +259,8 @@ def connect(rt: Runtime, client: str, url: str | None, user: str | None, app: st
     except (InvalidInput, ValueError) as exc:
         raise CliError(getattr(exc, "code", "invalid_input"), str(exc).splitlines()[0], as_json) from exc
     path = (config_file or Path(config_path(client))).expanduser()
+    if path.is_symlink():
+        path = path.resolve()  # a dotfiles link stays a link: the file it points to changes
     try:
         plan = plan_merge(path, client, mcp_url, token)
     except ConfigRefused as exc:
@@ -262,6 +278,8 @@ def connect(rt: Runtime, client: str, url: str | None, user: str | None, app: st
         return
     try:
         backup = write_config(plan)
+    except ConfigRefused as exc:
+        raise CliError("invalid_config", str(exc), as_json) from None
     except OSError as exc:
         raise CliError("invalid_config", f"cannot write {path}: {exc.strerror or exc}", as_json) from None
     click.echo(f"wrote {path}" + (f" (backup: {backup.name})" if backup else ""))
