@@ -68,6 +68,7 @@ def test_a_fresh_file_gets_the_client_format_at_its_standard_place(home, client)
     doc = json.loads(path.read_text())
     assert list(doc) == [key]
     assert url_of(doc[key]["membucket"]) == f"http://localhost:8765/mcp/{client}/http/default"
+    assert f'\n  + "membucket": {json.dumps(doc[key]["membucket"])}\n' in out
     assert 'add server "membucket"' in out and "wrote" in out and "backup" not in out and not backups(path)
     if client == "claude":
         assert doc[key]["membucket"]["command"] == "npx" and doc[key]["membucket"]["args"][:2] == ["-y", "mcp-remote"]

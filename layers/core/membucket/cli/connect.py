@@ -142,7 +142,9 @@ class Plan:
         """The change, as added/removed lines of the entry, tokens shortened."""
         verb = "add" if self.old_entry is None else "update"
         where = f'{self.path}: {verb} server "{SERVER_NAME}" in "{FORMATS[self.client].servers_key}"'
-        old = json.dumps(self.old_entry, indent=2, ensure_ascii=False).splitlines() if self.old_entry is not None else []
+        if self.old_entry is None:
+            return [where, "  + " + mask_tokens(f'"{SERVER_NAME}": ' + json.dumps(self.new_entry, ensure_ascii=False))]
+        old = json.dumps(self.old_entry, indent=2, ensure_ascii=False).splitlines()
         new = json.dumps(self.new_entry, indent=2, ensure_ascii=False).splitlines()
         diff = [d[:2] + d[4:] if d[2:4] == "  " else d for d in difflib.ndiff(old, new) if d[:1] in "+-"]
         return [where, *("  " + mask_tokens(d) for d in diff)]
