@@ -111,14 +111,19 @@ def test_an_update_changes_only_our_entry_keeps_what_the_user_added_to_it_and_sa
     assert len(backups(path)) == 1
 
 
-@pytest.mark.parametrize("text", ['{"mcpServers": {"a": 1,,}', "[1, 2]", '{"mcpServers": []}', "{'single': 'quotes'}"])
-def test_a_malformed_file_is_refused_and_left_untouched(home, text):
+@pytest.mark.parametrize(
+    "text, says",
+    [('{"mcpServers": {"a": 1,,}', "not valid JSON"), ("[1, 2]", "holds an array"), ('{"mcpServers": []}', '"mcpServers" is not an object'),
+     ("{'single': 'quotes'}", "not valid JSON"), ('{"a": "\xff"}', "not UTF-8")],
+)
+def test_a_malformed_file_is_refused_and_left_untouched(home, text, says):
     path = path_of("cursor")
     path.parent.mkdir(parents=True)
-    path.write_text(text)
+    data = text.encode("latin-1")
+    path.write_bytes(data)
     r = run("cursor", ok=False)
-    assert r.exit_code == 1 and r.stderr.startswith("error: invalid_config: ") and str(path) in r.stderr
-    assert path.read_text() == text and not backups(path)
+    assert r.exit_code == 1 and r.stderr.startswith("error: invalid_config: ") and str(path) in r.stderr and says in r.stderr
+    assert path.read_bytes() == data and not backups(path)
 
 
 def test_vscode_jsonc_is_refused_with_the_entry_to_add_by_hand(home):

@@ -92,7 +92,10 @@ def load_config(path: Path, client: str) -> tuple[dict[str, Any], str | None]:
     """The parsed file ({} when absent or empty) and its text; ConfigRefused when it can't be merged."""
     if not path.exists():
         return {}, None
-    text = path.read_bytes().decode("utf-8-sig")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigRefused(f"{path} is not UTF-8 text (byte {exc.start}); not a {FORMATS[client].name} config") from None
     if not text.strip():
         return {}, text
     try:
@@ -109,7 +112,8 @@ def load_config(path: Path, client: str) -> tuple[dict[str, Any], str | None]:
             by_hand=True,
         ) from None
     if not isinstance(doc, dict):
-        raise ConfigRefused(f"{path} holds a JSON {type(doc).__name__}, not an object: not a {FORMATS[client].name} config")
+        kind = {"list": "an array", "str": "a string", "bool": "a boolean", "NoneType": "null"}.get(type(doc).__name__, "a number")
+        raise ConfigRefused(f"{path} holds {kind}, not a JSON object: not a {FORMATS[client].name} config")
     servers = doc.get(FORMATS[client].servers_key)
     if servers is not None and not isinstance(servers, dict):
         raise ConfigRefused(f'{path}: "{FORMATS[client].servers_key}" is not an object; fix it by hand, then run this again')
