@@ -35,6 +35,7 @@ def home(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
     monkeypatch.setattr("membucket.clients.current_system", lambda: "linux")
     return home
 
@@ -259,7 +260,8 @@ def test_standard_places_per_os(system, client):
     assert got == pure(EXPECTED[system][client])
 
 
-def test_xdg_config_home_and_a_missing_appdata():
+def test_xdg_config_home_claude_config_dir_and_a_missing_appdata():
+    assert str(config_path("claude-code", "linux", "/home/u", {"CLAUDE_CONFIG_DIR": "/home/u/.claude-work"})) == "/home/u/.claude-work/.claude.json"
     assert str(config_path("claude", "linux", "/home/u", {"XDG_CONFIG_HOME": "/cfg"})) == "/cfg/Claude/claude_desktop_config.json"
     assert config_path("vscode", "windows", r"C:\Users\u", {}) == PureWindowsPath(r"C:\Users\u\AppData\Roaming\Code\User\mcp.json")
 

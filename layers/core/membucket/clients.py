@@ -120,8 +120,8 @@ def config_path(client: str, system: str | None = None, home: str | None = None,
         app_data = pure(environ.get("XDG_CONFIG_HOME") or home_dir / ".config")
     if client == "claude":
         return app_data / "Claude" / "claude_desktop_config.json"
-    if client == "claude-code":
-        return home_dir / ".claude.json"
+    if client == "claude-code":  # CLAUDE_CONFIG_DIR moves Claude Code's whole config, this file included
+        return pure(environ["CLAUDE_CONFIG_DIR"]) / ".claude.json" if environ.get("CLAUDE_CONFIG_DIR") else home_dir / ".claude.json"
     if client == "cursor":
         return home_dir / ".cursor" / "mcp.json"
     if client == "windsurf":
