@@ -34,6 +34,29 @@ def flush_access_log():
     ACCESS_WRITER.flush()
 
 
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    """The CLI over a directory store in tmp_path with the small test embedder (the real one is
+    tested in tests/embed). ``cli_env(*args, code=0, input=None)`` runs one command
+    (tests/support/cli.py); ``.store`` and ``.tmp`` name the store and tmp_path, and
+    ``.lib(user)`` opens the same store through the library, to check what a command did."""
+    from membucket.engine.namespace import REGISTRY
+
+    from tests.support.cli import cli_invoker
+    from tests.support.embedders import HashEmbedder
+    from tests.support.factories import make_mb
+
+    store = str(tmp_path / "bucket")
+    monkeypatch.setenv("MEMBUCKET_STORE", store)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr("membucket.client.load_embedder", lambda name, settings=None: HashEmbedder())
+    REGISTRY.clear()
+    run = cli_invoker()
+    run.store, run.tmp = store, tmp_path
+    run.lib = lambda user="default": make_mb(store, tmp_path / "check-cache").context(user)
+    return run
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,10 +6,8 @@ import re
 
 from membucket import ops
 
-from tests.test_cli_options import env, lib  # noqa: F401  (the CLI fixture)
 
-
-def test_shell_help_list_delete_and_command_words(env):  # noqa: F811
+def test_shell_help_list_delete_and_command_words(cli_env):
     script = "\n".join([
         "help",
         "Alice likes green tea",
@@ -22,12 +20,9 @@ def test_shell_help_list_delete_and_command_words(env):  # noqa: F811
         "?bicycle",
         "quit",
     ]) + "\n"
-    from click.testing import CliRunner
-    from membucket import cli as cli_module
-
-    out = CliRunner().invoke(cli_module.cli, ["shell"], input=script, catch_exceptions=False).stdout
+    out = cli_env("shell", input=script).stdout
     assert "delete <n|id>" in out and "help" in out  # help printed
-    texts = sorted(m.text for m in ops.list_memories(lib(env)).items)
+    texts = sorted(m.text for m in ops.list_memories(cli_env.lib()).items)
     # 'help', 'list', 'delete', 'list my cats' were commands, never memories; one of the two was deleted
     assert len(texts) == 2 and "list of things to pack: tent, stove" in texts
     assert not any(t.startswith(("help", "delete", "list my")) for t in texts)

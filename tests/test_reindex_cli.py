@@ -7,14 +7,13 @@ import json
 import math
 
 import pytest
-from click.testing import CliRunner
-from membucket import cli as cli_module
 from membucket import ops
 from membucket.embed.openai_compat import OpenAIEmbedder
 from membucket.engine.namespace import REGISTRY
 from membucket.errors import EmbedderMismatch
 from membucket.ops.add import NewMemory
 
+from tests.support.cli import cli_invoker
 from tests.support.embedders import HashEmbedder
 from tests.support.factories import make_mb
 from tests.support.fake_openai import fake_openai
@@ -36,14 +35,7 @@ def openai_env(tmp_path, monkeypatch):
         old = make_mb(store, tmp_path / "seed-cache", embedder=HashEmbedder())
         ops.add_batch(old.context("alice"), [NewMemory(t) for t in ALICE])
         ops.add_batch(old.context("bob"), [NewMemory(t) for t in BOB])
-        runner = CliRunner()
-
-        def run(*args, code=0):
-            result = runner.invoke(cli_module.cli, list(args), catch_exceptions=False)
-            assert result.exit_code == code, result.output + result.stderr
-            return result
-
-        yield run, fake, url, store, tmp_path
+        yield cli_invoker(), fake, url, store, tmp_path
 
 
 def inputs(fake) -> list[int]:

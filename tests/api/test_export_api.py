@@ -9,6 +9,8 @@ import zipfile
 import pytest
 from membucket import ops
 
+from tests.support.bundles import rezip
+
 from .conftest import error_code
 
 
@@ -71,14 +73,9 @@ def test_encrypted_export_and_passphrase_header(api, owner, seeded):
 
 def test_damaged_and_foreign_bundles(api, owner, seeded):
     data = owner.post("/export", json={}).content
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for n in src.namelist():
-            body = src.read(n)
-            zf.writestr(n, body.replace(b"insulin", b"Insulin") if n == "memories.jsonl" else body)
+    damaged = rezip(data, lambda files: files.update({"memories.jsonl": files["memories.jsonl"].replace(b"insulin", b"Insulin")}))
     bob = api.as_("bob")
-    r = bob.post("/import", content=out.getvalue(), headers={"content-type": "application/zip"})
+    r = bob.post("/import", content=damaged, headers={"content-type": "application/zip"})
     assert r.status_code == 422 and error_code(r) == "bundle_checksum"
     r = bob.post("/import", content=b"PK\x03\x04 not really", headers={"content-type": "application/zip"})
     assert r.status_code == 422 and error_code(r) == "bundle_invalid"
@@ -91,20 +88,11 @@ def test_damaged_and_foreign_bundles(api, owner, seeded):
 
 def test_embedder_mismatch_is_409_unless_reembed(api, owner, seeded):
     data = owner.post("/export", json={}).content
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for n in src.namelist():
-            body = src.read(n)
-            if n == "manifest.json":
-                m = json.loads(body)
-                m["embedder"] = "another/model"
-                body = json.dumps(m).encode()
-            zf.writestr(n, body)
+    foreign = rezip(data, lambda files: files.update({"manifest.json": json.dumps(json.loads(files["manifest.json"]) | {"embedder": "another/model"}).encode()}))
     bob = api.as_("bob")
-    r = bob.post("/import", content=out.getvalue(), headers={"content-type": "application/zip"})
+    r = bob.post("/import", content=foreign, headers={"content-type": "application/zip"})
     assert r.status_code == 409 and error_code(r) == "embedder_mismatch"
-    r = bob.post("/import?reembed=true", content=out.getvalue(), headers={"content-type": "application/zip"})
+    r = bob.post("/import?reembed=true", content=foreign, headers={"content-type": "application/zip"})
     assert r.status_code == 200 and r.json()["added"] == 3
 
 

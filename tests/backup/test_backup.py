@@ -247,26 +247,10 @@ def test_verify_finds_a_missing_and_a_corrupted_object(tmp_path):
     assert set(report.replay_failed) == {"alice", "bob"}
 
 
-def test_cli_backup_list_verify_restore(tmp_path, monkeypatch):
+def test_cli_backup_list_verify_restore(tmp_path, cli_env):
     import json
 
-    from click.testing import CliRunner
-    from membucket import cli as cli_module
-    from membucket.engine.namespace import REGISTRY
-
-    from tests.support.embedders import HashEmbedder
-
-    store_url, bak_url = str(tmp_path / "bucket"), str(tmp_path / "backups")
-    monkeypatch.setenv("MEMBUCKET_STORE", store_url)
-    monkeypatch.setattr("membucket.client.load_embedder", lambda name, settings=None: HashEmbedder())
-    REGISTRY.clear()
-    runner = CliRunner()
-
-    def run(*args, code=0):
-        result = runner.invoke(cli_module.cli, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output + result.stderr
-        return result
-
+    run, store_url, bak_url = cli_env, cli_env.store, str(tmp_path / "backups")
     for text in ("alice likes tea", "alice rides a bike", "alice lives by the sea"):
         run("--user", "alice", "add", text)
     before = state(make_mb(store_url, tmp_path / "c1"), "alice")

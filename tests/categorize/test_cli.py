@@ -5,32 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-from membucket import cli as cli_module
 from membucket import ops
-from membucket.engine.namespace import REGISTRY
-
-from tests.support.embedders import HashEmbedder
-from tests.support.factories import make_mb
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    """The CLI with the test embedder and, as its default categorizer, 'the first word'."""
-    store = str(tmp_path / "bucket")
-    monkeypatch.setenv("MEMBUCKET_STORE", store)
-    monkeypatch.setattr("membucket.client.load_embedder", lambda name, settings=None: HashEmbedder())
+def env(cli_env, monkeypatch):
+    """The shared CLI (tests/conftest.py) with, as its default categorizer, 'the first word'."""
     monkeypatch.setattr("membucket.categorize.factory.load_categorizer", lambda settings, embedder: lambda t, v: [t.split()[0].lower()])
-    REGISTRY.clear()
-    runner = CliRunner()
-
-    def run(*args, code=0):
-        result = runner.invoke(cli_module.cli, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output + result.stderr
-        return result
-
-    run.lib = lambda: make_mb(store, tmp_path / "check-cache").context("default")
-    return run
+    return cli_env
 
 
 def test_recategorize_missing_all_and_ids(env):

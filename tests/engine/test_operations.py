@@ -124,3 +124,50 @@ def test_namespace_layout_is_answered_by_engine_keys():
     assert k.side_sha256(k.blob(sha)) == sha
     assert k.side_sha256(k.reindex_vectors(k.reindex_dir("e", 8), sha)) == sha
     assert k.side_sha256(k.reindex_part(k.reindex_dir("e", 8), sha)) is None
+
+
+def test_entries_written_by_todays_code_parse_and_reencode_to_the_same_bytes(tmp_path):
+    """Every op a real namespace commits (adds, updates, states, apps, rules, categories, a merge
+    and a replace import) parses to its type and re-encodes to the entry's exact bytes."""
+    import io
+
+    from membucket import ops
+    from membucket.engine.keys import NamespaceKeys
+    from membucket.engine.log import LogEntry
+
+    from tests.support.factories import make_mb
+
+    mb = make_mb(str(tmp_path / "bucket"), tmp_path / "cache")
+    owner = mb.context("alice")
+    first = ops.add(owner, "Alice takes insulin daily", categories=["health"], metadata={"src": "test", "n": 1}).events[0].id
+    second = ops.add(mb.context("alice", app="cursor"), "Alice leads the payments team").events[0].id
+    ops.update(owner, first, text="Alice takes insulin twice a day")
+    ops.update(owner, second, categories=["work"])
+    ops.change_state(owner, [second], "archived")
+    ops.set_app_paused(owner, "cursor", True)
+    rule = ops.add_rule(owner, "cursor", "deny", "category", "health")
+    ops.add_rule(owner, "cursor", "allow", "all")
+    ops.delete_rule(owner, rule.id)
+    ops.define_category(owner, "gardening", "plants and the garden")
+    ops.delete_category(owner, "gardening")
+    ops.delete(owner, first)
+    bundle = io.BytesIO()
+    ops.export_bundle(owner, bundle)
+    ops.import_bundle(mb.context("bob"), io.BytesIO(bundle.getvalue()))
+    ops.add(mb.context("bob", app="claude"), "Bob's own memory")  # an app the replace import purges
+    ops.import_bundle(mb.context("bob"), io.BytesIO(bundle.getvalue()), mode="replace")
+
+    seen: set[str] = set()
+    for user in ("alice", "bob"):
+        prefix = NamespaceKeys(user).log(1).rsplit("/", 1)[0] + "/"
+        for info in mb.store.list(prefix):
+            body = mb.store.get(info.key).body
+            entry = LogEntry.decode(body)
+            again = [O.parse_op(doc).to_dict() for doc in entry.ops]
+            assert json.dumps(again) == json.dumps(entry.ops)
+            assert LogEntry(seq=entry.seq, ops=again, actor=entry.actor, txid=entry.txid, ts=entry.ts).encode() == body
+            seen |= {doc["op"] for doc in entry.ops}
+    assert seen >= {
+        "init", "memory.add", "memory.update", "memory.state", "app.upsert", "app.state", "rule.add", "rule.delete",
+        "category.define", "category.delete", "memory.import", "app.import", "rule.import", "memory.purge", "app.purge",
+    }, seen

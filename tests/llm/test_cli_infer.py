@@ -6,21 +6,19 @@ import json
 
 from membucket import ops
 
-from tests.test_cli import env, lib  # noqa: F401 (fixture)
-
 from .conftest import KEY
 
 
-def test_cli_add_infer_uses_the_configured_llm(env, fake, monkeypatch):  # noqa: F811
-    out = json.loads(env("add", "Bob lives in Oslo", "--infer").stdout)
+def test_cli_add_infer_uses_the_configured_llm(cli_env, fake, monkeypatch):
+    out = json.loads(cli_env("add", "Bob lives in Oslo", "--infer").stdout)
     assert out["note"].startswith("infer requested but no LLM is configured")  # MEMBUCKET_LLM unset: verbatim
     for name, value in {"LLM": "openai", "OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": KEY, "OPENAI_CHAT_MODEL": "fake-chat",
                         "LLM_MAX_RETRIES": "0"}.items():
         monkeypatch.setenv(f"MEMBUCKET_{name}", value)
-    result = env("add", "Bob no longer lives in Oslo. Bob plays chess", "--infer")
+    result = cli_env("add", "Bob no longer lives in Oslo. Bob plays chess", "--infer")
     out = json.loads(result.stdout)
     assert [(e["event"], e["text"]) for e in out["results"]] == [("DELETE", "Bob lives in Oslo"), ("ADD", "Bob plays chess")]
     assert "note" not in out
     assert fake.chat_requests and KEY not in result.output + result.stderr
-    texts = sorted(m.text for m in ops.list_memories(lib(env)).items)
+    texts = sorted(m.text for m in ops.list_memories(cli_env.lib()).items)
     assert texts == ["Bob plays chess"]

@@ -13,6 +13,7 @@ from membucket import errors, ops
 from membucket.ops.export import ExportFilters, export_bundle
 from membucket.ops.importer import import_bundle
 
+from tests.support.bundles import rezip
 from tests.support.embedders import HashEmbedder
 from tests.support.factories import make_mb
 
@@ -191,17 +192,6 @@ def test_an_encrypted_header_cannot_demand_unbounded_work(mb, owner, params):
         import_bundle(mb.context("bob"), io.BytesIO(bad), passphrase="pw")
 
 
-def _rezip(data: bytes, change) -> bytes:
-    src = zipfile.ZipFile(io.BytesIO(data))
-    files = {n: src.read(n) for n in src.namelist()}
-    change(files)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for n, b in files.items():
-            zf.writestr(n, b)
-    return out.getvalue()
-
-
 def _tamper_text(files):
     files["memories.jsonl"] = files["memories.jsonl"].replace(b"insulin", b"insuliN")
 
@@ -248,7 +238,7 @@ def _long_line(files):
 ])
 def test_invalid_bundles_are_refused_before_any_write(mb, owner, alice, change, code):
     data, _ = export_bytes(owner)
-    bad = _rezip(data, change)
+    bad = rezip(data, change)
     bob = mb.context("bob")
     ops.add(bob, "bob's own memory")
     seq = seq_of(bob)
@@ -429,7 +419,7 @@ def test_openmemory_jsonl_only(mb):
 
 def test_openmemory_bad_state_is_refused(mb):
     data, ids = openmemory_zip()
-    bad = _rezip(data, lambda f: f.update({"memories.json": f["memories.json"].replace(b'"paused"', b'"snoozing"')}))
+    bad = rezip(data, lambda f: f.update({"memories.json": f["memories.json"].replace(b'"paused"', b'"snoozing"')}))
     with pytest.raises(errors.BundleInvalid):
         import_bundle(mb.context("alice"), io.BytesIO(bad))
     assert seq_of(mb.context("alice")) == 0

@@ -14,21 +14,26 @@ from membucket import errors, ops
 from membucket.ops import bundle as bundle_mod
 from membucket.ops.importer import import_bundle
 
-from tests.ops.test_export_import import _rezip, export_bytes, openmemory_zip, seq_of
+from tests.ops.test_export_import import export_bytes, openmemory_zip, seq_of
+from tests.support.bundles import rezip
 
 
-def _edit_memories(change):
-    """A rezip edit that rewrites memories.jsonl rows and re-signs the manifest checksum."""
+def _edit_rows(part, change):
+    """A rezip edit that rewrites the rows of one JSONL part and re-signs its manifest checksum."""
 
     def edit(files):
-        rows = [json.loads(line) for line in files["memories.jsonl"].splitlines() if line.strip()]
+        rows = [json.loads(line) for line in files[part].splitlines() if line.strip()]
         change(rows)
-        files["memories.jsonl"] = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+        files[part] = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
         m = json.loads(files["manifest.json"])
-        m["parts"]["memories.jsonl"]["sha256"] = hashlib.sha256(files["memories.jsonl"]).hexdigest()
+        m["parts"][part]["sha256"] = hashlib.sha256(files[part]).hexdigest()
         files["manifest.json"] = json.dumps(m).encode()
 
     return edit
+
+
+def _edit_memories(change):
+    return _edit_rows("memories.jsonl", change)
 
 
 def _set_manifest(**kw):
@@ -53,7 +58,7 @@ def test_bad_bundle_fields_are_refused_before_any_write(mb, owner, change):
     ops.add(bob, "bob's own memory")
     seq = seq_of(bob)
     with pytest.raises(errors.BundleInvalid) as info:
-        import_bundle(bob, io.BytesIO(_rezip(data, change)))
+        import_bundle(bob, io.BytesIO(rezip(data, change)))
     assert info.value.status == 422
     assert seq_of(bob) == seq
     assert [m.text for m in ops.list_memories(bob).items] == ["bob's own memory"]
@@ -79,7 +84,7 @@ def test_openmemory_bad_times_are_refused(mb, change):
     data, _ = openmemory_zip()
     ctx = mb.context("alice")
     with pytest.raises(errors.BundleInvalid):
-        import_bundle(ctx, io.BytesIO(_rezip(data, _om_edit(change))))
+        import_bundle(ctx, io.BytesIO(rezip(data, _om_edit(change))))
     assert seq_of(ctx) == 0
 
 
@@ -118,9 +123,9 @@ def test_a_row_without_its_vector_is_refused_before_any_upload(mb, owner, change
     data, _ = export_bytes(owner)
     bob = mb.context("bob")
     with pytest.raises(errors.BundleInvalid):
-        import_bundle(bob, io.BytesIO(_rezip(data, change)))
+        import_bundle(bob, io.BytesIO(rezip(data, change)))
     assert seq_of(bob) == 0 and list(mb.store.list("ns/bob/")) == []
-    assert import_bundle(bob, io.BytesIO(_rezip(data, change)), reembed=True).added == 2  # re-embedding needs none
+    assert import_bundle(bob, io.BytesIO(rezip(data, change)), reembed=True).added == 2  # re-embedding needs none
 
 
 def test_a_zip_of_many_entries_is_refused_before_its_directory_is_parsed(mb, monkeypatch):
@@ -154,7 +159,7 @@ def test_a_vector_that_is_not_unit_length_is_refused(mb, owner, scale):
     data, _ = export_bytes(owner)
     bob = mb.context("bob")
     with pytest.raises(errors.BundleInvalid, match="normalized"):
-        import_bundle(bob, io.BytesIO(_rezip(data, _edit_memories(scale_first))))
+        import_bundle(bob, io.BytesIO(rezip(data, _edit_memories(scale_first))))
     assert seq_of(bob) == 0
 
 
@@ -177,18 +182,6 @@ def test_damaged_zip_member_data_is_bundle_checksum(mb, owner, member):
     assert seq_of(bob) == 0 and list(mb.store.list("ns/bob/")) == []
 
 
-def _edit_history(change):
-    def edit(files):
-        rows = [json.loads(line) for line in files["history.jsonl"].splitlines() if line.strip()]
-        change(rows)
-        files["history.jsonl"] = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
-        m = json.loads(files["manifest.json"])
-        m["parts"]["history.jsonl"]["sha256"] = hashlib.sha256(files["history.jsonl"]).hexdigest()
-        files["manifest.json"] = json.dumps(m).encode()
-
-    return edit
-
-
 @pytest.mark.parametrize("field,size", [("new_text", "over"), ("old_text", "over"), ("actor", 257)])
 def test_history_texts_are_bounded_like_memory_texts(mb, owner, field, size):
     """History rows are batched 20k to a part: an unbounded text (up to the 4 MiB line cap) would make one part 80 GB."""
@@ -197,7 +190,7 @@ def test_history_texts_are_bounded_like_memory_texts(mb, owner, field, size):
     n = mb.settings.max_text_chars + 1 if size == "over" else size
     bob = mb.context("bob")
     with pytest.raises(errors.BundleInvalid, match=field):
-        import_bundle(bob, io.BytesIO(_rezip(data, _edit_history(lambda rows: rows[0].update({field: "x" * n})))))
+        import_bundle(bob, io.BytesIO(rezip(data, _edit_rows("history.jsonl", lambda rows: rows[0].update({field: "x" * n})))))
     assert seq_of(bob) == 0
 
 

@@ -40,6 +40,7 @@ from membucket.store import (
 )
 from membucket.store.s3 import MAX_RETRIES, map_s3_errors
 
+from tests.store.workers import claim_worker
 from tests.support.faulty_store import FaultyStore
 
 BACKENDS = ["memory", "local", "local-portable", "local-exfat", "s3-inprocess", "s3-http", "s3-http-prefix"]
@@ -336,23 +337,6 @@ def test_racing_compare_and_swap_counter(store):
 # -- directory backend --------------------------------------------------------------------------
 
 
-def _claim_worker(root: str, worker: int, claims: int) -> list[int]:
-    """Claim ``claims`` sequence numbers the way the engine commits: next free number, If-None-Match."""
-    store = LocalStore(Path(root))
-    got: list[int] = []
-    last: str | None = None
-    while len(got) < claims:
-        for info in store.list("seq/", start_after=last):
-            last = info.key
-        n = int(last.rsplit("/", 1)[1]) + 1 if last else 1
-        try:
-            store.put(f"seq/{n:020d}", f"worker {worker}".encode(), IF_ABSENT)
-            got.append(n)
-        except PreconditionFailed:
-            pass  # another process took n: list again
-    return got
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_local_racing_processes_claim_each_number_once(tmp_path):
@@ -360,7 +344,7 @@ def test_local_racing_processes_claim_each_number_once(tmp_path):
     LocalStore(root)
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
-        claimed = pool.starmap(_claim_worker, [(str(root), w, 25) for w in range(4)])
+        claimed = pool.starmap(claim_worker, [(str(root), None, w, 25) for w in range(4)])
     everything = sorted(n for got in claimed for n in got)
     assert everything == list(range(1, 101))  # none twice, none skipped
     store = LocalStore(root)

@@ -16,6 +16,8 @@ import pytest
 from membucket.store import IF_ABSENT, LocalStore, NotFound, PreconditionFailed, PutCondition, dirfs
 from membucket.store.dirfs import UnsupportedFilesystem
 
+from tests.store.workers import cas_worker, claim_worker
+
 MODES = ["portable", "exfat"]
 
 
@@ -31,38 +33,6 @@ def _keys(store) -> list[str]:
     return [i.key for i in store.list("")]
 
 
-def _claim_worker(root: str, portable: bool | None, worker: int, claims: int) -> list[int]:
-    """Claim ``claims`` sequence numbers the way the engine commits: next free number, If-None-Match."""
-    store = LocalStore(Path(root), portable=portable)
-    assert store.caps.protocol == "portable"
-    got: list[int] = []
-    last: str | None = None
-    while len(got) < claims:
-        for info in store.list("seq/", start_after=last):
-            last = info.key
-        n = int(last.rsplit("/", 1)[1]) + 1 if last else 1
-        try:
-            store.put(f"seq/{n:020d}", f"worker {worker}".encode(), IF_ABSENT)
-            got.append(n)
-        except PreconditionFailed:
-            pass
-    return got
-
-
-def _cas_worker(root: str, portable: bool | None, rounds: int) -> int:
-    store = LocalStore(Path(root), portable=portable)
-    lost = 0
-    for _ in range(rounds):
-        while True:
-            current = store.get("counter")
-            try:
-                store.put("counter", b"%d" % (int(current.body) + 1), PutCondition(if_match=current.etag))
-                break
-            except PreconditionFailed:
-                lost += 1
-    return lost
-
-
 @pytest.mark.slow
 def test_racing_processes_claim_each_number_once_and_count(root):
     path, portable = root
@@ -70,8 +40,8 @@ def test_racing_processes_claim_each_number_once_and_count(root):
     store.put("counter", b"0")
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
-        claimed = pool.starmap(_claim_worker, [(str(path), portable, w, 25) for w in range(4)])
-        pool.starmap(_cas_worker, [(str(path), portable, 25) for _ in range(4)])
+        claimed = pool.starmap(claim_worker, [(str(path), portable, w, 25, "portable") for w in range(4)])
+        pool.starmap(cas_worker, [(str(path), portable, 25) for _ in range(4)])
     assert sorted(n for got in claimed for n in got) == list(range(1, 101))  # none twice, none skipped
     for worker, got in enumerate(claimed):
         for n in got:

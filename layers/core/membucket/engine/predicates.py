@@ -55,68 +55,65 @@ class RangeFilter(Protocol):
     created_before: datetime | None
 
 
+class _Clauses:
+    """SQL clauses AND-ed in the order added, with their parameters in the same order."""
+
+    def __init__(self, *first: str) -> None:
+        self.parts: list[str] = list(first)
+        self.params: list[object] = []
+
+    def add(self, sql: str, *params: object) -> None:
+        self.parts.append(sql)
+        self.params += params
+
+    def when(self, value: object, sql: str) -> None:
+        """``sql`` with ``value`` as its one parameter, only when ``value`` is set (a tuple binds as a
+        list: DuckDB takes a list for ``list_contains``/``list_has_any``)."""
+        if value:
+            self.add(sql, list(value) if isinstance(value, tuple) else value)
+
+    def predicate(self) -> Predicate:
+        return (" AND ".join(self.parts) or "true"), self.params
+
+
 def filter_sql(f: MemoryFilter, default_states: Sequence[str] = KEPT_STATES) -> Predicate:
     """The exact predicate of a search/list/delete-all filter (metadata keys are validated by ops)."""
-    parts = ["list_contains(?, state)"]
-    params: list[object] = [list(f.states or default_states)]
-    if f.apps:
-        parts.append("list_contains(?, app)")
-        params.append(f.apps)
-    if f.categories:
-        parts.append("list_has_any(categories, ?::VARCHAR[])")
-        params.append(f.categories)
-    if f.created_after:
-        parts.append("created_at >= ?")
-        params.append(f.created_after)
-    if f.created_before:
-        parts.append("created_at < ?")
-        params.append(f.created_before)
+    where = _Clauses()
+    where.add("list_contains(?, state)", list(f.states or default_states))
+    where.when(f.apps, "list_contains(?, app)")
+    where.when(f.categories, "list_has_any(categories, ?::VARCHAR[])")
+    where.when(f.created_after, "created_at >= ?")
+    where.when(f.created_before, "created_at < ?")
     for key, value in f.metadata.items():
-        parts.append(f"json_extract(metadata, '$.\"{key}\"') = ?::JSON")
-        params.append(json.dumps(value))
-    if f.text:
-        parts.append("contains(lower(text), lower(?))")
-        params.append(f.text)
-    return " AND ".join(parts), params
+        where.add(f"json_extract(metadata, '$.\"{key}\"') = ?::JSON", json.dumps(value))
+    where.when(f.text, "contains(lower(text), lower(?))")
+    return where.predicate()
 
 
 def visibility_sql(v: VisibilityRules) -> Predicate:
     """A predicate over ``memories`` that is true exactly for the rows an app's rules let it see."""
     if v.deny_all:
         return "false", []
-    parts: list[str] = []
-    params: list[object] = []
-    if v.deny_ids:
-        parts.append("NOT list_contains(?, id)")
-        params.append(list(v.deny_ids))
+    where = _Clauses()
+    where.when(v.deny_ids, "NOT list_contains(?, id)")
     if v.deny_cats:
-        parts.append("NOT list_has_any(categories, ?::VARCHAR[])")
-        params.append(list(v.deny_cats))
+        where.add("NOT list_has_any(categories, ?::VARCHAR[])", list(v.deny_cats))
         # not yet categorized (ops/pending.py): hidden until filed, fail closed
-        parts.append("id NOT IN (SELECT memory_id FROM pending_categories)")
+        where.add("id NOT IN (SELECT memory_id FROM pending_categories)")
     if v.allow_list and not v.allow_all:
-        parts.append("(list_contains(?, id) OR list_has_any(categories, ?::VARCHAR[]))")
-        params += [list(v.allow_ids), list(v.allow_cats)]
-    return (" AND ".join(parts) or "true"), params
+        where.add("(list_contains(?, id) OR list_has_any(categories, ?::VARCHAR[]))", list(v.allow_ids), list(v.allow_cats))
+    return where.predicate()
 
 
 def range_sql(f: RangeFilter) -> Predicate:
     """The predicate of an export's filters (every state, deleted included, unless named)."""
-    where = ["true"]
-    params: list[object] = []
-    if f.app:
-        where.append("app = ?")
-        params.append(f.app)
+    where = _Clauses("true")
+    where.when(f.app, "app = ?")
     if f.states:
-        where.append("state IN (" + ", ".join("?" * len(f.states)) + ")")
-        params += f.states
-    if f.created_after:
-        where.append("created_at >= ?")
-        params.append(f.created_after)
-    if f.created_before:
-        where.append("created_at < ?")
-        params.append(f.created_before)
-    return " AND ".join(where), params
+        where.add("state IN (" + ", ".join("?" * len(f.states)) + ")", *f.states)
+    where.when(f.created_after, "created_at >= ?")
+    where.when(f.created_before, "created_at < ?")
+    return where.predicate()
 
 
 def both(a: Predicate, b: Predicate) -> Predicate:

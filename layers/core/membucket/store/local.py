@@ -183,12 +183,7 @@ class LocalStore:
                     raise PreconditionFailed(f"{key}: exists") from None
             else:
                 with self._key_lock(key):
-                    if condition is not None and condition.if_match is not None:
-                        current = self._etag(path)
-                        if current is None:
-                            raise PreconditionFailed(f"{key}: missing (If-Match)")
-                        if current != condition.if_match:
-                            raise PreconditionFailed(f"{key}: etag changed")
+                    self._check_if_match(key, path, condition)
                     os.replace(written, path)
                     tmp = None
         except IsADirectoryError:
@@ -301,12 +296,7 @@ class LocalStore:
                         raise PreconditionFailed(f"{key}: exists")
                     retry_sharing(os.rename, tmp, path)
                 else:
-                    if condition is not None and condition.if_match is not None:
-                        current = self._etag(path)
-                        if current is None:
-                            raise PreconditionFailed(f"{key}: missing (If-Match)")
-                        if current != condition.if_match:
-                            raise PreconditionFailed(f"{key}: etag changed")
+                    self._check_if_match(key, path, condition)
                     if exists:
                         retry_sharing(os.rename, tmp, new)
                         staged = new
@@ -374,6 +364,15 @@ class LocalStore:
     def _etag(self, path: Path) -> str | None:
         info = self._info(path, "")
         return None if info is None else info.etag
+
+    def _check_if_match(self, key: str, path: Path, condition: PutCondition | None) -> None:
+        """Refuse a put whose If-Match names another version (call under the key's lock)."""
+        if condition is not None and condition.if_match is not None:
+            current = self._etag(path)
+            if current is None:
+                raise PreconditionFailed(f"{key}: missing (If-Match)")
+            if current != condition.if_match:
+                raise PreconditionFailed(f"{key}: etag changed")
 
     def _walk(self, directory: Path, key_base: str, name_prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
         """Yield objects under ``directory`` in key order, lazily, one directory read at a time."""
