@@ -33,6 +33,11 @@ MAX_EXAMPLES = 15
 # run covers it.
 AUTH_ON_EXCLUDED = ["revoke_token_api_v1_tokens__token_id__delete"]
 
+# The one check left out, and why: DELETE on a memory is a soft delete (state "deleted", which is
+# final, but kept for the audit trail): the memory, its history and access records stay readable,
+# which use_after_free reads as "deleted resource still available".
+EXCLUDED_CHECKS = ["use_after_free"]
+
 # Expected statuses (schemathesis.toml syntax), each for a documented reason:
 # - a value above its limit is refused with 413 too_large (the limit in details), as the schema's
 #   413 response says; schemathesis's default list of refusals leaves 413 out;
@@ -67,8 +72,8 @@ def _run_st(url: str, tmp_path: Path, headers: list[str], excluded: list[str]) -
     config.write_text(CONFIG)
     args = [
         str(ST), "--config-file", str(config), "run", f"{url}/openapi.json",
-        "--checks", "all", "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
-        "--generation-database", "none", "--continue-on-failure", "--no-color", "--workers", "1",
+        "--checks", "all", "--exclude-checks", ",".join(EXCLUDED_CHECKS), "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
+        "--continue-on-failure", "--no-color", "--workers", "1",
         "--request-timeout", "60",
     ]
     for header in headers:
@@ -85,7 +90,10 @@ def test_schemathesis_all_checks(tmp_path, auth):
     if not ST.exists():
         pytest.skip(f"schemathesis is not installed: run `make st-venv` (creates {ST.parent.parent.name})")
     embedder = HashEmbedder()
-    mb = make_mb(str(tmp_path / "bucket"), tmp_path / "cache", embedder=embedder, categorizer=ZeroShotCategorizer(embedder))
+    # The rate limiter (tests/test_rate_limit.py) off: schemathesis sends far more than 1200 requests a minute.
+    mb = make_mb(
+        str(tmp_path / "bucket"), tmp_path / "cache", embedder=embedder, categorizer=ZeroShotCategorizer(embedder), rate_limit_per_minute=0,
+    )
     _seed(mb)
     state = build_state(mb, "127.0.0.1", auth=auth)
     headers, excluded = [], []

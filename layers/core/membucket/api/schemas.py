@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Request, Security
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from ..auth import Identity
 from ..caller import context_for, get_state
@@ -31,7 +31,7 @@ from ..ops.models import AccessRecord, App, HistoryEvent, Rule, SearchHit
 __all__ = [
     "ERROR_RESPONSES", "AUTHENTICATED", "USER_HEADER", "acting", "MemoryState", "StateAction", "ACTION_STATES", "SortField", "SortOrder", "Scope",
     "MemoryId", "AppName", "Category", "CategoryFilter", "TEXT_MAX", "IDS_MAX", "LIMIT_MAX", "LIMIT_KEY", "ZONES_KEY",
-    "Instant", "TimeZone", "StrictBool", "capped_by", "APP_PATTERN", "USER_PATTERN", "CATEGORY_PATTERN", "RFC3339",
+    "Instant", "TimeZone", "StrictBool", "JsonInt", "JsonFloat", "capped_by", "APP_PATTERN", "USER_PATTERN", "CATEGORY_PATTERN", "RFC3339",
 ]
 
 # Ceilings (see the module docstring): the body limit (1 MiB by default) caps text anyway.
@@ -68,6 +68,16 @@ def _rfc3339(value: Any) -> Any:
         raise ValueError("expected an RFC 3339 date-time such as 2024-05-01T00:00:00Z")
     return value
 
+
+def _json_number(value: Any) -> Any:
+    """A JSON number only: pydantic alone would take true as 1 and "3" as 3."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("expected a number")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_number)]  # 2.0 is an integer in JSON, 2.5 is refused
+JsonFloat = Annotated[float, BeforeValidator(_json_number)]
 
 MemoryId = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={"format": "uuid"}, description="A memory id (UUID)")]
 AppName = Annotated[
@@ -141,6 +151,7 @@ _ERROR_TEXT = {
     413: "Request body or a value above its limit",
     421: "Host not served here",
     422: "Request validation failed",
+    429: "Too many requests (MEMBUCKET_RATE_LIMIT_PER_MINUTE); retry after Retry-After seconds",
     503: "Store unavailable or commit contention; retry after Retry-After seconds",
 }
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -155,8 +166,8 @@ USER_HEADER = "X-Membucket-User"
 
 def _user_header(
     user: Annotated[str | None, Header(
-        alias=USER_HEADER, json_schema_extra={"minLength": 1, "maxLength": 128, "pattern": USER_PATTERN},
-        description="Auth off only: act as this user (the web UI's user switch); checked by caller.identify",
+        alias=USER_HEADER, json_schema_extra={"maxLength": 128, "pattern": USER_PATTERN.replace("^", "^$|^", 1)},
+        description="Auth off only: act as this user (the web UI's user switch); empty: the default user",
     )] = None,
 ) -> None:
     """Declares the header in OpenAPI (http/openapi.py drops it when auth is on: it is ignored then)."""
@@ -244,10 +255,10 @@ class SearchFilters(BaseModel):
 class SearchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: Text
-    limit: Annotated[int, Strict()] = Field(
+    limit: JsonInt = Field(
         10, ge=1, le=LIMIT_MAX, json_schema_extra=capped_by("max_search_limit"), description="Top-k (at most MEMBUCKET_MAX_SEARCH_LIMIT)",
     )
-    threshold: Annotated[float, Strict()] | None = Field(None, ge=-1.0, le=1.0, allow_inf_nan=False, description="Minimum cosine similarity")
+    threshold: JsonFloat | None = Field(None, ge=-1.0, le=1.0, allow_inf_nan=False, description="Minimum cosine similarity")
     filters: SearchFilters | None = None
     mode: Literal["dense", "lexical", "hybrid"] | None = Field(
         None, description="Ranking: embeddings (dense), words (BM25, lexical) or both fused (hybrid, the default)"
