@@ -48,7 +48,10 @@ def test_the_schema_states_the_configured_limits(tmp_path):
     assert cats["maxItems"] == 4 and "pattern" in cats["items"]
     assert _param(spec, "/api/v1/memories", "get", "size")["schema"]["maximum"] == 50
     assert _param(spec, "/api/v1/memories/{memory_id}/related", "get", "limit")["schema"]["maximum"] == 7
-    assert "x-membucket-limit" not in str(spec)
+    assert schemas["SearchIn"]["properties"]["limit"]["minimum"] == 1
+    assert schemas["SearchIn"]["properties"]["threshold"]["anyOf"][0]["minimum"] == -1
+    assert schemas["PreferencesIn"]["properties"]["page_size"]["anyOf"][0]["minimum"] == 5
+    assert "x-membucket-limit" not in str(spec) and "'ge'" not in str(spec)
 
 
 def test_the_schema_states_names_zones_cursors_and_times(tmp_path):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -40,7 +40,7 @@ Caller = Annotated[Identity, Depends(get_identity)]
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
-_TIME = {"format": "date-time"}  # checked in export_to_tempfile: 400 invalid_input, as the CLI's export says
+_TIME: dict[str, Any] = {"format": "date-time"}  # checked in export_to_tempfile: 400 invalid_input, as the CLI's export says
 
 
 class ExportIn(BaseModel):

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Request, Security
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, field_validator, model_validator
 
 from ..auth import Identity
 from ..caller import context_for, get_state
@@ -31,7 +31,7 @@ from ..ops.models import AccessRecord, App, HistoryEvent, Rule, SearchHit
 __all__ = [
     "ERROR_RESPONSES", "AUTHENTICATED", "USER_HEADER", "acting", "MemoryState", "StateAction", "ACTION_STATES", "SortField", "SortOrder", "Scope",
     "MemoryId", "AppName", "Category", "CategoryFilter", "TEXT_MAX", "IDS_MAX", "LIMIT_MAX", "LIMIT_KEY", "ZONES_KEY",
-    "Instant", "TimeZone", "StrictBool", "JsonInt", "JsonFloat", "capped_by", "APP_PATTERN", "USER_PATTERN", "CATEGORY_PATTERN", "RFC3339",
+    "Instant", "TimeZone", "StrictBool", "json_number", "capped_by", "APP_PATTERN", "USER_PATTERN", "CATEGORY_PATTERN", "RFC3339",
 ]
 
 # Ceilings (see the module docstring): the body limit (1 MiB by default) caps text anyway.
@@ -69,15 +69,12 @@ def _rfc3339(value: Any) -> Any:
     return value
 
 
-def _json_number(value: Any) -> Any:
-    """A JSON number only: pydantic alone would take true as 1 and "3" as 3."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def json_number(value: Any) -> Any:
+    """A JSON number (or null) only, for a ``field_validator(mode="before")``: pydantic alone would
+    take true as 1 and "3" as 3. 2.0 stays an integer, as in JSON; 2.5 is still refused for an int."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise ValueError("expected a number")
     return value
-
-
-JsonInt = Annotated[int, BeforeValidator(_json_number)]  # 2.0 is an integer in JSON, 2.5 is refused
-JsonFloat = Annotated[float, BeforeValidator(_json_number)]
 
 MemoryId = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={"format": "uuid"}, description="A memory id (UUID)")]
 AppName = Annotated[
@@ -87,7 +84,11 @@ Category = Annotated[
     str, Field(min_length=1, max_length=64, json_schema_extra={"pattern": CATEGORY_PATTERN}, description="1-64 letters, digits, spaces and & / . + - _")
 ]
 CategoryFilter = Annotated[str, Field(min_length=1, max_length=64, description="A category name (compared case-insensitively)")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX), Field(json_schema_extra=capped_by("max_text_chars"))]
+# Some character that is not whitespace (blank text is empty_text) and no NUL anywhere (invalid_input).
+TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=TEXT_MAX), Field(json_schema_extra={**capped_by("max_text_chars"), "pattern": TEXT_PATTERN}),
+]
 Instant = Annotated[datetime, BeforeValidator(_rfc3339), Field(description="RFC 3339 date-time, e.g. 2024-05-01T00:00:00Z")]
 TimeZone = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra={ZONES_KEY: True}, description="IANA time zone, e.g. Europe/Paris")]
 Metadata = Annotated[dict[str, Any], Field(description="A JSON object (size limited by MEMBUCKET_MAX_METADATA_BYTES)")]
@@ -255,14 +256,16 @@ class SearchFilters(BaseModel):
 class SearchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: Text
-    limit: JsonInt = Field(
+    limit: int = Field(
         10, ge=1, le=LIMIT_MAX, json_schema_extra=capped_by("max_search_limit"), description="Top-k (at most MEMBUCKET_MAX_SEARCH_LIMIT)",
     )
-    threshold: JsonFloat | None = Field(None, ge=-1.0, le=1.0, allow_inf_nan=False, description="Minimum cosine similarity")
+    threshold: float | None = Field(None, ge=-1.0, le=1.0, allow_inf_nan=False, description="Minimum cosine similarity")
     filters: SearchFilters | None = None
     mode: Literal["dense", "lexical", "hybrid"] | None = Field(
         None, description="Ranking: embeddings (dense), words (BM25, lexical) or both fused (hybrid, the default)"
     )
+
+    _numbers = field_validator("limit", "threshold", mode="before")(json_number)
 
 
 class HitsOut(BaseModel):
