@@ -5,6 +5,8 @@ max_search_limit, max_text_chars, max_categories) or ``ZONES_KEY`` (an IANA time
 request for the schema writes the configured value (never above the model's own ceiling) as
 maxItems / maximum / maxLength, and the time zones this host's tz database knows as an enum, so
 a client (or schemathesis) that follows the schema is never refused for a limit it could not see.
+Auth decides the rest: with auth on no X-Membucket-User header (ignored then), with auth off no
+bearer requirement (none is needed on loopback).
 """
 
 from __future__ import annotations
