@@ -10,7 +10,11 @@ SAM_VENV := .sam-venv
 SAM_STAMP := $(SAM_VENV)/.installed
 SAM_CLI := aws-sam-cli==1.170.0
 
-.PHONY: install run test test-fast lint bench clean sam-venv package cloud-check local-s3-run bench-functions chromium
+ST_VENV := .st-venv
+ST_STAMP := $(ST_VENV)/.installed
+SCHEMATHESIS := schemathesis==4.32.5
+
+.PHONY: install run test test-fast lint bench clean sam-venv st-venv package cloud-check local-s3-run bench-functions chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +35,15 @@ $(SAM_STAMP):
 
 sam-venv: $(SAM_STAMP)
 
+# Schemathesis pins versions the project does not, so it lives in its own venv (tests/api/test_schemathesis.py).
+$(ST_STAMP):
+	@test -x $(ST_VENV)/bin/python || $(PYTHON) -m venv $(ST_VENV)
+	$(ST_VENV)/bin/pip install --quiet --upgrade pip
+	$(ST_VENV)/bin/pip install --quiet $(SCHEMATHESIS)
+	@touch $(ST_STAMP)
+
+st-venv: $(ST_STAMP)
+
 # Headless browser for the web UI tests (tests/ui): Debian's chromium, installed only when it is
 # missing and we are root; otherwise (or if apt fails) those tests skip and say why.
 chromium:
@@ -42,7 +55,7 @@ chromium:
 run: install
 	$(if $(PORT),MEMBUCKET_PORT=$(PORT) )$(VENV)/bin/membucket serve
 
-test: install sam-venv chromium
+test: install sam-venv st-venv chromium
 	$(PY) -m pytest -q
 
 # ruff (style, imports, bugbear, pyupgrade) over the code and tests; mypy over the package
@@ -78,4 +91,4 @@ bench-functions: install
 	$(PY) infra/bench_functions.py --out bench/results/functions.json
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache build dist
+	rm -rf $(VENV) $(SAM_VENV) $(ST_VENV) .aws-sam .pytest_cache build dist

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SLOW = {
     "tests/embed/test_minilm.py": "def test_concurrent_calls(",
-    "tests/api/test_fuzz.py": "def test_openapi_fuzz(",
+    "tests/api/test_schemathesis.py": "def test_schemathesis_all_checks(",
     "tests/mcp/test_inspector.py": "def test_inspector_lists_tools_adds_and_searches(",
     "tests/test_serve.py": "def test_serve_process_shares_memories_with_the_cli(",
     "tests/infra/test_local.py": "def test_no_docker_s3_path_runs(",

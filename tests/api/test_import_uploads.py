@@ -81,7 +81,7 @@ def test_an_upload_is_only_its_own_users(s3_api):
     assert httpx.put(body["url"], content=data).status_code == 200
     bob = api.as_("bob")
     stolen = bob.post("/import", params={"upload": body["key"]})
-    assert stolen.status_code == 400 and error_code(stolen) == "invalid_input"
+    assert stolen.status_code == 404 and error_code(stolen) == "not_found"  # another user's upload: as unknown as any
     for bad in ("uploads/alice/../bob/x.bundle", "ns/alice/CHECKPOINT", "tokens/x"):
         assert bob.post("/import", params={"upload": bad}).status_code == 400
     assert ops.list_memories(api.mb.context("bob")).total == 0

@@ -13,14 +13,14 @@ from .. import ops
 from ..auth import Identity
 from ..caller import get_identity
 from ..ops.models import App, Page, Rule
-from .schemas import AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, AppsOut, MemoryListQuery, RuleIn, RulesOut, acting
+from .schemas import APP_PATTERN, AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, AppsOut, MemoryListQuery, RuleIn, RulesOut, acting
 
 __all__ = ["router"]
 
 router = APIRouter(responses=ERROR_RESPONSES, dependencies=AUTHENTICATED)
 
 Caller = Annotated[Identity, Depends(get_identity)]
-AppPath = Annotated[str, Path(min_length=1, max_length=64, description="App (client) name")]
+AppPath = Annotated[str, Path(min_length=1, max_length=64, json_schema_extra={"pattern": APP_PATTERN}, description="App (client) name")]
 
 
 @router.get("/apps", response_model=AppsOut, tags=["apps"], summary="List apps")
@@ -66,7 +66,10 @@ def app_access(
 @router.get("/rules", response_model=RulesOut, tags=["rules"], summary="List access rules")
 def list_rules(
     request: Request, identity: Caller,
-    app: Annotated[str | None, Query(min_length=1, max_length=64, description="Rules that apply to this app (its own and '*')")] = None,
+    app: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, json_schema_extra={"pattern": APP_PATTERN}, description="Rules that apply to this app (its own and '*')"),
+    ] = None,
 ):
     ctx = acting(request, identity, "admin")
     return {"items": ops.list_rules(ctx, app=app)}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -26,8 +26,8 @@ from ..auth import Identity
 from ..caller import error_response, get_identity, get_state
 from ..errors import Forbidden, InvalidInput, TooLarge
 from ..ops.models import ImportResult
-from .schemas import AUTHENTICATED, ERROR_RESPONSES, AppName, MemoryState, acting
-from .uploads import check_direct_size, direct_import_limit, spool_upload
+from .schemas import AUTHENTICATED, ERROR_RESPONSES, RFC3339, AppName, MemoryState, StrictBool, acting
+from .uploads import UPLOAD_PATTERN, check_direct_size, direct_import_limit, spool_upload
 
 __all__ = ["router", "ExportIn", "IMPORT_PATH", "export_to_tempfile", "owner_context"]
 
@@ -40,14 +40,21 @@ Caller = Annotated[Identity, Depends(get_identity)]
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
+_TIME: dict[str, Any] = {"format": "date-time"}  # checked in export_to_tempfile: 400 invalid_input, as the CLI's export says
+
+
 class ExportIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # encrypt=true needs a passphrase
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"properties": {"encrypt": {"const": False}}},
+        {"required": ["encrypt", "passphrase"], "properties": {"encrypt": {"const": True}, "passphrase": {"type": "string"}}},
+    ]})
 
     app: AppName | None = Field(None, description="Only memories created by this app")
     state: list[MemoryState] | None = Field(None, max_length=4, description="Only these states (default: every state)")
-    created_after: str | None = Field(None, max_length=64, description="ISO-8601: created at or after")
-    created_before: str | None = Field(None, max_length=64, description="ISO-8601: created before")
-    encrypt: bool = Field(False, description="Encrypt with `passphrase` (AES-256-GCM, scrypt): a .mbx file")
+    created_after: str | None = Field(None, max_length=64, json_schema_extra=_TIME, description="RFC 3339: created at or after")
+    created_before: str | None = Field(None, max_length=64, json_schema_extra=_TIME, description="RFC 3339: created before")
+    encrypt: StrictBool = Field(False, description="Encrypt with `passphrase` (AES-256-GCM, scrypt): a .mbx file")
     passphrase: str | None = Field(None, min_length=1, max_length=1024, description="Required with encrypt; never stored")
 
 
@@ -62,6 +69,9 @@ def owner_context(request: Request, identity: Identity):
 
 def export_to_tempfile(ctx, body: ExportIn, tmp_dir: Path):
     """Run the export into a temporary file (rewound); return (file, manifest, filename, media type)."""
+    for name, value in (("created_after", body.created_after), ("created_before", body.created_before)):
+        if value is not None and not RFC3339.match(value):
+            raise InvalidInput(f"{name} is not an RFC 3339 date-time (e.g. 2024-05-01T00:00:00Z): {value[:40]!r}")
     filters = ops.ExportFilters.parse(
         app=body.app, states=[s.value for s in body.state or []], created_after=body.created_after, created_before=body.created_before,
     )
@@ -109,7 +119,13 @@ async def import_(
     mode: Annotated[Literal["merge", "replace"], Query(description="merge: add missing, take newer; replace: become the bundle")] = "merge",
     reembed: Annotated[bool, Query(description="Embed again with this server's embedder (needed when the bundle's differs)")] = False,
     x_membucket_passphrase: Annotated[str | None, Header(max_length=1024, description="Passphrase of an encrypted bundle")] = None,
-    upload: Annotated[str | None, Query(max_length=200, description="Import this upload (POST /api/v1/import/uploads) instead of the body")] = None,
+    upload: Annotated[
+        str | None,
+        Query(
+            max_length=200, json_schema_extra={"pattern": UPLOAD_PATTERN},
+            description="Import this upload (POST /api/v1/import/uploads) instead of the body",
+        ),
+    ] = None,
 ):
     """The request body is the bundle's bytes (or ``upload`` names one put in the bucket).
     Validated whole before the first write; one commit."""

@@ -13,7 +13,7 @@ from ..auth import Identity
 from ..caller import get_identity
 from ..ops.categorize import recategorize
 from ..ops.category_defs import MAX_DESCRIPTION, define_category, delete_category, list_category_defs
-from .schemas import AUTHENTICATED, ERROR_RESPONSES, IDS_MAX, Category, MemoryId, acting
+from .schemas import AUTHENTICATED, CATEGORY_PATTERN, ERROR_RESPONSES, IDS_MAX, Category, MemoryId, StrictBool, acting, capped_by
 
 __all__ = ["router"]
 
@@ -25,9 +25,10 @@ Caller = Annotated[Identity, Depends(get_identity)]
 class RecategorizeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ids: list[MemoryId] | None = Field(
-        None, min_length=1, max_length=IDS_MAX, description="Only these memories (at most MEMBUCKET_MAX_BATCH); default: all the caller can see",
+        None, min_length=1, max_length=IDS_MAX, json_schema_extra=capped_by("max_batch"),
+        description="Only these memories (at most MEMBUCKET_MAX_BATCH); default: all the caller can see",
     )
-    only_missing: bool = Field(False, description="Only memories that have no categories yet")
+    only_missing: StrictBool = Field(False, description="Only memories that have no categories yet")
 
 
 class RecategorizeOut(BaseModel):
@@ -80,7 +81,7 @@ def define(request: Request, body: CategoryDefIn, identity: Caller):
 
 
 @router.delete("/category-definitions", status_code=204, tags=["memories"], summary="Delete a category definition")
-def undefine(request: Request, identity: Caller, name: Annotated[str, Query(min_length=1, max_length=64)]):
+def undefine(request: Request, identity: Caller, name: Annotated[str, Query(min_length=1, max_length=64, json_schema_extra={"pattern": CATEGORY_PATTERN})]):
     """Memories keep the category; the categorizer stops assigning it."""
     ctx = acting(request, identity, "admin")
     delete_category(ctx, name)

@@ -7,7 +7,7 @@ Same authentication and scopes as every other route: the UI has no side door.
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import ops
 from ..auth import Identity
@@ -16,7 +16,7 @@ from ..clients import TOKEN_PLACEHOLDER, client_configs
 from ..ops import check_caller
 from ..ops.preferences import get_preferences, put_preferences
 from ..ops.timeline import MAX_DAYS, timeline
-from .schemas import AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, Scope, acting
+from .schemas import AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, Scope, TimeZone, acting, json_number
 
 __all__ = ["router"]
 
@@ -59,8 +59,10 @@ class PreferencesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     search_mode: Literal["hybrid", "dense", "lexical"] | None = None
     page_size: int | None = Field(None, ge=5, le=200)
-    timezone: str | None = Field(None, min_length=1, max_length=64, description="IANA name, e.g. Europe/Paris")
+    timezone: TimeZone | None = None
     theme: Literal["auto", "light", "dark"] | None = None
+
+    _numbers = field_validator("page_size", mode="before")(json_number)
 
 
 class ClientConfig(BaseModel):
@@ -92,7 +94,7 @@ def me(request: Request, identity: Caller):
 def stats_timeline(
     request: Request, identity: Caller,
     days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="How many days, ending today")] = 30,
-    tz: Annotated[str, Query(min_length=1, max_length=64, description="IANA time zone of the days (e.g. Europe/Paris)")] = "UTC",
+    tz: Annotated[TimeZone, Query(description="IANA time zone of the days (e.g. Europe/Paris)")] = "UTC",
 ):
     """A zero-filled daily series (oldest first) from the history table and the access log."""
     return timeline(acting(request, identity, "read"), days, tz)

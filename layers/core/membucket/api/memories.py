@@ -27,6 +27,7 @@ from .schemas import (
     SearchIn,
     StateIn,
     acting,
+    capped_by,
 )
 
 __all__ = ["router"]
@@ -120,7 +121,7 @@ def memory_access(
 @router.get("/{memory_id}/related", response_model=HitsOut, summary="Related memories")
 def related_memories(
     request: Request, memory_id: PathId, identity: Caller,
-    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX, description="At most MEMBUCKET_MAX_SEARCH_LIMIT")] = 5,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX, json_schema_extra=capped_by("max_search_limit"), description="At most MEMBUCKET_MAX_SEARCH_LIMIT")] = 5,
 ):
     """Active memories most similar to this one (itself excluded), under the same access rules."""
     ctx = acting(request, identity, "read")

@@ -31,7 +31,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/tokens", tags=["tokens"], responses=ERROR_RESPONSES, dependencies=AUTHENTICATED)
 
 Caller = Annotated[Identity, Depends(get_identity)]
-TokenId = Annotated[str, Path(min_length=1, max_length=64, description="Token id (16 hex digits)")]
+TokenId = Annotated[str, Path(min_length=1, max_length=64, json_schema_extra={"pattern": "^[0-9a-f]{16}$"}, description="Token id (16 hex digits)")]
+GrantId = Annotated[str, Path(min_length=1, max_length=64, json_schema_extra={"pattern": "^[0-9a-f]{16}$"}, description="Grant id (16 hex digits)")]
 
 
 def _authorize(request: Request, identity: Identity) -> None:
@@ -67,7 +68,7 @@ def list_grants(request: Request, identity: Caller):
 
 
 @router.delete("/oauth/{grant_id}", response_model=GrantOut, summary="Revoke an OAuth grant")
-def revoke_grant(request: Request, grant_id: TokenId, identity: Caller):
+def revoke_grant(request: Request, grant_id: GrantId, identity: Caller):
     """Revoke a grant (idempotent): its refresh token and every access token it minted stop working."""
     _authorize(request, identity)
     oauth = get_state(request).oauth

@@ -27,11 +27,12 @@ from ..store import NotFound, ObjectStore
 from ..store.s3 import S3Store
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, acting
 
-__all__ = ["router", "UPLOADS_PREFIX", "UploadOut", "direct_import_limit", "spool_upload", "check_direct_size"]
+__all__ = ["router", "UPLOADS_PREFIX", "UPLOAD_PATTERN", "UploadOut", "direct_import_limit", "spool_upload", "check_direct_size"]
 
 UPLOADS_PREFIX = "uploads/"
 LAMBDA_DIRECT_IMPORT_BYTES = 6 * 1_048_576 * 3 // 4  # 6 MB of event, base64: 4.5 MiB of bundle
-_KEY = re.compile(r"^uploads/[^/]+/[0-9a-f]{32}\.bundle$")
+UPLOAD_PATTERN = r"^uploads/[A-Za-z0-9][A-Za-z0-9._@+-]*/[0-9a-f]{32}\.bundle$"  # uploads/<user>/<hex>.bundle
+_KEY = re.compile(UPLOAD_PATTERN)
 
 router = APIRouter(responses=ERROR_RESPONSES, dependencies=AUTHENTICATED)
 Caller = Annotated[Identity, Depends(get_identity)]
@@ -88,8 +89,10 @@ def create_upload(request: Request, identity: Caller):
 
 def spool_upload(store: ObjectStore, user: str, key: str, limit: int, tmp_dir) -> BinaryIO:
     """The uploaded bundle ``key`` of ``user`` in a rewound temporary file (the caller closes it)."""
-    if not _KEY.match(key) or not key.startswith(f"{UPLOADS_PREFIX}{user}/"):
-        raise InvalidInput("upload must be a key answered by POST /api/v1/import/uploads for this user")
+    if not _KEY.match(key):
+        raise InvalidInput("upload must be a key answered by POST /api/v1/import/uploads")
+    if not key.startswith(f"{UPLOADS_PREFIX}{user}/"):  # another user's: as unknown as a key never issued
+        raise NotFoundError("no such upload (expired, already imported, or never put)")
     try:
         size = store.head(key).size
     except NotFound:

@@ -14,7 +14,9 @@ from ..version import __version__
 from .docs import mount_docs
 from .errors import install_error_handlers
 from .guards import LOOPBACK_HOSTS, GuardMiddleware, RateLimiter
+from .methods import MethodCheck
 from .oauth import oauth_routes
+from .openapi import install_openapi
 
 __all__ = ["LOOPBACK_HOSTS", "GuardMiddleware", "RateLimiter", "create_app"]
 
@@ -37,5 +39,7 @@ def create_app(state: ServerState, sse_sessions: bool = True) -> FastAPI:
     mount_ui(app)
     app.router.routes.extend(oauth_routes(state))
     mount_docs(app)
+    install_openapi(app, state.mb.settings, state.auth_required)
+    app.add_middleware(MethodCheck, api=app)
     app.add_middleware(GuardMiddleware, state=state)
     return app

@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 # (state, identity, app from the URL) of the HTTP request being served
 CALLER: contextvars.ContextVar[tuple[ServerState, Identity, str | None]] = contextvars.ContextVar("membucket_caller")
 
-# String limits are advertised in the schema (json_schema_extra) but enforced by the operation, so an
-# empty, blank or oversized text or a malformed id gets the REST code (empty_text, too_large,
-# invalid_id) as a JSON-RPC error, not a pydantic message.
+# Limits (text length, id length, result counts, list sizes) are advertised in the schema
+# (json_schema_extra) but enforced by the operation, so an empty, blank or oversized text, a
+# malformed id, a limit out of range or too many ids gets the REST code (empty_text, too_large,
+# invalid_id, invalid_input) as a JSON-RPC error, not a pydantic message.
 # JSON-RPC codes: -32602 is "invalid params"; the -320xx range is ours.
 _CODES = [(InvalidInput, -32602), (NotFoundError, -32002), (Forbidden, -32003), (Conflict, -32009), (ServiceUnavailable, -32000)]
 
@@ -149,7 +150,7 @@ def register_tools(server) -> None:
     )
     async def search_memory(
         query: Annotated[str, Field(description="What to look for.", json_schema_extra={"minLength": 1, "maxLength": 16000})],
-        limit: Annotated[int, Field(ge=1, le=100, description="Most results to return.")] = 10,
+        limit: Annotated[int, Field(description="Most results to return.", json_schema_extra={"minimum": 1, "maximum": 100})] = 10,
         categories: Annotated[list[str] | None, Field(description="Only memories with any of these categories.")] = None,
         app: Annotated[str | None, Field(description="Only memories created by this app (client name).")] = None,
         mode: Annotated[
@@ -169,8 +170,8 @@ def register_tools(server) -> None:
 
     @server.tool(annotations=READ, description="List the user's memories, newest first, a page at a time (pass next_cursor back as cursor).")
     async def list_memories(
-        limit: Annotated[int, Field(ge=1, le=1000, description="Most memories per page.")] = 50,
-        cursor: Annotated[str | None, Field(max_length=1000, description="next_cursor from the previous page.")] = None,
+        limit: Annotated[int, Field(description="Most memories per page.", json_schema_extra={"minimum": 1, "maximum": 1000})] = 50,
+        cursor: Annotated[str | None, Field(description="next_cursor from the previous page.", json_schema_extra={"maxLength": 1000})] = None,
         state: Annotated[
             Literal["active", "paused", "archived", "deleted"] | None,
             Field(description="Only memories in this state (apps see active memories only)."),
@@ -199,7 +200,9 @@ def register_tools(server) -> None:
 
     @server.tool(annotations=DELETE, description="Delete memories by id. All or nothing: an unknown id refuses the whole call.")
     async def delete_memories(
-        memory_ids: Annotated[list[str], Field(min_length=1, max_length=1000, description="Ids of the memories to delete.")],
+        memory_ids: Annotated[
+            list[str], Field(description="Ids of the memories to delete.", json_schema_extra={"minItems": 1, "maxItems": 1000})
+        ],
     ) -> DeleteResult:
         res = await _call("write", lambda ctx: ops.delete(ctx, memory_ids))
         out = DeleteResult(deleted=res.changed, already_deleted=res.unchanged)
