@@ -157,7 +157,7 @@ def bench_export(n, store_kind, out):
 @click.option("--backends", default="local,moto", show_default=True, help="Stores for writers and hot: local, moto. Servers always use moto.")
 @click.option("--servers", default=2, show_default=True, help="Server processes on one bucket.")
 @click.option("--clients", default=8, show_default=True, help="HTTP clients per server.")
-@click.option("--requests", default=100, show_default=True, help="Requests per client.")
+@click.option("--requests", default=150, show_default=True, help="Requests per client (8 x 2 x 150 x 0.3 = 720 adds: past one checkpoint).")
 @click.option("--add-share", default=0.3, show_default=True, help="Share of adds among the clients' requests (the rest are searches).")
 @click.option("--seed", "seed_n", default=2000, show_default=True, help="Memories in the namespace before the servers start.")
 @click.option("--compact-after", default=500, show_default=True, help="The servers' compaction threshold (entries).")
