@@ -4,7 +4,7 @@ Issue 12's load figures, embedding excluded (RandomEmbedder, no categorizer):
 
 - ``two_servers``: S servers (``membucket serve``'s app, each in its own process with its own
   replica cache) on one bucket on moto's S3 server, C HTTP clients per server doing a mix of
-  REST adds and searches on one namespace. Reports p50/p99/max latency, each server's first
+  REST adds and searches on one namespace (``--s3 localstack``: LocalStack's S3 instead). Reports p50/p99/max latency, each server's first
   answer, lost writes (every acknowledged add must be in a fresh replica afterwards) and
   checkpoints written twice for one generation (the bucket's ``checkpoints/`` scanned during
   and after the run). Goals: p99 <= 3 s, max <= 10 s, 0 lost, no double checkpoint.
@@ -18,6 +18,7 @@ Issue 12's load figures, embedding excluded (RandomEmbedder, no categorizer):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -37,6 +38,7 @@ from rich.console import Console
 from .common import RandomEmbedder, moto_server
 from .hot_path import warm_request_calls
 from .http import _free_port, _sentences, _wait
+from .localstack import localstack
 
 __all__ = ["run", "GOALS"]
 
@@ -299,32 +301,34 @@ def _verdict(results: dict[str, Any]) -> dict[str, bool]:
 def run(
     out: str | None, *, parts: list[str], backends: list[str], servers: int = 2, clients: int = 8, requests: int = 150,
     add_share: float = 0.3, seed_n: int = 2000, compact_after: int = 500, writers: int = 8, commits: int = 40,
-    command: str | None = None,
+    command: str | None = None, s3: str = "moto",
 ) -> dict[str, Any]:
     _aws_env()
     results: dict[str, Any] = {"command": command, "cpus": os.cpu_count(), "load_average_start": list(os.getloadavg()), "goals": GOALS}
-    with tempfile.TemporaryDirectory(prefix="mb-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mb-load-") as tmp, contextlib.ExitStack() as stack:
         root = Path(tmp)
-        with moto_server() as endpoint:
-            import boto3
-
-            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="load")
-            urls = {"local": (str(root / "bucket"), None), "moto": ("s3://load/mb", endpoint)}
-            if "servers" in parts:
-                console.print(f"{servers} servers x {clients} clients on moto's server ...")
-                results["two_servers"] = two_servers(
-                    "s3://load/two", endpoint, root / "two", servers=servers, clients=clients, requests=requests,
-                    add_share=add_share, seed_n=seed_n, compact_after=compact_after,
-                )
+        endpoint = stack.enter_context(moto_server())
+        _bucket(endpoint)
+        urls = {"local": (str(root / "bucket"), None), "moto": ("s3://load/mb", endpoint)}
+        if "servers" in parts:
+            s3_url = endpoint if s3 == "moto" else stack.enter_context(localstack(root / "localstack"))
+            if s3 != "moto":
+                _bucket(s3_url)
+            results["two_servers_s3"] = s3
+            console.print(f"{servers} servers x {clients} clients on {s3}'s S3 ...")
+            results["two_servers"] = two_servers(
+                "s3://load/two", s3_url, root / "two", servers=servers, clients=clients, requests=requests,
+                add_share=add_share, seed_n=seed_n, compact_after=compact_after,
+            )
+            _save(results, out)
+        if "writers" in parts:
+            results["eight_writers"] = {}
+            for b in backends:
+                console.print(f"{writers} writers x {commits} commits on {b} ...")
+                results["eight_writers"][b] = eight_writers(*urls[b], root / f"writers-{b}", writers, commits)
                 _save(results, out)
-            if "writers" in parts:
-                results["eight_writers"] = {}
-                for b in backends:
-                    console.print(f"{writers} writers x {commits} commits on {b} ...")
-                    results["eight_writers"][b] = eight_writers(*urls[b], root / f"writers-{b}", writers, commits)
-                    _save(results, out)
-            if "hot" in parts:
-                results["warm_request_calls"] = {b: warm_request_calls(*urls[b], root / f"hot-{b}") for b in backends}
+        if "hot" in parts:
+            results["warm_request_calls"] = {b: warm_request_calls(*urls[b], root / f"hot-{b}") for b in backends}
     results["load_average_end"] = list(os.getloadavg())
     results["verdict"] = _verdict(results)
     _print(results)
@@ -332,6 +336,12 @@ def run(
     if out:
         console.print(f"wrote {out}")
     return results
+
+
+def _bucket(endpoint: str) -> None:
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="load")
 
 
 def _save(results: dict[str, Any], out: str | None) -> None:
