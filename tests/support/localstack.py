@@ -3,7 +3,7 @@
 ``make localstack-venv`` builds ``.localstack-venv`` (``make test`` depends on it); the launcher
 is bench/membucket_bench/localstack.py (the load benchmark uses it too). The session fixture
 starts one LocalStack process on a free loopback port with only S3 enabled and waits up to
-``START_SECONDS`` for its health endpoint; where the venv is missing or LocalStack does not come
+60 s for its health endpoint; where the venv is missing or LocalStack does not come
 up, the tests that ask for it skip and say why (the last lines of its log included).
 """
 
@@ -14,14 +14,15 @@ import uuid
 
 import boto3
 import pytest
-from membucket_bench.localstack import START_SECONDS, localstack
 
-__all__ = ["localstack_server", "localstack_bucket", "START_SECONDS"]
+__all__ = ["localstack_server", "localstack_bucket"]
 
 
 @pytest.fixture(scope="session")
 def localstack_server(tmp_path_factory):
     """One LocalStack S3 endpoint for the whole session (skips, saying why, if it cannot start)."""
+    from membucket_bench.localstack import localstack  # imported here: conftest loads this module for every test
+
     with contextlib.ExitStack() as stack:
         try:
             url = stack.enter_context(localstack(tmp_path_factory.mktemp("localstack")))
