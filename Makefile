@@ -14,7 +14,14 @@ ST_VENV := .st-venv
 ST_STAMP := $(ST_VENV)/.installed
 SCHEMATHESIS := schemathesis==4.32.5
 
-.PHONY: install run test test-fast lint bench clean sam-venv st-venv package cloud-check local-s3-run bench-functions chromium
+LOCALSTACK_PYTHON ?= python3.11
+LOCALSTACK_VENV := .localstack-venv
+LOCALSTACK_STAMP := $(LOCALSTACK_VENV)/.installed
+# S3 only, in host mode (no Docker); the runtime extra without localstack-ext (whose licensing
+# plugin fails to import). These pins are the ones that start on python 3.11.
+LOCALSTACK := 'localstack-core[runtime]==4.7.0' cryptography==43.0.3 pyopenssl==24.2.1 'service_identity<24.2' 'cbor2<5.7'
+
+.PHONY: install run test test-fast lint bench clean sam-venv st-venv localstack-venv package cloud-check local-s3-run bench-functions chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +51,18 @@ $(ST_STAMP):
 
 st-venv: $(ST_STAMP)
 
+# LocalStack's S3, a second S3 implementation for the store conformance and racing-writer tests
+# (tests/support/localstack.py), in its own venv: it pins its own boto3 and moto. If it cannot be
+# built (no python3.11, no registry), those tests skip and say why; the rest of `make test` runs.
+$(LOCALSTACK_STAMP):
+	@(test -x $(LOCALSTACK_VENV)/bin/python || $(LOCALSTACK_PYTHON) -m venv $(LOCALSTACK_VENV)) \
+	  && $(LOCALSTACK_VENV)/bin/pip install --quiet --upgrade pip \
+	  && $(LOCALSTACK_VENV)/bin/pip install --quiet $(LOCALSTACK) \
+	  && touch $(LOCALSTACK_STAMP) \
+	  || echo "LocalStack could not be installed in $(LOCALSTACK_VENV): its tests will skip"
+
+localstack-venv: $(LOCALSTACK_STAMP)
+
 # Headless browser for the web UI tests (tests/ui): Debian's chromium, installed only when it is
 # missing and we are root; otherwise (or if apt fails) those tests skip and say why.
 chromium:
@@ -55,7 +74,7 @@ chromium:
 run: install
 	$(if $(PORT),MEMBUCKET_PORT=$(PORT) )$(VENV)/bin/membucket serve
 
-test: install sam-venv st-venv chromium
+test: install sam-venv st-venv localstack-venv chromium
 	$(PY) -m pytest -q
 
 # ruff (style, imports, bugbear, pyupgrade) over the code and tests; mypy over the package
@@ -91,4 +110,4 @@ bench-functions: install
 	$(PY) infra/bench_functions.py --out bench/results/functions.json
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(ST_VENV) .aws-sam .pytest_cache build dist
+	rm -rf $(VENV) $(SAM_VENV) $(ST_VENV) $(LOCALSTACK_VENV) .aws-sam .pytest_cache build dist

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from tests.support.exfat import exfat_dir, exfat_mount  # noqa: F401  (fixtures)
+from tests.support.localstack import localstack_bucket, localstack_server  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(autouse=True)

@@ -147,3 +147,37 @@ def bench_export(n, store_kind, out):
     from .export import run
 
     run(n=n, out=out)
+
+
+@bench.command("engine-load")
+@click.option(
+    "--parts", default="servers,writers,hot", show_default=True,
+    help="servers (S servers x C clients), writers (W writers, one namespace), hot (store calls per warm request).",
+)
+@click.option("--backends", default="local,moto", show_default=True, help="Stores for writers and hot: local, moto (HTTP server).")
+@click.option("--s3", default="moto", type=click.Choice(["moto", "localstack"]), show_default=True, help="The S3 server the servers part shares.")
+@click.option("--servers", default=2, show_default=True, help="Server processes on one bucket.")
+@click.option("--clients", default=8, show_default=True, help="HTTP clients per server.")
+@click.option("--requests", default=150, show_default=True, help="Requests per client (8 x 2 x 150 x 0.3 = 720 adds: past one checkpoint).")
+@click.option("--add-share", default=0.3, show_default=True, help="Share of adds among the clients' requests (the rest are searches).")
+@click.option("--seed", "seed_n", default=2000, show_default=True, help="Memories in the namespace before the servers start.")
+@click.option("--compact-after", default=500, show_default=True, help="The servers' compaction threshold (entries).")
+@click.option("--writers", default=8, show_default=True, help="Concurrent writer processes.")
+@click.option("--commits", default=40, show_default=True, help="Single adds per writer.")
+@click.option("--out", default="bench/out/engine-load.json", show_default=True, help="Where to write the JSON results.")
+@translate_errors
+def bench_engine_load(parts, backends, s3, servers, clients, requests, add_share, seed_n, compact_after, writers, commits, out):
+    """Issue 12's load figures: servers sharing a bucket (p99, max, lost writes, double
+    checkpoints), writers sharing a namespace (commits/s, worst wait), calls per warm request.
+
+    Example: membucket bench engine-load --requests 100 --out bench/results/engine-load.json
+    """
+    import sys
+
+    from .load import run
+
+    run(
+        out, parts=[p for p in parts.split(",") if p], backends=[b for b in backends.split(",") if b], servers=servers,
+        clients=clients, requests=requests, add_share=add_share, seed_n=seed_n, compact_after=compact_after,
+        writers=writers, commits=commits, s3=s3, command=" ".join(["membucket", "bench", "engine-load", *sys.argv[3:]]),
+    )

@@ -23,6 +23,7 @@ from membucket.http.serve import build_state
 from tests.support.embedders import HashEmbedder
 from tests.support.factories import make_mb
 from tests.support.live import live_server
+from tests.support.required import skip_unless_required
 
 ROOT = Path(__file__).resolve().parents[2]
 ST = ROOT / ".st-venv" / "bin" / "st"
@@ -91,7 +92,7 @@ def _run_st(url: str, tmp_path: Path, headers: list[str], excluded: list[str]) -
 @pytest.mark.parametrize("auth", [True, False], ids=["auth-on", "auth-off"])
 def test_schemathesis_all_checks(tmp_path, auth):
     if not ST.exists():
-        pytest.skip(f"schemathesis is not installed: run `make st-venv` (creates {ST.parent.parent.name})")
+        skip_unless_required(f"schemathesis is not installed: run `make st-venv` (creates {ST.parent.parent.name})")
     embedder = HashEmbedder()
     # The rate limiter (tests/test_rate_limit.py) off: schemathesis sends far more than 1200 requests a minute.
     mb = make_mb(

@@ -88,12 +88,18 @@ def test_eight_processes_on_the_directory_store(tmp_path):
     _check(_run(url, None, tmp_path), open_store(url))
 
 
+@pytest.fixture(params=["moto", "localstack"])
+def s3_server_bucket(request):
+    """(endpoint, bucket) on moto's HTTP server and on LocalStack's S3 (a second implementation)."""
+    return request.getfixturevalue("s3_http_bucket" if request.param == "moto" else "localstack_bucket")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_eight_processes_on_moto_http_server(tmp_path, s3_http_bucket):
+def test_eight_processes_on_an_s3_server(tmp_path, s3_server_bucket):
     from membucket.store import open_store
 
-    endpoint, bucket = s3_http_bucket
+    endpoint, bucket = s3_server_bucket
     url = f"s3://{bucket}/mb"
     _check(_run(url, endpoint, tmp_path), open_store(url, endpoint_url=endpoint))
 

@@ -3,8 +3,9 @@
 Backends: ``memory``, ``local`` (a temp dir), ``local-portable`` (the protocol for filesystems
 without hard links or fcntl, forced on a temp dir), ``local-exfat`` (a real exFAT filesystem,
 tests/support/exfat.py), ``s3-inprocess`` (moto in-process),
-``s3-http`` (moto's HTTP server through ``endpoint_url``) and ``s3-http-prefix`` (the same with
-a non-empty store prefix). Backend-specific behaviour (the directory backend's processes and
+``s3-http`` (moto's HTTP server through ``endpoint_url``), ``s3-http-prefix`` (the same with
+a non-empty store prefix) and ``s3-localstack`` (LocalStack's S3 in host mode, a second S3
+implementation: tests/support/localstack.py). Backend-specific behaviour (the directory backend's processes and
 torn writes, S3 error mapping and server-side copy) follows the shared suite.
 """
 
@@ -43,7 +44,7 @@ from membucket.store.s3 import MAX_RETRIES, map_s3_errors
 from tests.store.workers import claim_worker
 from tests.support.faulty_store import FaultyStore
 
-BACKENDS = ["memory", "local", "local-portable", "local-exfat", "s3-inprocess", "s3-http", "s3-http-prefix"]
+BACKENDS = ["memory", "local", "local-portable", "local-exfat", "s3-inprocess", "s3-http", "s3-http-prefix", "s3-localstack"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -60,6 +61,9 @@ def store(request, tmp_path) -> ObjectStore:
         store = LocalStore(request.getfixturevalue("exfat_dir") / "bucket")
         assert store.caps.protocol == "portable"  # exFAT has no hard links
         return store
+    if kind == "s3-localstack":
+        endpoint, bucket = request.getfixturevalue("localstack_bucket")
+        return S3Store(bucket, endpoint_url=endpoint)
     request.getfixturevalue("moto_atomic_conditional_writes")
     if kind == "s3-inprocess":
         return S3Store(request.getfixturevalue("s3_inprocess_bucket"))

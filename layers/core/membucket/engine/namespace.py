@@ -359,6 +359,11 @@ class Namespace:
                 pointer = read_pointer(self.store, self.keys)
                 seq = rep.seq
                 todo = seq > 0 and (pointer is None or pointer.seq < seq)
+                if todo and claim and pointer is not None:
+                    # The threshold counts from the newest checkpoint, not from the one this
+                    # replica last saw: another writer (or thread) may have published since.
+                    rep.mark_checkpointed(pointer.seq)
+                    todo = seq - pointer.seq >= self.compact_after
                 if todo and claim:
                     todo = claim_compaction(self.store, self.keys, pointer.seq if pointer else 0, seq)
                 if todo:

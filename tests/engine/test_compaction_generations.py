@@ -1,0 +1,32 @@
+"""One checkpoint per generation: a writer whose replica has not seen a newer checkpoint must not
+write another one a few entries later (issue 12's 2000/2001 pairs; `membucket bench engine-load`
+saw 53, 55, 57, 60, 63 with two servers and a threshold of 50)."""
+
+from __future__ import annotations
+
+from membucket import ops
+from membucket.store import open_store
+
+from tests.support.factories import make_mb
+
+
+def _checkpoint_seqs(url: str) -> list[int]:
+    dirs = {i.key.split("/")[3] for i in open_store(url).list("ns/alice/checkpoints/")}
+    return sorted(int(d.split("-")[0]) for d in dirs)
+
+
+def test_a_stale_replica_does_not_checkpoint_the_next_generation_again(tmp_path):
+    url = str(tmp_path / "bucket")
+    a = make_mb(url, tmp_path / "a", compact_after=5)
+    b = make_mb(url, tmp_path / "b", compact_after=5)
+    ops.add(b.context("alice"), "b's replica is loaded before any checkpoint")
+    for i in range(4):
+        ops.add(a.context("alice"), f"memory {i}")  # seq 5: a crosses the threshold and checkpoints
+    assert _checkpoint_seqs(url) == [5]
+    ops.add(b.context("alice"), "one more")  # seq 6: b's replica still counts from 0
+    ops.add(b.context("alice"), "and another")
+    assert _checkpoint_seqs(url) == [5]
+    assert b.namespace("alice").replica.checkpoint_seq == 5  # b learnt of the newer checkpoint
+    for i in range(4):
+        ops.add(b.context("alice"), f"later {i}")  # seq 11: the next generation, once
+    assert _checkpoint_seqs(url) == [5, 10]
