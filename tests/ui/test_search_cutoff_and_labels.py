@@ -64,6 +64,11 @@ def test_a_memory_added_here_is_labelled_web_ui_and_an_old_one_owner(page, serve
     apps = dict(zip(page.locator("#results tbody td.text").all_inner_texts(),
                     page.locator("#results tbody tr td:nth-child(3)").all_inner_texts()))
     assert apps == {"Dana's locker code is 4417": "web-ui", "Dana was born in Porto": "owner"}
+    page.get_by_label("App", exact=True).select_option("web-ui")  # the label filters like an app
+    page.locator("#results").evaluate("el => el.setAttribute('aria-busy', 'true')")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.locator("#results[aria-busy='false']").wait_for()
+    assert page.locator("#results tbody td.text").all_inner_texts() == ["Dana's locker code is 4417"]
     go(page, f"#/memories/{old}")
     page.locator("#history").wait_for()
     assert "by owner" in page.locator("#history").inner_text()

@@ -50,7 +50,8 @@ export async function memoriesPage() {
   // Search and filters
   const q = h("input", { type: "search", name: "q", value: view.query, placeholder: "What do you want to find?" });
   const mode = select(MODES, view.mode);
-  const app = select([["", "All apps"], ...apps.items.map((a) => [a.name, a.name])], view.app);
+  const app = select([["", "All apps"], ...apps.items.map((a) => [a.name, a.name]),
+    ["web-ui", "web-ui (you, in this UI)"], ["rest-api", "rest-api (you, by the REST API)"]], view.app);
   const cat = select([["", "All categories"], ...cats.items.map((c) => [c.name, `${c.name} (${c.count})`])], view.category);
   const state = select([["", "All but deleted"], ...STATES.map((s) => [s, s])], view.state);
   const after = h("input", { type: "date", name: "after", value: view.after });
