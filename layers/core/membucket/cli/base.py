@@ -56,6 +56,8 @@ def translate_errors(fn: Callable) -> Callable:
         as_json = click.get_current_context().find_root().params.get("as_json", False)
         try:
             return fn(*args, **kwargs)
+        except click.ClickException:
+            raise  # a usage error: nothing to translate (and no need to load the store's errors)
         except Exception as exc:
             from ..ops.failures import as_membucket_error
 

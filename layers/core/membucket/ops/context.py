@@ -9,8 +9,10 @@ import numpy as np
 
 from ..categorize.base import Categorizer
 from ..embed.base import Embedder
+from ..engine.keys import validate_app_name
 from ..engine.namespace import Namespace
 from ..engine.operations import Init, Operation
+from ..errors import InvalidAppName
 from ..settings import Settings
 
 __all__ = ["Context", "Categorizer", "check_embedder", "init_ops", "app_name", "WEB_UI", "REST_API", "OWNER_SURFACES"]
@@ -26,9 +28,6 @@ OWNER_SURFACES = (WEB_UI, REST_API)
 def app_name(name: str) -> str:
     """A valid name an app may have: not one of the owner's surface labels (an app named so
     would pass for the owner in listings, and pausing it would seem to pause the owner)."""
-    from ..engine.keys import validate_app_name
-    from ..errors import InvalidAppName
-
     name = validate_app_name(name)
     if name in OWNER_SURFACES:
         raise InvalidAppName(f"{name!r} labels what the owner adds through the {'web UI' if name == WEB_UI else 'REST API'}; "
