@@ -52,14 +52,16 @@ def bench_engine(sizes, backends, out, queries, writers, log_lengths):
 @bench.command("cli")
 @click.option("--repeat", default=5, show_default=True, help="Runs per case (the median is reported).")
 @click.option("--out", default="bench/out/cli.json", show_default=True, help="Where to write the JSON results.")
-def bench_cli(repeat, out):
-    """CLI start (--version, --help), one-shot add and one-shot search, each a fresh process.
+@click.option("--baseline", type=click.Path(exists=True, file_okay=False), help="Another tree's layers/core to measure the same way (PYTHONPATH).")
+def bench_cli(repeat, out, baseline):
+    """CLI start (--version, --help), one-shot add and one-shot search, each a fresh process, beside
+    a process that only loads the model.
 
-    Example: membucket bench cli --repeat 5
+    Example: membucket bench cli --repeat 5 --out bench/results/cli.json
     """
     from .cli_start import run
 
-    run(repeat, out=out)
+    run(repeat, out=out, baseline=baseline)
 
 
 @bench.command("backup")

@@ -20,7 +20,7 @@ def test_create_get_update_delete(owner):
     mid = ev["id"]
     got = owner.get(f"/memories/{mid}").json()
     assert got["state"] == "active" and got["categories"] == ["food"] and got["metadata"] == {"source": "chat"}
-    assert got["app"] is None and got["created_at"].endswith("Z")
+    assert got["app"] == "rest-api" and got["created_at"].endswith("Z")  # the owner, through the REST API
 
     # the same text again is a NOOP; infer without an LLM says so
     r = owner.post("/memories", json={"text": "alice likes GREEN tea", "infer": True})

@@ -74,6 +74,34 @@ def test_prototypes_are_embedded_once_per_embedder_id():
     assert other.calls == 1 + 1
 
 
+def test_prototypes_on_disk_spare_the_next_process_the_embedding(tmp_path):
+    """A one-shot ``membucket add`` is a new process each time: the cache directory carries the
+    prototypes over; another embedder id, other texts or a torn file embed again."""
+    first = HashEmbedder()
+    _CACHE.clear()
+    expected = ZeroShotCategorizer(first, cache_dir=tmp_path).scores(first.embed(["x"]))[1]
+    assert first.calls == 2 and len(list((tmp_path / "prototypes").glob("*.npy"))) == 1
+
+    _CACHE.clear()  # as a new process
+    again = HashEmbedder()
+    assert np.allclose(ZeroShotCategorizer(again, cache_dir=tmp_path).scores(first.embed(["x"]))[1], expected)
+    assert again.calls == 0
+
+    _CACHE.clear()
+    other = HashEmbedder(id="test/hash-other")
+    ZeroShotCategorizer(other, cache_dir=tmp_path)("x", other.embed(["x"])[0])
+    custom = (CategoryDef("gardening", "plants and compost"),)
+    ZeroShotCategorizer(other, cache_dir=tmp_path)("x", other.embed(["x"])[0], custom=custom)
+    assert other.calls == 2 + 2 and len(list((tmp_path / "prototypes").glob("*.npy"))) == 3
+
+    for f in (tmp_path / "prototypes").glob("*.npy"):
+        f.write_bytes(f.read_bytes()[:40])  # torn
+    _CACHE.clear()
+    torn = HashEmbedder()
+    assert np.allclose(ZeroShotCategorizer(torn, cache_dir=tmp_path).scores(first.embed(["x"]))[1], expected)
+    assert torn.calls == 1
+
+
 def test_user_defined_category_is_scored_and_can_replace_a_default(minilm):
     cat = ZeroShotCategorizer(minilm)
     text = "Repotted the monstera and added compost to the tomato bed"

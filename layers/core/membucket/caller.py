@@ -18,8 +18,12 @@ from .auth import Identity, InvalidToken, TokenStore
 from .auth.oauth import AuthorizationServer
 from .client import Membucket
 from .ops import Context
+from .ops.context import REST_API, WEB_UI
 
-__all__ = ["ServerState", "bearer_token", "context_for", "error_response", "get_identity", "get_state", "identify", "public_origin"]
+__all__ = [
+    "ServerState", "bearer_token", "context_for", "error_response", "get_identity", "get_state", "identify", "owner_surface",
+    "public_origin",
+]
 
 
 @dataclass
@@ -91,10 +95,18 @@ def get_identity(request: Request) -> Identity:
     return identify(get_state(request), request.headers.get("authorization"), user=request.headers.get("x-membucket-user"))
 
 
-def context_for(state: ServerState, identity: Identity, app: str | None = None) -> Context:
-    """The Context an identity acts in: its user, and its app (a token's app wins over ``app``)."""
+def owner_surface(headers: Mapping[str, str]) -> str:
+    """The label of the owner's writes in a REST request: the web UI says it is the UI, else the REST API."""
+    return WEB_UI if headers.get("x-membucket-client") == WEB_UI else REST_API
+
+
+def context_for(state: ServerState, identity: Identity, app: str | None = None, *, surface: str | None = None) -> Context:
+    """The Context an identity acts in: its user, and its app (a token's app wins over ``app``).
+
+    The owner (no app) acts under ``surface`` (``owner_surface``): history names it and new
+    memories carry it as their app label, while the owner stays free of rules and pause."""
     acting = identity.app if identity.app is not None else app
-    return state.mb.context(identity.user, acting, actor=None if acting is not None else "owner")
+    return state.mb.context(identity.user, acting, actor=None if acting is not None else (surface or "owner"))
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None) -> JSONResponse:

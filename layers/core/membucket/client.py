@@ -10,11 +10,11 @@ from typing import Final, Literal
 from .categorize.base import Categorizer
 from .embed.base import Embedder
 from .engine.index import set_search_threads
-from .engine.keys import list_users, validate_app_name
+from .engine.keys import list_users
 from .engine.limits import apply_limits
 from .engine.namespace import REGISTRY, CompactResult, Namespace, ReplicaRegistry
 from .errors import InvalidInput
-from .ops.context import Context
+from .ops.context import Context, app_name
 from .settings import Settings
 from .store import ObjectStore, open_store
 
@@ -115,7 +115,7 @@ class Membucket:
 
     def context(self, user: str | None = None, app: str | None = None, *, actor: str | None = None) -> Context:
         if app is not None:
-            app = validate_app_name(app)
+            app = app_name(app)  # valid, and not one of the owner's surface labels
         return Context(
             ns=self.namespace(self.settings.user if user is None else user),
             embedder=_LazyEmbedder(self),

@@ -24,7 +24,7 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, field_validator, model_validator
 
 from ..auth import Identity
-from ..caller import context_for, get_state
+from ..caller import context_for, get_state, owner_surface
 from ..ops import Context, Filters
 from ..ops.models import AccessRecord, App, HistoryEvent, Rule, SearchHit
 
@@ -180,7 +180,7 @@ AUTHENTICATED = [Security(BEARER), Depends(_user_header)]
 def acting(request: Request, identity: Identity, scope: str) -> Context:
     """Check the caller's scope, then give the Context it acts in (its user; its app, if bound)."""
     identity.require(scope)
-    return context_for(get_state(request), identity)
+    return context_for(get_state(request), identity, surface=owner_surface(request.headers))
 
 
 # -- memories ------------------------------------------------------------------------------

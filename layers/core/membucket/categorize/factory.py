@@ -53,4 +53,4 @@ def load_categorizer(settings: Settings, embedder: Embedder) -> Categorizer | No
             return cat
         if mode == "llm":
             raise ValueError("MEMBUCKET_CATEGORIZER=llm but no LLM is configured")
-    return ZeroShotCategorizer(embedder)
+    return ZeroShotCategorizer(embedder, cache_dir=settings.cache_dir)

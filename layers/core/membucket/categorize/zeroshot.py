@@ -2,8 +2,9 @@
 
 The memory's vector is already computed by ``add``/``update``, so categorizing costs one small
 matrix product (n_categories x dim). Prototype vectors are embedded once per embedder id and
-cached for the process. User-defined categories (``ops.categories``) are scored the same way from
-their name and description.
+cached for the process and, given a ``cache_dir``, on disk: embedding the ~80 prototype texts
+would otherwise cost a one-shot ``membucket add`` more than its own embedding. User-defined
+categories (``ops.categories``) are scored the same way from their name and description.
 
 Rule: keep the categories scoring at least ``threshold`` and within ``margin`` of the best one,
 at most ``top_k`` of them. The defaults were tuned on the tune half of
@@ -12,9 +13,13 @@ at most ``top_k`` of them. The defaults were tuned on the tune half of
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -50,25 +55,68 @@ def _unit(m: np.ndarray) -> np.ndarray:
     return m / np.where(norms == 0, 1, norms)
 
 
-def prototype_matrix(embedder: Embedder, groups: Sequence[Sequence[str]]) -> np.ndarray:
-    """One unit vector per group of texts (the normalized mean of their embeddings), cached per embedder id."""
+_DISK_KEEP = 64  # prototype files kept per cache directory (user-defined sets add one each)
+
+
+def _disk_path(cache_dir: str | os.PathLike[str], key: tuple[str, tuple[tuple[str, ...], ...]], dim: int) -> Path:
+    digest = hashlib.sha256(json.dumps([key[0], dim, key[1]]).encode()).hexdigest()[:32]
+    return Path(cache_dir) / "prototypes" / f"{digest}.npy"
+
+
+def _read_disk(path: Path, groups: int, dim: int) -> np.ndarray | None:
+    try:
+        matrix = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):  # absent, or torn by a crash: embed again
+        return None
+    return matrix if matrix.shape == (groups, dim) and matrix.dtype == np.float32 else None
+
+
+def _write_disk(path: Path, matrix: np.ndarray) -> None:
+    """Best effort (a cache): written whole, then renamed, so a reader never sees half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, matrix, allow_pickle=False)
+        os.replace(tmp, path)
+        files = sorted(path.parent.glob("*.npy"), key=lambda p: p.stat().st_mtime)
+        for old in files[:-_DISK_KEEP]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def prototype_matrix(
+    embedder: Embedder, groups: Sequence[Sequence[str]], cache_dir: str | os.PathLike[str] | None = None
+) -> np.ndarray:
+    """One unit vector per group of texts (the normalized mean of their embeddings), cached per
+    embedder id and texts: in the process, and under ``cache_dir/prototypes`` when given."""
     key = (embedder.id, tuple(tuple(g) for g in groups))
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is not None:
         return hit
+    path = _disk_path(cache_dir, key, embedder.dim) if cache_dir is not None else None
+    matrix = _read_disk(path, len(groups), embedder.dim) if path is not None else None
+    if matrix is None:
+        matrix = _embed_groups(embedder, groups)
+        if path is not None:
+            _write_disk(path, matrix)
+    with _CACHE_LOCK:
+        if len(_CACHE) > 256:  # user-defined sets change rarely; bound it anyway
+            _CACHE.clear()
+        _CACHE[key] = matrix
+    return matrix
+
+
+def _embed_groups(embedder: Embedder, groups: Sequence[Sequence[str]]) -> np.ndarray:
     flat = [t for g in groups for t in g]
     vectors = _unit(embedder.embed(flat)) if flat else np.zeros((0, embedder.dim), np.float32)
     rows, i = [], 0
     for g in groups:
         rows.append(vectors[i:i + len(g)].mean(axis=0))
         i += len(g)
-    matrix = _unit(np.stack(rows)) if rows else np.zeros((0, embedder.dim), np.float32)
-    with _CACHE_LOCK:
-        if len(_CACHE) > 256:  # user-defined sets change rarely; bound it anyway
-            _CACHE.clear()
-        _CACHE[key] = matrix
-    return matrix
+    return _unit(np.stack(rows)) if rows else np.zeros((0, embedder.dim), np.float32)
 
 
 class ZeroShotCategorizer:
@@ -84,8 +132,9 @@ class ZeroShotCategorizer:
         threshold: float = THRESHOLD,
         margin: float = MARGIN,
         top_k: int = TOP_K,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.embedder = embedder
+        self.embedder, self.cache_dir = embedder, cache_dir
         self.prototypes = {k: tuple(v) for k, v in prototypes.items()}
         self.threshold, self.margin, self.top_k = threshold, margin, top_k
 
@@ -99,7 +148,7 @@ class ZeroShotCategorizer:
             else:
                 names.append(d.name)
                 groups.append(d.texts())
-        matrix = prototype_matrix(self.embedder, groups)
+        matrix = prototype_matrix(self.embedder, groups, self.cache_dir)
         return names, _unit(np.atleast_2d(vectors)) @ matrix.T
 
     def pick(self, names: Sequence[str], row: np.ndarray) -> list[str]:

@@ -1,16 +1,13 @@
-"""Running membucket: doctor, compact, reindex, recategorize and serve (the shell: shell.py)."""
+"""Running membucket: doctor, compact, reindex, recategorize and serve (the shell: shell.py).
+
+What a command needs (ops, the doctor, rich, the web stack) is imported when it runs."""
 
 from __future__ import annotations
 
 import sys
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from .. import client, ops
-from ..doctor import run_checks
-from ..ops.reindex import reindex as run_reindex
 from .base import CliError, Runtime, emit, pass_rt, translate_errors
 from .shell import shell
 
@@ -25,6 +22,8 @@ def doctor(rt: Runtime):
 
     Example: membucket doctor
     """
+    from ..doctor import run_checks
+
     report = run_checks(rt.mb)
     emit(report)
     if not report["ok"]:
@@ -65,6 +64,12 @@ def reindex(rt: Runtime, embedder_name, reindex_user, all_users, batch, dry_run)
 
     Example: membucket reindex --embedder openai --all-users
     """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+    from .. import client
+    from ..ops.reindex import reindex as run_reindex
+
     if all_users and reindex_user:
         raise click.UsageError("use --user or --all-users, not both")
     users = rt.mb.users() if all_users else [reindex_user or rt.settings.user]
@@ -94,6 +99,11 @@ def recategorize(rt: Runtime, memory_ids, all_, missing):
 
     Example: membucket recategorize --missing
     """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from .. import ops
+
     if not (memory_ids or all_ or missing):
         raise click.UsageError("give memory ids, --all or --missing")
     if all_ and missing:
@@ -120,7 +130,6 @@ def serve(rt: Runtime, host, port, auth, log_level):
 
     Example: membucket serve --port 8765
     """
-    # Imported here so the other commands do not load the web stack.
     from ..http.serve import PortInUse, ServeRefused, run
 
     try:

@@ -1,11 +1,11 @@
 """Commands on who may read what: apps (pause/resume), access rules, and categories (in use and
-user-defined). Each is options, one ``ops`` call, JSON on stdout."""
+user-defined). Each is options, one ``ops`` call, JSON on stdout; ``ops`` is imported when a command
+runs, so ``--help`` stays light."""
 
 from __future__ import annotations
 
 import click
 
-from .. import ops
 from .base import Runtime, emit, pass_rt, translate_errors
 
 __all__ = ["COMMANDS"]
@@ -27,6 +27,8 @@ def apps_list(rt: Runtime):
 
     Example: membucket apps list
     """
+    from .. import ops
+
     emit(ops.list_apps(rt.ctx(owner=True)))
 
 
@@ -40,6 +42,8 @@ def apps_pause(rt: Runtime, name, create):
 
     Example: membucket apps pause cursor
     """
+    from .. import ops
+
     emit(ops.set_app_paused(rt.ctx(owner=True), name, True, create=create))
 
 
@@ -52,6 +56,8 @@ def apps_resume(rt: Runtime, name):
 
     Example: membucket apps resume cursor
     """
+    from .. import ops
+
     emit(ops.set_app_paused(rt.ctx(owner=True), name, False, create=False))
 
 
@@ -72,6 +78,8 @@ def rules_list(rt: Runtime, for_app):
 
     Example: membucket rules list --for-app cursor
     """
+    from .. import ops
+
     emit(ops.list_rules(rt.ctx(owner=True), app=for_app))
 
 
@@ -87,6 +95,8 @@ def rules_add(rt: Runtime, app_name, effect, memory_id, category):
 
     Example: membucket rules add cursor deny --category health
     """
+    from .. import ops
+
     if memory_id and category:
         raise click.UsageError("give --memory or --category, not both")
     scope, target = ("memory", memory_id) if memory_id else ("category", category) if category else ("all", None)
@@ -102,6 +112,8 @@ def rules_delete(rt: Runtime, rule_id):
 
     Example: membucket rules delete 0c5e...
     """
+    from .. import ops
+
     ops.delete_rule(rt.ctx(owner=True), rule_id)
     emit({"deleted": rule_id})
 
@@ -114,6 +126,8 @@ def categories(rt: Runtime):
 
     Example: membucket categories
     """
+    from .. import ops
+
     emit(ops.list_categories(rt.ctx(owner=True)))
 
 
@@ -135,6 +149,8 @@ def category_define(rt: Runtime, name, description):
 
     Example: membucket category define gardening "Plants, vegetable beds, compost and garden tools"
     """
+    from .. import ops
+
     emit(ops.define_category(rt.ctx(owner=True), name, description))
 
 
@@ -147,6 +163,8 @@ def category_delete(rt: Runtime, name):
 
     Example: membucket category delete gardening
     """
+    from .. import ops
+
     ops.delete_category(rt.ctx(owner=True), name)
     emit({"deleted": name})
 
@@ -159,6 +177,8 @@ def category_list(rt: Runtime):
 
     Example: membucket category list
     """
+    from .. import ops
+
     emit(ops.list_category_defs(rt.ctx(owner=True)))
 
 

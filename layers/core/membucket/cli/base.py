@@ -4,6 +4,9 @@ error boundary (``translate_errors``), which shows a failure as ``error: <code>:
 Failures are mapped by ``ops.failures.as_membucket_error``, the same mapping REST and MCP use, so a
 failure has the same code on every surface. Anything it does not know is a bug and propagates
 with its traceback.
+
+Only click is imported up front: ``--help`` loads every command module, and the client, the
+settings (pydantic) and rich load when a command runs (tests/test_cli_start.py checks).
 """
 
 from __future__ import annotations
@@ -12,17 +15,14 @@ import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import Progress
 
-from ..client import Membucket
-from ..errors import InvalidInput
-from ..ops.context import Context
-from ..ops.failures import as_membucket_error
-from ..settings import Settings
+if TYPE_CHECKING:
+    from ..client import Membucket
+    from ..ops.context import Context
+    from ..settings import Settings
 
 __all__ = ["CliError", "Runtime", "emit", "pass_rt", "progress_bar", "translate_errors"]
 
@@ -56,7 +56,11 @@ def translate_errors(fn: Callable) -> Callable:
         as_json = click.get_current_context().find_root().params.get("as_json", False)
         try:
             return fn(*args, **kwargs)
+        except click.ClickException:
+            raise  # a usage error: nothing to translate (and no need to load the store's errors)
         except Exception as exc:
+            from ..ops.failures import as_membucket_error
+
             error = as_membucket_error(exc)
             if error is None:
                 raise
@@ -86,6 +90,10 @@ class Runtime:
     @property
     def mb(self) -> Membucket:
         if self._mb is None:
+            from ..client import Membucket
+            from ..errors import InvalidInput
+            from ..settings import Settings
+
             try:
                 settings = Settings(**self.overrides)
                 if self.one_shot:
@@ -106,6 +114,9 @@ pass_rt = click.make_pass_decorator(Runtime)
 @contextlib.contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
     """A rich progress bar on stderr; yields the (done, total) callback the library calls."""
+    from rich.console import Console
+    from rich.progress import Progress
+
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)

@@ -3,6 +3,8 @@
 
 The passphrase never comes from argv (it would sit in shell history and ``ps``): it is read from
 ``MEMBUCKET_PASSPHRASE`` (``Settings.passphrase``), or asked for on the terminal.
+
+ops, backup and rich are imported when a command runs, so ``--help`` stays light.
 """
 
 from __future__ import annotations
@@ -14,17 +16,15 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from .. import ops
-from ..backup import BackupTarget, list_backups, load_manifest, restore, take_backup, verify_backup
-from ..engine.log import parse_ts
 from ..errors import InvalidInput
-from ..ops.encryption import is_encrypted
 from .base import CliError, Runtime, emit, pass_rt, progress_bar, translate_errors
+
+if TYPE_CHECKING:
+    from ..backup import BackupTarget
 
 __all__ = ["COMMANDS"]
 
@@ -42,6 +42,9 @@ def _stages(enabled: bool) -> Iterator[Callable[[str, int, int | None], None] | 
     if not enabled:
         yield None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=False) as bar:
         tasks: dict[str, TaskID] = {}
@@ -73,6 +76,8 @@ def export_cmd(rt: Runtime, out, app, states, created_after, created_before, enc
 
     Example: membucket export --out alice.zip --state active
     """
+    from .. import ops
+
     filters = ops.ExportFilters.parse(app=app, states=list(states), created_after=created_after, created_before=created_before)
     passphrase = _passphrase(rt, confirm=True) if encrypt else None
     target = Path(out)
@@ -109,6 +114,9 @@ def import_cmd(rt: Runtime, file, om_db, om_user, target_user, mode, reembed, pr
     Example: membucket import alice.zip --user alice --mode merge
     (or: membucket import --from-openmemory-db ~/openmemory/api/openmemory.db)
     """
+    from .. import ops
+    from ..ops.encryption import is_encrypted
+
     if (file is None) == (om_db is None):
         raise InvalidInput("give a bundle FILE or --from-openmemory-db PATH (one of them)")
     if om_user and not om_db:
@@ -126,6 +134,8 @@ def import_cmd(rt: Runtime, file, om_db, om_user, target_user, mode, reembed, pr
 
 
 def _target(rt: Runtime, url: str) -> BackupTarget:
+    from ..backup import BackupTarget
+
     s = rt.settings
     try:
         return BackupTarget.open(url, endpoint_url=s.endpoint_url, region=s.region, profile=s.profile)
@@ -137,6 +147,8 @@ def _parse_at(value: str | None) -> tuple[int | None, datetime | None]:
     """``--at``: a sequence number (digits) or an ISO time (UTC unless it says otherwise)."""
     if value is None:
         return None, None
+    from ..engine.log import parse_ts
+
     if value.strip().isascii() and value.strip().isdigit():
         return int(value), None
     try:
@@ -158,6 +170,8 @@ def backup_cmd(ctx: click.Context, to_url: str | None) -> None:
         return
     if not to_url:
         raise click.UsageError("give --to URL (or a subcommand: list, verify)")
+    from ..backup import take_backup
+
     rt: Runtime = ctx.obj
     target = _target(rt, to_url)
     with progress_bar("backing up namespaces") as progress:
@@ -176,6 +190,8 @@ def backup_list(rt: Runtime, url):
 
     Example: membucket backup list s3://my-backups/membucket
     """
+    from ..backup import list_backups, load_manifest
+
     target = _target(rt, url)
     emit([load_manifest(target.root, backup_id).summary() for backup_id in list_backups(target.root)])
 
@@ -190,6 +206,8 @@ def backup_verify(rt: Runtime, url, backup_id):
 
     Example: membucket backup verify s3://my-backups/membucket
     """
+    from ..backup import verify_backup
+
     target = _target(rt, url)
     with progress_bar("replaying namespaces") as progress:
         report = verify_backup(target.root, backup_id=backup_id, cache_dir=rt.settings.cache_dir, progress=progress)
@@ -211,6 +229,8 @@ def restore_cmd(rt: Runtime, from_url, restore_user, at, backup_id, force):
 
     Example: membucket restore --from s3://my-backups/membucket --user alice --at 2026-11-25T09:00:00Z
     """
+    from ..backup import restore
+
     at_seq, at_time = _parse_at(at)
     target = _target(rt, from_url)
     with progress_bar("restoring namespaces") as progress:

@@ -1,11 +1,11 @@
 """Commands on memories: add, search, list, get, update, state, delete, history, related, stats,
-access-log. Each is options, one ``ops`` call, JSON on stdout."""
+access-log. Each is options, one ``ops`` call, JSON on stdout; ``ops`` (the engine, DuckDB, the
+model) is imported when a command runs, so ``--help`` stays light."""
 
 from __future__ import annotations
 
 import click
 
-from .. import ops
 from .base import Runtime, emit, pass_rt, translate_errors
 
 __all__ = ["COMMANDS"]
@@ -26,6 +26,8 @@ def add(rt: Runtime, text, metadata, categories, infer, no_dedupe):
 
     Example: membucket add "Alice is allergic to peanuts" --category health
     """
+    from .. import ops
+
     emit(ops.add(rt.ctx(), text, metadata=metadata, categories=list(categories) or None, infer=infer, dedupe=not no_dedupe))
 
 
@@ -43,6 +45,8 @@ def search(rt: Runtime, query, limit, threshold, apps, categories, mode):
 
     Example: membucket search "what is Alice allergic to" --limit 3
     """
+    from .. import ops
+
     hits = ops.search(rt.ctx(), query, limit=limit, threshold=threshold, filters=ops.Filters(apps=list(apps), categories=list(categories)), mode=mode)
     emit([{"id": h.id, "text": h.text, "score": h.score, "categories": h.categories, "created_at": h.created_at} for h in hits])
 
@@ -64,6 +68,8 @@ def list_(rt: Runtime, states, apps, categories, text, sort, order, page, size, 
 
     Example: membucket list --state paused --size 20
     """
+    from .. import ops
+
     filters = ops.Filters(states=list(states), apps=list(apps), categories=list(categories), text=text)
     emit(ops.list_memories(rt.ctx(owner=True), filters=filters, sort=sort, order=order, page=page, size=size, cursor=cursor))
 
@@ -77,6 +83,8 @@ def get(rt: Runtime, memory_id):
 
     Example: membucket get 6f1c...
     """
+    from .. import ops
+
     emit(ops.get(rt.ctx(owner=True), memory_id))
 
 
@@ -92,6 +100,8 @@ def update(rt: Runtime, memory_id, text, metadata, categories):
 
     Example: membucket update 6f1c... --text "Alice is allergic to peanuts and shellfish"
     """
+    from .. import ops
+
     emit(ops.update(rt.ctx(owner=True), memory_id, text=text, metadata=metadata, categories=list(categories) or None))
 
 
@@ -105,6 +115,8 @@ def state(rt: Runtime, memory_ids, to):
 
     Example: membucket state 6f1c... 9a2b... --to archived
     """
+    from .. import ops
+
     emit(ops.change_state(rt.ctx(owner=True), list(memory_ids), to))
 
 
@@ -117,6 +129,8 @@ def delete(rt: Runtime, memory_ids):
 
     Example: membucket delete 6f1c...
     """
+    from .. import ops
+
     emit(ops.delete(rt.ctx(owner=True), list(memory_ids)))
 
 
@@ -129,6 +143,8 @@ def delete_all(rt: Runtime, yes):
 
     Example: membucket delete-all --yes
     """
+    from .. import ops
+
     if not yes:
         click.confirm(f"Delete every memory of user {rt.settings.user!r}?", abort=True)
     emit(ops.delete_all(rt.ctx(owner=True)))
@@ -143,6 +159,8 @@ def history(rt: Runtime, memory_id):
 
     Example: membucket history 6f1c...
     """
+    from .. import ops
+
     emit(ops.history(rt.ctx(owner=True), memory_id))
 
 
@@ -156,6 +174,8 @@ def related(rt: Runtime, memory_id, limit):
 
     Example: membucket related 6f1c... --limit 3
     """
+    from .. import ops
+
     emit(ops.related(rt.ctx(owner=True), memory_id, limit=limit))
 
 
@@ -167,6 +187,8 @@ def stats(rt: Runtime):
 
     Example: membucket stats
     """
+    from .. import ops
+
     emit(ops.stats(rt.ctx(owner=True)))
 
 
@@ -181,6 +203,8 @@ def access_log(rt: Runtime, memory_id, for_app, limit):
 
     Example: membucket access-log --for-app cursor
     """
+    from .. import ops
+
     emit(ops.access_log(rt.ctx(owner=True), memory_id=memory_id, app=for_app, limit=limit))
 
 

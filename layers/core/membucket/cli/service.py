@@ -10,8 +10,6 @@ from pathlib import Path
 import click
 
 from .. import service as svc
-from ..settings import Settings
-from ..store import open_store
 from .base import CliError, Runtime, pass_rt, translate_errors
 
 __all__ = ["COMMANDS"]
@@ -39,6 +37,9 @@ def service(rt: Runtime, action: str, port: int | None, dry_run: bool, platform:
 
     Render for another platform, changing nothing: membucket service install --dry-run --platform windows
     """
+    from ..settings import Settings
+    from ..store import open_store
+
     settings = Settings(**rt.overrides)
     detected, distro = svc.detect_platform()
     platform = platform or detected

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import click
 
-from .. import ops
 from ..errors import MembucketError
 from .base import Runtime, pass_rt, translate_errors
 
@@ -50,6 +49,8 @@ class Session:
 
     def run(self, line: str) -> bool:
         """Act on one line; False to leave."""
+        from .. import ops
+
         word, _, rest = line.partition(" ")
         word, rest = word.lower(), rest.strip()
         if line.startswith("?"):
@@ -77,6 +78,8 @@ class Session:
         return True
 
     def add(self, text: str) -> None:
+        from .. import ops
+
         for e in ops.add(self.ctx, text).events:
             click.echo(f"  {e.event} {e.id}")
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import click
 
-from ..auth import TokenStore
-from ..auth.credentials import list_credentials, revoke_credential
 from .base import Runtime, emit, pass_rt, translate_errors
 
 __all__ = ["COMMANDS"]
@@ -32,6 +30,8 @@ def token_create(rt: Runtime, token_user, token_app, scopes, description):
 
     Example: membucket token create --user alice --app cursor --scope write
     """
+    from ..auth import TokenStore
+
     plain, info = TokenStore(rt.mb.store).create(token_user or rt.settings.user, token_app, list(scopes) or ["write"], description)
     emit({"token": plain, **info.public()})
 
@@ -45,6 +45,8 @@ def token_list(rt: Runtime, token_user):
 
     Example: membucket token list --user alice
     """
+    from ..auth.credentials import list_credentials
+
     emit(list_credentials(rt.mb.store, token_user))
 
 
@@ -57,6 +59,8 @@ def token_revoke(rt: Runtime, token_id):
 
     Example: membucket token revoke 3f2a9c0d11e4b5a6
     """
+    from ..auth.credentials import revoke_credential
+
     emit(revoke_credential(rt.mb.store, token_id))
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from membucket.embed.base import EmbedderUnavailable
+from membucket.embed.mapped import load_mapped
 
 if TYPE_CHECKING:  # imported at load time only: ``tokenizers`` is optional until the model is used
     from tokenizers import Tokenizer
@@ -259,7 +260,6 @@ def _get_model(path: Path) -> _Model:
 def _load_model(path: Path) -> _Model:
     """Read config, tokenizer and safetensors; fuse and transpose weights once, here."""
     try:
-        from safetensors.numpy import load_file
         from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
     except ImportError as exc:  # pragma: no cover - they are project dependencies
@@ -282,7 +282,7 @@ def _load_model(path: Path) -> _Model:
     tokenizer.enable_truncation(MAX_SEQ_LENGTH)  # file says 128; sentence-transformers uses 256
     tokenizer.no_padding()  # file pads to 128; we pad per batch to the longest
 
-    t = load_file(str(path / "model.safetensors"))
+    t = load_mapped(path / "model.safetensors")  # no copy: the word table stays mapped, read by the row
 
     def w(name: str) -> np.ndarray:
         return np.ascontiguousarray(t[name], dtype=np.float32)

@@ -97,7 +97,7 @@ def add(
             similar = None
         mid = str(uuid.uuid4())
         new = MemoryAdd(
-            id=mid, text=text, hash=digest, vector=encode_vector(vector), metadata=metadata, categories=cats, app=ctx.app,
+            id=mid, text=text, hash=digest, vector=encode_vector(vector), metadata=metadata, categories=cats, app=ctx.creator,
         )
         return Plan(ops + [new] + _pending(mid), [AddEvent(id=mid, event="ADD", text=text, similar=similar)])
 
@@ -150,7 +150,7 @@ def add_batch(ctx: Context, items: Sequence[NewMemory]) -> list[str]:
         ops.append(MemoryAdd(
             id=it.id or str(uuid.uuid4()), text=text, hash=text_hash(text),
             vector=encode_vector(vec), metadata=clean_metadata(it.metadata, s),
-            categories=clean_categories(it.categories, s), app=ctx.app,
+            categories=clean_categories(it.categories, s), app=ctx.creator,
         ))
 
     def build(rep) -> Plan:

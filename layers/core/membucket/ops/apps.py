@@ -14,7 +14,7 @@ from ..engine.namespace import Plan
 from ..engine.operations import AppState, AppUpsert, RuleAdd, RuleDelete
 from ..errors import InvalidInput, NotFoundError, OwnerOnly
 from .access import check_app
-from .context import Context
+from .context import Context, app_name
 from .models import App, Rule, iso
 from .validate import clean_categories
 
@@ -56,7 +56,7 @@ def set_app_paused(ctx: Context, name: str, paused: bool, *, create: bool = True
     """Pause (or resume) an app: a paused app can neither read nor write. Creates the app if new
     (pausing one before it first connects), unless ``create`` is false: then an unknown name is
     NotFoundError (the CLI, where it is most likely a typo)."""
-    name = validate_app_name(name)
+    name = app_name(name)
 
     def build(rep) -> Plan | None:
         check_app(rep, ctx.app, write=True)  # a paused or deny-all app hears that first
@@ -84,7 +84,7 @@ def list_rules(ctx: Context, app: str | None = None) -> list[Rule]:
 def add_rule(ctx: Context, app: str, effect: str, scope: str = "all", target: str | None = None) -> Rule:
     """Allow or deny ``app`` (or ``'*'``: every app) all memories, one memory, or one category."""
     if app != "*":
-        app = validate_app_name(app)
+        app = app_name(app)
     if effect not in EFFECTS:
         raise InvalidInput(f"effect must be one of {', '.join(EFFECTS)}")
     if scope not in SCOPES:

@@ -9,11 +9,30 @@ import numpy as np
 
 from ..categorize.base import Categorizer
 from ..embed.base import Embedder
+from ..engine.keys import validate_app_name
 from ..engine.namespace import Namespace
 from ..engine.operations import Init, Operation
+from ..errors import InvalidAppName
 from ..settings import Settings
 
-__all__ = ["Context", "Categorizer", "check_embedder", "init_ops"]
+__all__ = ["Context", "Categorizer", "check_embedder", "init_ops", "app_name", "WEB_UI", "REST_API", "OWNER_SURFACES"]
+
+# The owner's surfaces on a server: what the owner adds there is labelled with one of these (the
+# memory's "app", history's actor) so it says where it came from. They are labels, not apps: the
+# owner's Context keeps ``app=None``, so no rule, pause or access log ever applies to it.
+WEB_UI = "web-ui"
+REST_API = "rest-api"
+OWNER_SURFACES = (WEB_UI, REST_API)
+
+
+def app_name(name: str) -> str:
+    """A valid name an app may have: not one of the owner's surface labels (an app named so
+    would pass for the owner in listings, and pausing it would seem to pause the owner)."""
+    name = validate_app_name(name)
+    if name in OWNER_SURFACES:
+        raise InvalidAppName(f"{name!r} labels what the owner adds through the {'web UI' if name == WEB_UI else 'REST API'}; "
+                             "it is not an app: no app may use that name, and the owner cannot be paused", app=name)
+    return name
 
 
 @dataclass
@@ -30,6 +49,13 @@ class Context:
     def who(self) -> str | None:
         """The name history records for this caller's changes: its app, else its actor."""
         return self.app if self.app is not None else self.actor
+
+    @property
+    def creator(self) -> str | None:
+        """The name a new memory is labelled with: its app, else the owner's surface (or none)."""
+        if self.app is not None:
+            return self.app
+        return self.actor if self.actor in OWNER_SURFACES else None
 
     @property
     def user(self) -> str:

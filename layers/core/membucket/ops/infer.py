@@ -105,7 +105,7 @@ def infer_add(ctx: Context, text: str, *, metadata: dict[str, Any], categories: 
             mid = str(uuid.uuid4())
             ops.append(MemoryAdd(
                 id=mid, text=t, hash=digest, vector=encode_vector(vectors[t]), metadata=metadata, categories=cats[t] or [],
-                app=ctx.app,
+                app=ctx.creator,
             ))
             events.append(AddEvent(id=mid, event="ADD", text=t))
             if pending[t]:

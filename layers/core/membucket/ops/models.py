@@ -55,7 +55,8 @@ class MemoryItem(Result):
     id: str
     text: str
     state: MemoryStateName
-    app: str | None = Field(description="The app that created it; null for the owner")
+    app: str | None = Field(description="The app that created it; the owner's writes through a server carry the surface "
+                                        "('web-ui', 'rest-api': labels, not apps); null for the owner otherwise")
     categories: list[str]
     metadata: dict[str, Any]
     created_at: str = Field(description="ISO-8601 UTC")

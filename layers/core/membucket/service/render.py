@@ -2,16 +2,15 @@
 systemd), a launchd agent (macOS), a Task Scheduler logon task (Windows, native or WSL).
 
 Pure functions of a ``ServiceSpec``: nothing here touches the machine, so every platform's file
-is rendered and checked on any machine (``--dry-run --platform``).
+is rendered and checked on any machine (``--dry-run --platform``). plistlib and the XML escaper
+load when a file is rendered: the CLI reads ``PLATFORMS`` for its ``--help``.
 """
 
 from __future__ import annotations
 
-import plistlib
 import shlex
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
-from xml.sax.saxutils import escape
 
 __all__ = ["ServiceSpec", "PLATFORMS", "NAME", "LABEL", "systemd_unit", "launchd_plist", "windows_task"]
 
@@ -83,6 +82,8 @@ def launchd_plist(spec: ServiceSpec) -> bytes:
     }
     if spec.log_file:
         doc["StandardOutPath"] = doc["StandardErrorPath"] = spec.log_file
+    import plistlib
+
     return plistlib.dumps(doc, sort_keys=False)
 
 
@@ -92,6 +93,8 @@ def windows_task(spec: ServiceSpec, user: str) -> str:
     Natively it runs the command through ``cmd.exe`` so output reaches the log file; from WSL it
     runs ``wsl.exe -d <distro> --exec <command>`` (the server lives in the distro, logs there).
     """
+    from xml.sax.saxutils import escape
+
     if spec.wsl_distro:
         program = "wsl.exe"
         inner = " ".join(shlex.quote(a) for a in spec.argv)

@@ -17,9 +17,6 @@ from urllib.request import url2pathname
 from .base import ObjectStore
 from .local import LocalStore
 from .memory import MemoryStore
-from .s3 import CONNECT_TIMEOUT as S3_CONNECT_TIMEOUT
-from .s3 import MAX_RETRIES as S3_MAX_RETRIES
-from .s3 import S3Store
 
 __all__ = ["open_store"]
 
@@ -63,6 +60,10 @@ def open_store(
         bucket = parts.netloc
         if not bucket:
             raise ValueError(f"S3 URL needs a bucket (s3://bucket/prefix), got {url!r}")
+        from .s3 import CONNECT_TIMEOUT as S3_CONNECT_TIMEOUT  # boto3: only for an S3 store
+        from .s3 import MAX_RETRIES as S3_MAX_RETRIES
+        from .s3 import S3Store
+
         return S3Store(
             bucket,
             unquote(parts.path).strip("/"),

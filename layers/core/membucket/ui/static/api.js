@@ -21,7 +21,8 @@ export class ApiError extends Error {
 }
 
 function authHeaders(extra = {}) {
-  const h = { ...extra };
+  // What the owner adds here is labelled "web-ui" (not "rest-api"); a label, not an app: no rule or pause applies.
+  const h = { "X-Membucket-Client": "web-ui", ...extra };
   if (session.token) h.Authorization = `Bearer ${session.token}`;
   else if (session.user) h["X-Membucket-User"] = session.user;
   return h;

@@ -97,6 +97,16 @@ export function stateBadge(state) {
   return h("span", { class: `badge ${state}` }, state);
 }
 
+// What the owner's writes through the server are labelled with (memory "app", history "actor");
+// they are names, not apps: no rule or pause applies to the owner (caller.py: OWNER_SURFACES).
+const SURFACES = { "web-ui": "the owner, through this web UI", "rest-api": "the owner, through the REST API" };
+
+/** An app name as shown: the owner's surfaces say what they are; no app at all is the owner. */
+export function appLabel(app) {
+  if (!app || app === "owner") return h("span", { class: "muted", title: "the owner (no app)" }, "owner");
+  return SURFACES[app] ? h("span", { title: SURFACES[app] }, app) : app;
+}
+
 export function chips(cats) {
   return (cats || []).map((c) => h("span", { class: "chip" }, c));
 }

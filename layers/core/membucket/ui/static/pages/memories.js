@@ -1,7 +1,7 @@
 // Memories: search (semantic, hybrid, keyword, text contains), filters, sort, pages, bulk state
 // changes with confirmation, add; and the detail page (edit, categories, history, access, related).
 import { api } from "../api.js";
-import { alertError, chips, confirmAction, empty, field, fmtTime, h, prefs, select, stateBadge, status, table } from "../dom.js";
+import { alertError, appLabel, chips, confirmAction, empty, field, fmtTime, h, prefs, select, stateBadge, status, table } from "../dom.js";
 
 const STATES = ["active", "paused", "archived", "deleted"];
 const ACTIONS = [["pause", "Pause"], ["archive", "Archive"], ["resume", "Resume"], ["delete", "Delete"]];
@@ -9,7 +9,12 @@ const ACTIONS = [["pause", "Pause"], ["archive", "Archive"], ["resume", "Resume"
 const TARGET = { pause: "paused", archive: "archived", resume: "active", delete: "deleted" };
 const MODES = [["dense", "Semantic"], ["hybrid", "Hybrid (semantic + words)"], ["lexical", "Keywords (BM25)"], ["text", "Text contains"]];
 
-const view = { query: "", mode: null, app: "", category: "", state: "", after: "", before: "", sort: "created_at", order: "desc", page: 1 };
+const view = { query: "", mode: null, app: "", category: "", state: "", after: "", before: "", sort: "created_at", order: "desc", page: 1, weak: false };
+// Search scores run 0..1 in every mode (dense: the cosine; hybrid: cosine + word and context
+// bonuses; keywords: BM25 relative to the best hit). Below this a hit is rarely what was asked for
+// (all-MiniLM-L6-v2: unrelated sentences score about 0.0-0.2, answers 0.45+), so it is hidden
+// unless "Show weaker matches" is on.
+export const MIN_SCORE = 0.2;
 
 /** Saved preferences changed: the next visit starts from the new default search mode. */
 export function resetMemoryView() { view.mode = null; view.page = 1; }
@@ -45,7 +50,8 @@ export async function memoriesPage() {
   // Search and filters
   const q = h("input", { type: "search", name: "q", value: view.query, placeholder: "What do you want to find?" });
   const mode = select(MODES, view.mode);
-  const app = select([["", "All apps"], ...apps.items.map((a) => [a.name, a.name])], view.app);
+  const app = select([["", "All apps"], ...apps.items.map((a) => [a.name, a.name]),
+    ["web-ui", "web-ui (you, in this UI)"], ["rest-api", "rest-api (you, by the REST API)"]], view.app);
   const cat = select([["", "All categories"], ...cats.items.map((c) => [c.name, `${c.name} (${c.count})`])], view.category);
   const state = select([["", "All but deleted"], ...STATES.map((s) => [s, s])], view.state);
   const after = h("input", { type: "date", name: "after", value: view.after });
@@ -55,7 +61,7 @@ export async function memoriesPage() {
   const form = h("form", { class: "panel stack", role: "search", "aria-label": "Search and filter memories", onsubmit: (e) => {
     e.preventDefault();
     Object.assign(view, { query: q.value.trim(), mode: mode.value, app: app.value, category: cat.value, state: state.value,
-      after: after.value, before: before.value, sort: sort.value, order: order.value, page: 1 });
+      after: after.value, before: before.value, sort: sort.value, order: order.value, page: 1, weak: false });
     load();
   } },
     h("div", { class: "row" }, h("div", { class: "grow" }, field("Search memories", q)), field("Search mode", mode),
@@ -80,7 +86,7 @@ export async function memoriesPage() {
 
   async function renderResults() {
     const semantic = view.query && view.mode !== "text";
-    let items, page = null;
+    let items, page = null, weak = [];
     if (semantic) {
       const filters = {};
       if (view.app) filters.apps = [view.app];
@@ -89,6 +95,8 @@ export async function memoriesPage() {
       if (view.before) filters.created_before = dayEnd(view.before);
       const r = await api("/memories/search", { method: "POST", body: { query: view.query, mode: view.mode, limit: Math.min(prefs.page_size, 100), filters } });
       items = r.items.map((x) => ({ ...x, state: "active" }));
+      weak = items.filter((x) => x.score < MIN_SCORE);
+      if (!view.weak) items = items.filter((x) => x.score >= MIN_SCORE);
     } else {
       page = await api("/memories", { query: {
         q: view.query || undefined, app: view.app, category: view.category, state: view.state,
@@ -130,7 +138,7 @@ export async function memoriesPage() {
       return h("tr", { dataset: { id: x.id } },
         h("td", {}, box),
         h("td", { class: "text" }, h("a", { href: `#/memories/${x.id}` }, x.text)),
-        h("td", {}, x.app || h("span", { class: "muted" }, "owner")),
+        h("td", {}, appLabel(x.app)),
         h("td", {}, chips(x.categories)),
         h("td", {}, semantic ? h("span", { title: "score" }, x.score.toFixed(3)) : stateBadge(x.state)),
         h("td", { class: "hide-sm" }, fmtTime(x.created_at)));
@@ -139,8 +147,15 @@ export async function memoriesPage() {
     const heading = semantic
       ? `${items.length} best ${items.length === 1 ? "match" : "matches"} for “${view.query}” (active memories only)`
       : `${page.total} ${page.total === 1 ? "memory" : "memories"}`;
-    const out = [h("h2", {}, heading), h("div", { class: "bulk", role: "group", "aria-label": "Bulk actions" }, count, bulkButtons)];
-    out.push(items.length ? body : empty(semantic ? "No active memory matches." : "No memories match these filters."));
+    const out = [h("h2", {}, heading)];
+    if (weak.length) {
+      const n = `${weak.length} weaker ${weak.length === 1 ? "match" : "matches"} (score below ${MIN_SCORE.toFixed(2)})`;
+      out.push(h("p", { class: "muted", id: "weak-matches" }, view.weak ? `Including ${n}. ` : `${n} hidden. `,
+        h("button", { type: "button", class: "secondary small", onclick: () => { view.weak = !view.weak; load(); } },
+          view.weak ? "Hide weaker matches" : "Show weaker matches")));
+    }
+    out.push(h("div", { class: "bulk", role: "group", "aria-label": "Bulk actions" }, count, bulkButtons));
+    out.push(items.length ? body : empty(semantic ? (weak.length ? "No strong match." : "No active memory matches.") : "No memories match these filters."));
     if (page && page.pages > 1) {
       const go = (p) => { view.page = p; load(); };
       out.push(h("nav", { class: "pager", "aria-label": "Pages" },
@@ -165,7 +180,7 @@ function historyList(items) {
     return e.event;
   };
   return h("ol", { class: "timeline", id: "history" }, items.map((e) => h("li", { dataset: { event: e.event } },
-    h("div", {}, h("strong", {}, what(e)), e.actor ? ` by ${e.actor}` : " by owner"),
+    h("div", {}, h("strong", {}, what(e)), " by ", appLabel(e.actor)),
     e.event === "update" && e.old_text !== null ? h("div", { class: "muted" }, `was: “${e.old_text}”`) : null,
     h("div", { class: "when" }, `${fmtTime(e.at)} · seq ${e.seq}`))));
 }
@@ -231,7 +246,7 @@ export async function memoryPage(id) {
     h("section", { class: "panel" },
       h("p", { class: "text", id: "memory-text" }, m.text),
       h("dl", { class: "kv" },
-        h("dt", {}, "Id"), h("dd", {}, m.id), h("dt", {}, "App"), h("dd", {}, m.app || "owner"),
+        h("dt", {}, "Id"), h("dd", {}, m.id), h("dt", {}, "App"), h("dd", {}, appLabel(m.app)),
         h("dt", {}, "Categories"), h("dd", {}, m.categories.length ? chips(m.categories) : "none"),
         h("dt", {}, "Created"), h("dd", {}, fmtTime(m.created_at)), h("dt", {}, "Updated"), h("dd", {}, fmtTime(m.updated_at)),
         h("dt", {}, "Metadata"), h("dd", {}, JSON.stringify(m.metadata))),
