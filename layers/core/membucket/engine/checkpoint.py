@@ -268,7 +268,7 @@ def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: 
             complete.add(d)
     seq_of = {d: keys.seq_of_checkpoint_dir(d) for d in dirs}
     older = [(s, d) for d, s in seq_of.items() if d in complete and s is not None and s < pointer.seq]
-    previous = max(older)[0] if older else 0
+    previous, previous_dir = max(older) if older else (0, None)
     for info in store.list(keys.log_prefix):
         seq = keys.seq_of_log(info.key)
         if seq is None or seq > previous:
@@ -280,9 +280,9 @@ def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: 
             result.kept_recent += 1
     kept: list[str] = []
     for d, newest in dirs.items():
-        # Kept: the current checkpoint, the previous, any in between or newer (in flight).
+        # Kept: the current checkpoint, the previous one, and any newer (a compaction in flight).
         dir_seq = seq_of[d]
-        if d == pointer.dir or dir_seq is None or dir_seq >= previous:
+        if d in (pointer.dir, previous_dir) or dir_seq is None or dir_seq > pointer.seq:
             kept.append(d)
             continue
         if newest <= cutoff:

@@ -319,10 +319,19 @@ class Replica:
             raise CorruptCheckpoint(f"restore entry {entry.seq} names a checkpoint at seq {self.seq}")
 
     def _load_from_checkpoint(self, pointer: Pointer | None) -> None:
-        self._reset()
-        self.loaded = True
+        """Load ``pointer``'s checkpoint (re-reading the pointer when what it names is gone); on
+        any failure the replica is left unloaded, so the next sync starts over."""
+        try:
+            self._load_pointer(pointer)
+        except BaseException:
+            self._reset()
+            raise
+
+    def _load_pointer(self, pointer: Pointer | None) -> None:
         for _attempt in range(5):
             if pointer is None:
+                self._reset()
+                self.loaded = True
                 return
             try:
                 self.load_checkpoint(pointer)
@@ -330,8 +339,6 @@ class Replica:
             except (NotFound, CorruptCheckpoint) as exc:
                 # the pointer moved and GC removed what we were reading, or a bad download: re-read
                 log.warning("checkpoint %s unreadable (%s); re-reading the pointer", pointer.dir, exc)
-                self._reset()
-                self.loaded = True
                 pointer = read_pointer(self.store, self.keys)
         raise RuntimeError(f"could not load a checkpoint for {self.keys.root}")
 

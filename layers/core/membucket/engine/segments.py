@@ -110,11 +110,11 @@ def _sql_list(paths: list[Path]) -> str:
 
 
 def _columns(con: Connection, table: str) -> list[str]:
-    rows = con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' "
-        "AND table_name = ? ORDER BY column_index", [table],
-    ).fetchall()
-    return [str(r[0]) for r in rows]
+    """The table's columns in order (one cheap LIMIT 0 query; duckdb_columns() costs ~50 ms)."""
+    res = con.raw.execute(f'SELECT * FROM "{table}" LIMIT 0')
+    cols = [str(d[0]) for d in res.description or []]
+    res.fetchall()
+    return cols
 
 
 def _quoted(cols: list[str]) -> str:
