@@ -121,7 +121,7 @@ def bytes_per_add(root: Path, base: int, measured: int) -> tuple[dict[str, Any],
         "base_checkpoint_upload_bytes": first.bytes_uploaded,
         "bytes_put": counting.put_bytes, "puts": counting.puts,
         "bytes_per_add": round(counting.put_bytes / measured), "goal_bytes_per_add": 20_000,
-        "checkpoint_bytes": manifest.bytes,
+        "checkpoint_bytes": manifest.data_bytes,
         "segments": {t: len(s) for t, s in manifest.tables.items()},
         "store_bytes": _store_bytes(counting, user),
     }, url

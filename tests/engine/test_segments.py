@@ -245,7 +245,7 @@ def test_a_checkpoint_after_n_adds_writes_o_of_n_bytes(tmp_path):
     for start in range(0, 3000, 1000):
         ops.add_batch(ctx, [ops.NewMemory(text=f"base memory {i} about topic {i % 50}") for i in range(start, start + 1000)])
     mb.compact("alice", gc=False)
-    base_bytes = read_manifest(mb.store, read_pointer(mb.store, KEYS).dir).bytes
+    base_bytes = read_manifest(mb.store, read_pointer(mb.store, KEYS).dir).data_bytes
     written = []
     for n in (10, 40):
         for i in range(n):

@@ -71,7 +71,7 @@ class Pointer:
 def check_format(found: object, where: str) -> int:
     """The format number, or StoreFormatTooNew when this version does not know it."""
     try:
-        fmt = int(found)  # type: ignore[call-overload]
+        fmt = int(str(found))
     except (TypeError, ValueError):
         raise CorruptCheckpoint(f"{where} has no readable format number ({str(found)[:40]!r})") from None
     if fmt > KNOWN_FORMAT:

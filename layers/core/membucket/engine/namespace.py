@@ -388,7 +388,7 @@ class Namespace:
                 prepared.release()
         if published and prepared is not None:
             with self.replica.lock:
-                self.replica.mark_checkpointed(seq, prepared.manifest.bytes)
+                self.replica.mark_checkpointed(seq, prepared.manifest.data_bytes)
         result = CompactResult(seq=seq, published=published, bytes_uploaded=uploaded)
         if gc:
             result.gc = collect_garbage(self.store, self.keys, self.retention_seconds)

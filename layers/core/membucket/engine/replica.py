@@ -42,7 +42,7 @@ from .objcache import release
 from .operations import ACL_OPS, NamespaceRestore, op_name, parse_op
 from .queries import Memo, forget
 from .replay import apply_entries
-from .segments import Manifest, fetch_segments, load_tables, segment_files
+from .segments import Manifest, fetch_segments, lexical_index, load_tables, segment_files
 from .tables import connect, create_schema
 
 __all__ = ["Replica", "RESTORE_OP"]
@@ -295,17 +295,20 @@ class Replica:
         try:
             self._reset()
             self.loaded = True
-            load_tables(self.con, manifest, {s.sha256: f for s, f in zip(segs, files, strict=True)})
+            by_sha = {s.sha256: f for s, f in zip(segs, files, strict=True)}
+            load_tables(self.con, manifest, by_sha)
+            lexical = lexical_index(self.con, manifest, by_sha)
         finally:
             release(*files)
         kv = manifest.kv
         self.seq, self.embedder, self.dim = int(kv["seq"]), kv.get("embedder") or None, int(kv["dim"]) if kv.get("dim") else None
         self.next_vid, self.access_after = int(kv.get("next_vid", 1)), str(kv.get("access_after") or "")
         self.save_kv()
-        self.checkpoint_seq, self.checkpoint_bytes, self.tail_bytes = self.seq, manifest.bytes, 0
+        self.checkpoint_seq, self.checkpoint_bytes, self.tail_bytes = self.seq, manifest.data_bytes, 0
         if self.dim:
             self.index = VectorIndex(self.dim)
             self.rebuild_index()
+        self.lexical = lexical
         self.changed()
 
     def _load_restored(self, entry: LogEntry, op: NamespaceRestore) -> None:

@@ -16,7 +16,9 @@ tombstones. Trailing segments of one size tier (``TIER`` x apart) merge once ``T
 pile up, so a table keeps about log_TIER(size/delta) x (TIER-1) segments (at most ``MAX_SEGMENTS``)
 and a row is rewritten about log_TIER times. Small tables (``WHOLE``) are one segment, rewritten
 when they change. The key reuse goes through the manifest, never through byte equality of
-Parquet output. The FAISS index is not stored: a load rebuilds it from the vectors.
+Parquet output. The FAISS index is not stored: a load rebuilds it from the vectors. Memory
+rows carry ``_terms`` (their BM25 tokens, computed once when the row is written), so a load
+builds the lexical index by grouping them in DuckDB instead of re-tokenizing every text.
 """
 
 from __future__ import annotations
@@ -33,14 +35,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import numpy as np
+
 from ..store import IF_ABSENT, ObjectStore, PreconditionFailed
 from .keys import NamespaceKeys
+from .lexical import TOKENIZER, LexicalIndex, tokenize
 from .objcache import release
 from .tables import Connection
 
 __all__ = [
     "FORMAT", "MANIFEST", "Segment", "Manifest", "INCREMENTAL", "WHOLE", "TABLES",
-    "build_manifest", "load_tables", "fetch_segments", "segment_files",
+    "build_manifest", "load_tables", "fetch_segments", "segment_files", "lexical_index",
 ]
 
 FORMAT = 2
@@ -77,9 +83,10 @@ class Manifest:
     active: int = 0
     created_at: float = field(default_factory=time.time)
     format: int = FORMAT
+    lexical: int | None = TOKENIZER  # the tokenizer version of the memories' ``_terms``
 
     @property
-    def bytes(self) -> int:
+    def data_bytes(self) -> int:
         """Bytes of data this checkpoint names (the compaction trigger's yardstick)."""
         return sum(s.bytes for segs in self.tables.values() for s in segs)
 
@@ -89,8 +96,8 @@ class Manifest:
     def to_json(self) -> bytes:
         doc = {
             "format": self.format, "seq": self.seq, "embedder": self.embedder, "dim": self.dim, "kv": self.kv,
-            "memories": self.memories, "active": self.active, "created_at": self.created_at, "bytes": self.bytes,
-            "tables": {t: [s.to_dict() for s in segs] for t, segs in self.tables.items()},
+            "memories": self.memories, "active": self.active, "created_at": self.created_at, "bytes": self.data_bytes,
+            "tables": {t: [s.to_dict() for s in segs] for t, segs in self.tables.items()}, "lexical": self.lexical,
         }
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
@@ -101,7 +108,7 @@ class Manifest:
             seq=int(doc["seq"]), embedder=doc.get("embedder"), dim=doc.get("dim"), kv=dict(doc["kv"]),
             tables={t: [Segment(**s) for s in segs] for t, segs in doc["tables"].items()},
             memories=int(doc.get("memories", 0)), active=int(doc.get("active", 0)),
-            created_at=float(doc.get("created_at", 0.0)), format=int(doc["format"]),
+            created_at=float(doc.get("created_at", 0.0)), format=int(doc["format"]), lexical=doc.get("lexical"),
         )
 
 
@@ -208,16 +215,19 @@ def build_manifest(
         built.new[seg.sha256] = target
         local[seg.sha256] = target
 
+    _register_terms(con)
     for table in TABLES:
         cols = _columns(con, table)
+        terms = table == "memories"  # memory rows carry their BM25 tokens
         old = list(base.tables.get(table, [])) if base is not None else []
         old_files = base_files(old) if old else []
         local.update({s.sha256: p for s, p in zip(old, old_files, strict=True)})
         base_keys = _resolved(old_files, "_k, _n") if old_files else "SELECT NULL::UBIGINT AS _k, NULL::BIGINT AS _n WHERE false"
         body = f'SELECT {_quoted(cols)}, hash(t) AS _k, row_number() OVER (PARTITION BY hash(t)) AS _n, false AS _del FROM "{table}" t'
         nulls = ", ".join(f'NULL AS "{c}"' for c in cols)
-        added = f"SELECT * FROM ({body}) c WHERE NOT EXISTS (SELECT 1 FROM ({base_keys}) b WHERE b._k = c._k AND b._n = c._n)"
-        gone = (f"SELECT {nulls}, b._k, b._n, true AS _del FROM ({base_keys}) b "
+        extra = ', mb_terms(c."text") AS _terms' if terms else ""
+        added = f"SELECT c.*{extra} FROM ({body}) c WHERE NOT EXISTS (SELECT 1 FROM ({base_keys}) b WHERE b._k = c._k AND b._n = c._n)"
+        gone = (f"SELECT {nulls}, b._k, b._n, true AS _del{', NULL::VARCHAR[] AS _terms' if terms else ''} FROM ({base_keys}) b "
                 f"WHERE NOT EXISTS (SELECT 1 FROM ({_current_keys(table)}) c WHERE c._k = b._k AND c._n = b._n)")
         if table in WHOLE:
             changed = con.execute(f"SELECT (SELECT count(*) FROM ({added})) + (SELECT count(*) FROM ({gone}))").fetchone()
@@ -235,13 +245,53 @@ def build_manifest(
             keep(*out)
         while (n := _merge_plan(segs)) > 0:
             run = segs[-n:]
-            merged = _write(con, _resolved([local[s.sha256] for s in run], f"{_quoted(cols)}, _k, _n, _del", keep_tombstones=len(segs) > n),
+            carried = f"{_quoted(cols)}, _k, _n, _del" + (", _terms" if terms else "")
+            merged = _write(con, _resolved([local[s.sha256] for s in run], carried, keep_tombstones=len(segs) > n),
                             objects, order=_ORDER.get(table))
             segs = segs[:-n] + ([merged[1]] if merged is not None else [])
             if merged is not None:
                 keep(*merged)
         tables[table] = segs
     return built
+
+
+def _terms_of(text: str) -> list[str]:
+    return tokenize(text)
+
+
+def _register_terms(con: Connection) -> None:
+    """``mb_terms(text)``: the BM25 tokens of a text (engine/lexical.py), as a DuckDB function."""
+    try:
+        con.raw.create_function("mb_terms", _terms_of, [duckdb.sqltypes.VARCHAR], duckdb.list_type(duckdb.sqltypes.VARCHAR),
+                                side_effects=False)
+    except duckdb.NotImplementedException:
+        pass  # registered on this connection already
+
+
+def lexical_index(con: Connection, manifest: Manifest, files: dict[str, Path]) -> LexicalIndex | None:
+    """The BM25 index of the active memories from the terms the segments carry (None: not
+    usable, e.g. another tokenizer version; the replica then builds it from the texts)."""
+    segs = manifest.tables.get("memories", [])
+    if manifest.lexical != TOKENIZER or not segs:
+        return None
+    live = _resolved([files[s.sha256] for s in segs], '"vid", "state", _terms')
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _lex_docs AS SELECT vid, _terms AS t FROM ({live}) WHERE state = 'active'")
+    try:
+        docs = con.execute("SELECT vid, len(t) AS n, t IS NULL AS missing FROM _lex_docs ORDER BY vid").fetchnumpy()
+        if docs["missing"].any():
+            return None
+        con.execute("CREATE OR REPLACE TEMP TABLE _lex_post AS SELECT term, vid, count(*) AS tf "
+                    "FROM (SELECT vid, unnest(t) AS term FROM _lex_docs) GROUP BY term, vid")
+        terms = con.execute("SELECT term, count(*) AS n FROM _lex_post GROUP BY term ORDER BY term").fetchnumpy()
+        post = con.execute("SELECT vid, tf FROM _lex_post ORDER BY term, vid").fetchnumpy()
+    finally:
+        con.execute("DROP TABLE IF EXISTS _lex_docs")
+        con.execute("DROP TABLE IF EXISTS _lex_post")
+    bounds = np.concatenate([[0], np.cumsum(np.asarray(terms["n"], dtype=np.int64))])
+    return LexicalIndex.from_postings(
+        [str(t) for t in terms["term"]], bounds, np.asarray(post["vid"]), np.asarray(post["tf"]),
+        np.asarray(docs["vid"], dtype=np.int64), np.asarray(docs["n"], dtype=np.float32),
+    )
 
 
 def upload_segments(store: ObjectStore, keys: NamespaceKeys, new: dict[str, Path]) -> int:
