@@ -88,8 +88,11 @@ class LexicalIndex:
         self._len = np.zeros(1024, dtype=np.float32)
         self._total = 0
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        # the frozen base (``from_postings``): term -> (sorted vids, tf), and which base docs are still in
-        self._base: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # the frozen base (``from_postings``): term -> its slice of (sorted vids, tf), and which base docs are still in
+        self._base: dict[str, int] = {}
+        self._bounds = np.zeros(1, dtype=np.int64)
+        self._base_vids = np.empty(0, dtype=np.int64)
+        self._base_tfs = np.empty(0, dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)
         self._base_n = 0
 
@@ -100,9 +103,10 @@ class LexicalIndex:
         """A frozen base: ``terms[i]``'s postings are ``vids[bounds[i]:bounds[i+1]]`` (sorted) with
         ``tfs`` alike; ``doc_lens`` are the term counts of ``doc_vids`` (every indexed document)."""
         lex = cls()
-        vids = np.asarray(vids, dtype=np.int64)
-        tfs = np.asarray(tfs, dtype=np.float32)
-        lex._base = {t: (vids[bounds[i]:bounds[i + 1]], tfs[bounds[i]:bounds[i + 1]]) for i, t in enumerate(terms)}
+        lex._base_vids = np.asarray(vids, dtype=np.int64)
+        lex._base_tfs = np.asarray(tfs, dtype=np.float32)
+        lex._bounds = np.asarray(bounds, dtype=np.int64)
+        lex._base = dict(zip(terms, range(len(terms)), strict=True))  # slices are cut on first use
         top = int(doc_vids.max()) + 1 if len(doc_vids) else 0
         lex._len = np.zeros(max(1024, 2 * top), dtype=np.float32)
         lex._len[doc_vids] = doc_lens
@@ -181,10 +185,13 @@ class LexicalIndex:
         arr = self._arrays.get(term)
         if arr is None:
             post = self._post.get(term)
-            base = self._base.get(term)
-            if base is not None:
-                keep = self._alive[base[0]]
-                base = (base[0][keep], base[1][keep])
+            i = self._base.get(term)
+            base = None
+            if i is not None:
+                lo, hi = int(self._bounds[i]), int(self._bounds[i + 1])
+                bv, bt = self._base_vids[lo:hi], self._base_tfs[lo:hi]
+                keep = self._alive[bv]
+                base = (bv[keep], bt[keep])
             if post:
                 over = (np.fromiter(post.keys(), dtype=np.int64, count=len(post)),
                         np.fromiter(post.values(), dtype=np.float32, count=len(post)))

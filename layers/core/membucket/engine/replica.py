@@ -391,8 +391,8 @@ class Replica:
         vids = np.asarray(res["vid"], dtype=np.int64)
         if len(vids) == 0:
             return vids, np.empty((0, self.dim or 0), dtype=np.float32)
-        flat = np.frombuffer(b"".join(res["vector"]), dtype="<f4")
-        return vids, flat.reshape(len(vids), -1).astype(np.float32)
+        flat = np.frombuffer(b"".join(res["vector"]), dtype="<f4")  # already float32: no copy
+        return vids, flat.reshape(len(vids), -1)
 
     def snapshot(self, db_file: Path) -> bytes:
         """Write the replica's DuckDB to ``db_file`` and return the serialized index."""
