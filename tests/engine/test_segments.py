@@ -257,3 +257,27 @@ def test_a_checkpoint_after_n_adds_writes_o_of_n_bytes(tmp_path):
     assert written[0] < 10 * per_row * 4 + 20_000, written  # ~10 rows (+ history), a manifest, a pointer
     assert written[1] < 40 * per_row * 4 + 20_000, written
     assert max(written) < base_bytes / 10, (written, base_bytes)
+
+
+def test_a_format1_backup_still_restores_and_verifies(tmp_path):
+    """A backup taken while the store held a format-1 checkpoint (today's), restored by this version."""
+    url = str(tmp_path / "bucket")
+    mb = make_mb(url, tmp_path / "w", compact_after=0)
+    ctx = mb.context("alice", app="cursor")
+    for i in range(8):
+        ops.add(ctx, f"format one memory {i} colour {i % 3}")
+    _format1_checkpoint(mb)
+    ops.add(ctx, "a tail entry after it")
+    target = open_store(str(tmp_path / "backup"))
+    report = take_backup(mb.store, target)
+    rec = json.loads(target.get(f"backups/{report.id}/manifest.json").body)["namespaces"]["alice"]
+    assert [c.get("format", 1) for c in rec["checkpoints"]] == [1]
+    want = replayed(mb.store, tmp_path, "want")
+    assert verify_backup(target, cache_dir=tmp_path / "v").ok
+    fresh = open_store(str(tmp_path / "restored"))
+    restore(fresh, target, cache_dir=tmp_path / "rc")
+    assert replayed_from(fresh, tmp_path) == want
+    # and a forced restore over a live namespace writes a format-2 checkpoint for the restored state
+    restore(mb.store, target, cache_dir=tmp_path / "rc2", force=True)
+    assert read_pointer(mb.store, KEYS).format == 2
+    assert from_checkpoint(url, tmp_path, "after-force")["memories"] == want["memories"]
