@@ -54,6 +54,8 @@ def prepare(store: ObjectStore, keys: NamespaceKeys, rep: Replica, base: Pointer
     try:
         kv = {"seq": rep.seq, "embedder": rep.embedder, "dim": rep.dim, "next_vid": rep.next_vid, "access_after": rep.access_after}
         built = build_manifest(rep.con, kv, base_manifest, base_files, rep.cache_dir)
+        named = {s.sha256 for s in built.manifest.segments()}
+        built.new = {sha: path for sha, path in built.new.items() if sha in named}  # not a delta merged away at once
         for path in built.new.values():
             pin(path)
             pins.append(path)
