@@ -154,7 +154,7 @@ def bench_export(n, store_kind, out):
 @click.option("--base", default=100000, show_default=True, help="Namespace size for bytes per add and cold start (0 skips).")
 @click.option("--measured", default=2000, show_default=True, help="Single adds into the base namespace whose PUT bytes are counted.")
 @click.option("--backends", default="local,moto", show_default=True, help="Cold start on: local, moto (HTTP server).")
-@click.option("--out", default="bench/results/engine-storage.json", show_default=True, help="Where to write the JSON results.")
+@click.option("--out", default="bench/out/engine-storage.json", show_default=True, help="Where to write the JSON results.")
 @translate_errors
 def bench_engine_storage(adds, base, measured, backends, out):
     """Store bytes per memory, bytes written per add and cold start (issue 12, format-2 checkpoints).
