@@ -183,3 +183,20 @@ def bench_engine_load(parts, backends, s3, servers, clients, requests, add_share
         clients=clients, requests=requests, add_share=add_share, seed_n=seed_n, compact_after=compact_after,
         writers=writers, commits=commits, s3=s3, command=" ".join(["membucket", "bench", "engine-load", *sys.argv[3:]]),
     )
+
+
+@bench.command("engine-storage")
+@click.option("--adds", default=10000, show_default=True, help="Single adds before measuring bytes per memory (0 skips).")
+@click.option("--base", default=100000, show_default=True, help="Namespace size for bytes per add and cold start (0 skips).")
+@click.option("--measured", default=2000, show_default=True, help="Single adds into the base namespace whose PUT bytes are counted.")
+@click.option("--backends", default="local,moto", show_default=True, help="Cold start on: local, moto (HTTP server).")
+@click.option("--out", default="bench/out/engine-storage.json", show_default=True, help="Where to write the JSON results.")
+@translate_errors
+def bench_engine_storage(adds, base, measured, backends, out):
+    """Store bytes per memory, bytes written per add and cold start (issue 12, format-2 checkpoints).
+
+    Example: membucket bench engine-storage --adds 10000 --base 100000 --measured 2000
+    """
+    from .storage import run
+
+    run(adds, base, measured, [b for b in backends.split(",") if b], out)

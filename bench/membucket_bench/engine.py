@@ -104,7 +104,11 @@ def _measure(store_url: str, endpoint: str | None, root: Path, n: int, queries: 
     cold_ms = _timed(lambda: ops.search_vector(cold.context(user), qs[1], limit=10))
     ns = mb.namespace(user)
     p = read_pointer(mb.store, ns.keys)
-    meta = json.loads(mb.store.get(p.dir + "meta.json").body)
+    if p.format == 2:  # segments + manifest: no FAISS file (engine/segments.py)
+        doc = json.loads(mb.store.get(p.dir + "manifest.json").body)
+        meta = {"db_size": doc["bytes"], "index_size": 0}
+    else:
+        meta = json.loads(mb.store.get(p.dir + "meta.json").body)
     shutil.rmtree(cold_cache, ignore_errors=True)
     return {
         "n": n,

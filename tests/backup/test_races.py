@@ -41,16 +41,22 @@ def test_gc_moving_the_pointer_mid_backup_makes_the_namespace_be_read_again(tmp_
     first = mb.compact("alice", gc=False)
     for i in range(3):
         ops.add(ctx, f"fact {i} after it")
-    old_meta = next(i.key for i in mb.store.list("ns/alice/checkpoints/") if i.key.endswith("meta.json"))
-    # While the backup reads the old checkpoint, a compaction moves the pointer and (retention 0)
-    # deletes the old checkpoint and every entry up to the new one.
-    racing = CompactOnFirstRead(mb.store, old_meta, lambda: mb.compact("alice"))
+    old_meta = next(i.key for i in mb.store.list("ns/alice/checkpoints/") if i.key.endswith("manifest.json"))
+
+    def two_compactions():
+        mb.compact("alice")
+        ops.add(ctx, "between the two")
+        mb.compact("alice")
+
+    # While the backup reads the old checkpoint, two compactions move the pointer and (retention 0)
+    # delete the old checkpoint (two back now) and every entry up to the previous one.
+    racing = CompactOnFirstRead(mb.store, old_meta, two_compactions)
     target = BackupTarget.open(str(tmp_path / "backups"))
     report = take_backup(racing, target.root)
     assert racing.fired and report.id and report.retried == 1
     rec = load_manifest(target.root).namespaces["alice"]
-    assert rec.seq == 7 and rec.pointer["seq"] == 7 and first.seq == 4
-    assert [c["seq"] for c in rec.checkpoints] == [7] and rec.log == []
+    assert rec.seq == 8 and rec.pointer["seq"] == 8 and first.seq == 4
+    assert [c["seq"] for c in rec.checkpoints] == [7, 8] and [s for s, _ in rec.log] == [8]
     assert verify_backup(target.root, cache_dir=tmp_path / "v").ok
     restore(open_store(str(tmp_path / "restored")), target.root, cache_dir=tmp_path / "rc")
     assert state(make_mb(str(tmp_path / "restored"), tmp_path / "c2"), "alice") == state(mb, "alice")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -95,6 +96,10 @@ def test_writer_killed_between_checkpoint_upload_and_pointer_move(tmp_path):
     assert ops.list_memories(reader.context("alice")).total == 15
     r = make_mb(url, tmp_path / "c3", retention_seconds=0).compact("alice")
     assert r.published and r.seq == 15
-    orphans = {i.key.split("/")[3] for i in mb.store.list("ns/alice/checkpoints/")}
-    assert len(orphans) == 1, orphans  # the orphan and the old checkpoint were collected
+    dirs = {i.key.split("/")[3] for i in mb.store.list("ns/alice/checkpoints/")}
+    assert dirs == {first.dir.split("/")[3], read_pointer(mb.store, mb.namespace("alice").keys).dir.split("/")[3]}, dirs
+    # the orphan was collected; the previous checkpoint is kept (the current shares its segments)
+    keys = mb.namespace("alice").keys
+    named = {s["sha256"] for d in dirs for t in json.loads(mb.store.get(f"{keys.checkpoints_prefix}{d}/manifest.json").body)["tables"].values() for s in t}
+    assert {keys.segment_sha256(i.key) for i in mb.store.list(keys.segments_prefix)} == named  # the orphan's own segments too
     assert ops.list_memories(make_mb(url, tmp_path / "c4").context("alice")).total == 15

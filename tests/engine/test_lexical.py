@@ -94,8 +94,21 @@ def test_cold_replica_from_checkpoint_gives_the_same_lexical_results(bucket, tmp
     cold_mb = make_mb(bucket, tmp_path / "c-cold")
     cold = cold_mb.context("alice")
     with cold.ns.read() as rep:
-        assert rep.checkpoint_seq > 0 and rep.lexical is None  # built lazily
+        # loaded from the terms the checkpoint's segments carry (no text re-tokenized)
+        assert rep.checkpoint_seq > 0 and rep.lexical is not None and rep.lexical.size == 24 - 6
     for q in queries:
         assert [(h.id, h.score) for h in ops.search(cold, q, limit=20, mode="lexical")] == warm[q]
     seen = {h.id for q in queries for h in ops.search(cold, q, limit=20, mode="hybrid")}
     assert seen and seen.isdisjoint(ids[:6])  # paused and deleted memories are not indexed
+    # changes after the load go on top of the loaded base and give what a fresh build gives
+    ops.update(cold, ids[7], text="note seven: a red balloon over Lima")
+    ops.change_state(cold, [ids[8]], "paused")
+    ops.add(cold, "a blue kite and a red balloon")
+    with cold.ns.read() as rep:
+        loaded = rep.lexical
+        rep.lexical = None
+        rebuilt = rep.lexical_index()
+        for q in queries + ["red balloon", "Lima"]:
+            got, want = loaded.search(q, 20), rebuilt.search(q, 20)
+            assert got[1].tolist() == want[1].tolist() and got[0].tolist() == pytest.approx(want[0].tolist())
+        assert loaded.ids().tolist() == rebuilt.ids().tolist()

@@ -64,11 +64,15 @@ def test_gc_gap_reloads_from_checkpoint(bucket, tmp_path):
     assert len(ops.list_memories(reader.context("alice")).items) == 1  # reader warm at an early seq
     for i in range(10):
         ops.add(ctx, f"memory number {i} with words {i}")
+    first = writer.compact("alice")
+    assert first.gc.log_deleted == 0  # the log since the previous checkpoint (none yet) is kept
+    for i in range(3):
+        ops.add(ctx, f"second batch {i}")
     r = writer.compact("alice")
-    assert r.gc.log_deleted == r.seq  # every entry up to the checkpoint is gone
+    assert r.gc.log_deleted == first.seq  # every entry up to the previous checkpoint is gone
     ops.add(ctx, "after gc")
     assert state_of(reader) == state_of(writer)
-    assert ops.list_memories(reader.context("alice")).total == 12
+    assert ops.list_memories(reader.context("alice")).total == 15
 
 
 def test_index_disagreeing_with_duckdb_is_rebuilt(bucket, tmp_path):
@@ -89,8 +93,9 @@ def test_corrupt_checkpoint_file_is_detected(bucket, tmp_path):
     writer = make_mb(bucket, tmp_path / "c1")
     ops.add(writer.context("alice"), "something to keep")
     writer.compact("alice", gc=False)
-    p = read_pointer(writer.store, writer.namespace("alice").keys)
-    writer.store.put(p.dir + "db.duckdb", b"garbage")
+    keys = writer.namespace("alice").keys
+    seg = next(i.key for i in writer.store.list(keys.segments_prefix))
+    writer.store.put(seg, b"garbage")
     reader = make_mb(bucket, tmp_path / "c2")
     with pytest.raises(RuntimeError):
         reader.namespace("alice").replica.sync()
@@ -103,8 +108,8 @@ def test_compaction_is_automatic_past_the_threshold(bucket, tmp_path):
         ops.add(ctx, f"auto compaction {i} words {i * 3}")
     p = read_pointer(writer.store, writer.namespace("alice").keys)
     assert p is not None and p.seq >= 10
-    meta = json.loads(writer.store.get(p.dir + "meta.json").body)
-    assert meta["embedder"] == "test/hash-64" and meta["dim"] == 64 and meta["seq"] == p.seq
+    meta = json.loads(writer.store.get(p.dir + "manifest.json").body)
+    assert meta["embedder"] == "test/hash-64" and meta["dim"] == 64 and meta["seq"] == p.seq and meta["format"] == 2
 
 
 def test_a_pointer_naming_another_users_checkpoint_never_loads_it(tmp_path):

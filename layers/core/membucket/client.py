@@ -109,6 +109,8 @@ class Membucket:
             commit_attempts=s.commit_attempts,
             commit_timeout_seconds=s.commit_timeout_seconds,
             compact_after=s.compact_after,
+            compact_fraction=s.compact_fraction,
+            compact_min_bytes=s.compact_min_bytes,
             retention_seconds=s.retention_seconds,
             registry=self.registry,
         )

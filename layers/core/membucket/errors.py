@@ -22,7 +22,8 @@
      │    ├── IllegalTransition         illegal_transition   409
      │    ├── EmbedderMismatch          embedder_mismatch    409
      │    ├── TargetNotEmpty            target_not_empty     409
-     │    └── BackupUnusable            backup_unusable      409
+     │    ├── BackupUnusable            backup_unusable      409
+     │    └── StoreFormatTooNew         store_format_too_new 409
      └── ServiceUnavailable             unavailable          503
           ├── CommitContention          commit_contention    503
           ├── StoreUnavailable          store_unavailable    503
@@ -57,6 +58,7 @@ __all__ = [
     "EmbedderMismatch",
     "TargetNotEmpty",
     "BackupUnusable",
+    "StoreFormatTooNew",
     "ServiceUnavailable",
     "CommitContention",
     "StoreUnavailable",
@@ -161,6 +163,12 @@ class BackupUnusable(Conflict):
     """A backup that cannot give what was asked (corrupt, unknown format, point outside its log)."""
 
     code = "backup_unusable"
+
+
+class StoreFormatTooNew(Conflict):
+    """The store holds a checkpoint format newer than this version knows: it reads and writes nothing."""
+
+    code = "store_format_too_new"
 
 
 class ServiceUnavailable(MembucketError):

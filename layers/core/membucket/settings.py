@@ -132,7 +132,13 @@ class Settings(BaseSettings):
         "adding beside it (off: only equal texts fold; '3 cats' must not replace '2 cats')",
     )
     compact_after: int = Field(500, description="Compact automatically when the log tail grows past this many entries")
-    retention_seconds: float = Field(24 * 3600, description="Keep superseded log entries and checkpoints this long")
+    compact_fraction: float = Field(
+        0.1, ge=0, description="Compact automatically when the log tail's bytes pass this fraction of the checkpoint's bytes"
+    )
+    compact_min_bytes: int = Field(1 << 20, ge=0, description="... but not before the tail holds this many bytes")
+    retention_seconds: float = Field(
+        600, description="Grace before superseded checkpoints, segments and log entries are deleted (older history: backups)"
+    )
     backup_url: str | None = Field(
         None,
         validation_alias=AliasChoices("MEMBUCKET_BACKUP_URL", "MEMBUCKET_BACKUP_STORE"),  # the older name still works

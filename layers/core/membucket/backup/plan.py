@@ -74,14 +74,14 @@ def plan_restore(user: str, rec: NamespaceRecord, seq: int | None = None) -> Res
 def replay(objects: ObjectStore, plan: RestorePlan, cache_dir: Path, sha256: Callable[[str], str | None] | None = None) -> Replica:
     """A replica at exactly ``plan.seq``, built from the backup's objects.
 
-    The checkpoint's files are checked against its meta.json; each log entry against
+    The checkpoint's files are checked against its meta.json (format 1) or manifest (format 2); each log entry against
     ``sha256(key)`` (the manifest's checksum) when given: restore must not apply a damaged entry.
     """
     keys = NamespaceKeys(plan.user)
     rep = Replica(objects, keys, cache_dir)
     rep.mark_loaded()
     if plan.checkpoint is not None:
-        rep.load_checkpoint(Pointer(seq=plan.checkpoint["seq"], dir=plan.checkpoint["dir"]))
+        rep.load_checkpoint(Pointer(seq=plan.checkpoint["seq"], dir=plan.checkpoint["dir"], format=plan.checkpoint.get("format")))
     batch: list[LogEntry] = []
     for seq in plan.entries:
         body = objects.get(keys.log(seq)).body

@@ -28,20 +28,19 @@ import hashlib
 import json
 import re
 import tempfile
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..engine import queries
-from ..engine.checkpoint import CheckpointMeta, Pointer, read_pointer
+from ..engine.checkpoint import Pointer, read_pointer
+from ..engine.incremental import prepare, upload
 from ..engine.keys import NamespaceKeys
 from ..engine.log import LogEntry
 from ..engine.operations import NamespaceRestore
 from ..engine.replica import Replica
+from ..engine.segments import MANIFEST
 from ..errors import BackupUnusable, Conflict, InvalidInput, NotFoundError, TargetNotEmpty
 from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCondition
 from .manifest import OBJECTS, Manifest, ObjectsView, check_apart, load_manifest
@@ -170,6 +169,10 @@ def _check_keys(manifest: Manifest, plan: RestorePlan) -> None:
     listed = [(k, (keys.access_prefix,), lambda k: True) for k in rec.access if k != keys.preferences]
     listed += [(k, (keys.blobs_prefix, keys.reindex_prefix), lambda k: keys.side_sha256(k) is not None) for k in rec.sides]
     listed += [(c.get("dir") if isinstance(c, dict) else None, (keys.checkpoints_prefix,), lambda k: True) for c in rec.checkpoints]
+    for c in rec.checkpoints:
+        for sha in c.get("segments", []) if isinstance(c, dict) else []:
+            key = f"{keys.segments_prefix}{sha}.parquet" if isinstance(sha, str) else None
+            listed.append((key, (keys.segments_prefix,), lambda k: keys.segment_sha256(k) is not None))
     for key, prefixes, shaped in listed:
         inside = isinstance(key, str) and key.startswith(prefixes) and shaped(key)
         if not inside or any(p in ("", ".", "..") for p in key[len(keys.root):].rstrip("/").split("/")):
@@ -195,7 +198,11 @@ def _copy_in(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manif
     rec = manifest.namespaces[plan.user]
     copied = 0
     if plan.checkpoint is not None:
-        for name in ("db.duckdb", "index.faiss", "meta.json"):
+        for sha in plan.checkpoint.get("segments", []):  # format 2: the segments, then the manifest
+            objects.copy(keys.segment(sha), keys.segment(sha), dst=target)
+            copied += 1
+        names = (MANIFEST,) if plan.checkpoint.get("format", 1) >= 2 else ("db.duckdb", "index.faiss", "meta.json")
+        for name in names:
             objects.copy(plan.checkpoint["dir"] + name, plan.checkpoint["dir"] + name, dst=target)
             copied += 1
     for key in _access_keys(manifest, plan):
@@ -213,7 +220,7 @@ def _copy_in(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manif
             raise Conflict(f"user {plan.user!r} was written to during the restore (log entry {seq}); restore again with --force") from None
         copied += 1
     if plan.checkpoint is not None:
-        body = json.dumps({"seq": plan.checkpoint["seq"], "dir": plan.checkpoint["dir"]}).encode()
+        body = Pointer(plan.checkpoint["seq"], plan.checkpoint["dir"], format=plan.checkpoint.get("format")).to_json()
         try:
             target.put(keys.pointer, body, IF_ABSENT)
         except PreconditionFailed:
@@ -222,24 +229,14 @@ def _copy_in(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manif
     return copied
 
 
-def _write_checkpoint(store: ObjectStore, keys: NamespaceKeys, rep: Replica, seq: int, tmp: Path) -> str:
-    """Upload ``rep`` as an immutable checkpoint at ``seq`` (meta.json last); return its directory."""
+def _write_checkpoint(store: ObjectStore, keys: NamespaceKeys, rep: Replica, seq: int) -> str:
+    """Upload ``rep`` as an immutable (format-2, whole) checkpoint at ``seq``; return its directory."""
     rep.advance(seq)
-    db_file = tmp / f"restore-{uuid.uuid4().hex}.duckdb"
-    index_bytes = rep.snapshot(db_file)
-    counts = queries.memory_counts(rep)
-    db_bytes = db_file.read_bytes()
-    db_file.unlink()
-    meta = CheckpointMeta(
-        seq=seq, embedder=rep.embedder, dim=rep.dim, memories=int(counts[0]), active=int(counts[1]),
-        db_sha256=hashlib.sha256(db_bytes).hexdigest(), db_size=len(db_bytes),
-        index_sha256=hashlib.sha256(index_bytes).hexdigest(), index_size=len(index_bytes), created_at=time.time(),
-    )
-    ckpt_dir = keys.checkpoint_dir(seq, uuid.uuid4().hex[:8])
-    store.put(ckpt_dir + "db.duckdb", db_bytes, IF_ABSENT)
-    store.put(ckpt_dir + "index.faiss", index_bytes, IF_ABSENT)
-    store.put(ckpt_dir + "meta.json", meta.to_json(), IF_ABSENT)
-    return ckpt_dir
+    prepared = prepare(store, keys, rep, None)
+    try:
+        return upload(store, keys, prepared).dir
+    finally:
+        prepared.release()
 
 
 def _highest_seq(store: ObjectStore, keys: NamespaceKeys) -> int:
@@ -255,14 +252,14 @@ def _replace(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manif
         rep = replay(objects, plan, Path(tmp), sha256=lambda key: _listed_sha256(manifest, objects, key))
         for _ in range(20):
             seq = _highest_seq(target, keys) + 1
-            ckpt_dir = _write_checkpoint(target, keys, rep, seq, Path(tmp))
+            ckpt_dir = _write_checkpoint(target, keys, rep, seq)
             op = NamespaceRestore(checkpoint=ckpt_dir, backup=manifest.id, source_seq=plan.seq)
             entry = LogEntry(seq=seq, ops=[op.to_dict()], actor="restore")
             try:
                 target.put(keys.log(seq), entry.encode(), IF_ABSENT)
             except PreconditionFailed:
                 continue  # a writer committed that number first; its checkpoint files are left for GC
-            _move_pointer(target, keys, Pointer(seq, ckpt_dir))
+            _move_pointer(target, keys, Pointer(seq, ckpt_dir, format=2))
             for key in _access_keys(manifest, plan):
                 try:
                     target.head(key)
@@ -273,7 +270,7 @@ def _replace(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manif
 
 
 def _move_pointer(store: ObjectStore, keys: NamespaceKeys, new: Pointer) -> None:
-    body = json.dumps({"seq": new.seq, "dir": new.dir}).encode()
+    body = new.to_json()
     for _ in range(20):
         current = read_pointer(store, keys)
         if current is not None and current.seq >= new.seq:

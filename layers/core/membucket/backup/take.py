@@ -7,7 +7,9 @@ Protocol, per namespace, while writers keep committing:
    with If-None-Match and never change, so the state at S is fixed: whatever commits later is
    simply not in this backup.
 3. Copy what restoring any retained point up to S needs: the checkpoints at or below S (D among
-   them), the retained log entries up to S and the access records. Objects already in the
+   them; for format 2, the manifest and the segments it names, which are content-addressed, so a
+   segment already copied for an earlier checkpoint or backup is skipped: incremental backups copy
+   only new segments), the retained log entries up to S and the access records. Objects already in the
    target with the size and source ETag the previous manifest recorded are skipped. Checkpoint
    data files (whose sha256 their meta.json gives) are copied server-side when both stores share
    an S3 endpoint; small objects (entries, meta.json, access records) are read and written,
@@ -35,6 +37,8 @@ from ..auth.tokens import PREFIX as TOKENS
 from ..engine.checkpoint import CheckpointMeta, read_pointer
 from ..engine.keys import NamespaceKeys, list_users
 from ..engine.log import LogEntry, format_ts
+from ..engine.segments import MANIFEST
+from ..engine.segments import Manifest as CheckpointManifest
 from ..store import IF_ABSENT, NotFound, ObjectInfo, ObjectStore
 from .manifest import BACKUPS, OBJECTS, PARTIAL, Manifest, NamespaceRecord, ObjectRecord, TokenRecord, check_apart, list_backups, load_manifest, new_backup_id
 
@@ -184,6 +188,7 @@ class _Run:
         dirs: dict[str, dict[str, ObjectInfo]] = {}
         access: list[ObjectInfo] = []
         sides: list[tuple[ObjectInfo, str]] = []
+        segments: dict[str, ObjectInfo] = {}
         for info in self.src.list(keys.root):
             if info.key.startswith(keys.log_prefix):
                 seq = keys.seq_of_log(info.key)
@@ -196,6 +201,8 @@ class _Run:
                 access.append(info)  # restored verbatim (preferences: as they were at the backup)
             elif (sha := keys.side_sha256(info.key)) is not None:
                 sides.append((info, sha))
+            elif (sha := keys.segment_sha256(info.key)) is not None:
+                segments[sha] = info
         seq = base
         while seq + 1 in logs:
             seq += 1
@@ -206,10 +213,21 @@ class _Run:
         prev_ts = {int(s): ts for s, ts in prev_rec.log} if prev_rec is not None else {}
         prev_ckpt = {c["dir"]: c for c in prev_rec.checkpoints} if prev_rec is not None else {}
         objects: Placed = {}
-        record = NamespaceRecord(seq=seq, pointer=None if pointer is None else {"seq": pointer.seq, "dir": pointer.dir})
+        record = NamespaceRecord(seq=seq, pointer=None if pointer is None else json.loads(pointer.to_json()))
 
         for d in sorted(dirs):
             files = dirs[d]
+            if MANIFEST in files:
+                try:
+                    ckpt = self._segmented(d, files[MANIFEST], prev_ckpt.get(d), segments, seq, objects)
+                except NotFound:
+                    if pointer is not None and d == pointer.dir:
+                        raise _Moved(f"checkpoint {d} vanished while copying") from None
+                    objects.pop(files[MANIFEST].key, None)
+                    continue  # an old checkpoint collected meanwhile: leave it out
+                if ckpt is not None:
+                    record.checkpoints.append(ckpt)
+                continue
             if not {"meta.json", "db.duckdb", "index.faiss"} <= set(files):
                 continue  # being written, or an orphan of a failed compaction
             try:
@@ -260,6 +278,26 @@ class _Run:
             except NotFound:
                 continue  # collected meanwhile: no retained entry names it any more
         return record, objects
+
+    def _segmented(self, d: str, manifest: ObjectInfo, prev: dict | None, segments: dict[str, ObjectInfo], seq: int,
+                   objects: Placed) -> dict | None:
+        """Copy a format-2 checkpoint (its segments, then the manifest's record); None if newer than ``seq``."""
+        body = self.small(manifest, objects)
+        if body is None and prev is not None and "segments" in prev:
+            ckpt = prev
+        else:
+            man = CheckpointManifest.from_json(body if body is not None else self.copy_of(objects, manifest.key))
+            ckpt = {"seq": man.seq, "dir": d, "created_at": man.created_at, "format": man.format,
+                    "segments": sorted({s.sha256 for s in man.segments()})}
+        if ckpt["seq"] > seq:
+            objects.pop(manifest.key, None)
+            return None  # newer than the recorded sequence: not part of this backup
+        for sha in ckpt["segments"]:
+            info = segments.get(sha)
+            if info is None:
+                raise NotFound(f"segment {sha} of {d}")
+            self.large(info, sha, objects)
+        return ckpt
 
     # -- tokens ------------------------------------------------------------------------------
     def tokens(self) -> tuple[list[TokenRecord], dict[str, ObjectRecord]]:

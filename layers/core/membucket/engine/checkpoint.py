@@ -1,18 +1,26 @@
 """Checkpoints: the full state of a namespace at one sequence, as immutable objects plus a pointer.
 
-Write protocol (compaction), numbered as in DESIGN.md:
+Format 2 (written since issue 12; engine/segments.py): content-addressed Parquet segments under
+``segments/`` and ``checkpoints/<S>-<tag>/manifest.json`` naming them; only what changed since
+the previous checkpoint is uploaded. Format 1 (``db.duckdb`` + ``index.faiss`` + ``meta.json``)
+still loads; the first compaction of such a store writes format 2. ``CHECKPOINT`` records the
+format it points at; a format newer than ``KNOWN_FORMAT`` raises StoreFormatTooNew, before
+anything is read or written.
 
-1. Sync the replica to sequence S and snapshot it (DuckDB file, FAISS index).
-2. PUT ``checkpoints/<S>-<tag>/db.duckdb`` and ``index.faiss`` (a fresh tag per attempt, so a
-   writer killed half-way leaves only an orphan directory that GC removes later).
-3. PUT ``meta.json`` (seq, counts, sha256 of both files, embedder id and dimension) last:
-   a checkpoint without meta does not exist for readers.
-4. Move ``CHECKPOINT`` with If-Match on the ETag read (If-None-Match when absent). 412 → re-read;
+Write protocol (compaction):
+
+1. Sync the replica to sequence S; diff it against the checkpoint the pointer names.
+2. PUT the new segments (If-None-Match: a 412 means the same bytes are there), then
+   ``checkpoints/<S>-<tag>/manifest.json`` (a fresh tag per attempt: a writer killed half-way
+   leaves only unreferenced objects, which GC removes after the grace period).
+3. Move ``CHECKPOINT`` with If-Match on the ETag read (If-None-Match when absent). 412 → re-read;
    a pointer already at S or newer is left alone. Readers only ever follow the pointer.
 
-Garbage collection deletes log entries at or below the pointer's sequence, and checkpoints other
-than the current one, only once they are older than the retention period; likewise the files of a
-finished reindex (engine/reindex.py) once the checkpoint is past its switch.
+Garbage collection (``collect_garbage``) keeps the current checkpoint, the previous one (whose
+segments it mostly shares) and the log since the previous one; older manifests, their
+unshared segments and older entries go once older than the grace period (``retention_seconds``),
+so a replica mid-load is not broken (loaders re-read the pointer on NotFound). Point-in-time
+beyond that is what backups keep.
 """
 
 from __future__ import annotations
@@ -27,14 +35,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import StoreFormatTooNew
 from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCondition
 from .blobs import collect_blobs
 from .claims import collect_claims
 from .keys import NamespaceKeys
 from .objcache import pin, release, touch
 from .reindex import collect_reindex_garbage
+from .segments import MANIFEST, Manifest
 
-__all__ = ["Pointer", "CheckpointMeta", "read_pointer", "fetch_checkpoint", "cached_object", "publish_checkpoint", "collect_garbage", "GcResult"]
+__all__ = [
+    "Pointer", "CheckpointMeta", "read_pointer", "fetch_checkpoint", "cached_object", "publish_checkpoint", "move_pointer",
+    "collect_garbage", "GcResult", "KNOWN_FORMAT", "check_format", "checkpoint_format", "read_manifest",
+]
+
+KNOWN_FORMAT = 2  # the newest checkpoint format this version reads and writes
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +59,27 @@ class Pointer:
     seq: int
     dir: str
     etag: str | None = None
+    format: int | None = None  # None: not recorded (format 1 pointers; restore entries): look at the directory
+
+    def to_json(self) -> bytes:
+        doc: dict[str, object] = {"seq": self.seq, "dir": self.dir}
+        if self.format is not None and self.format > 1:
+            doc["format"] = self.format
+        return json.dumps(doc).encode()
+
+
+def check_format(found: object, where: str) -> int:
+    """The format number, or StoreFormatTooNew when this version does not know it."""
+    try:
+        fmt = int(str(found))
+    except (TypeError, ValueError):
+        raise CorruptCheckpoint(f"{where} has no readable format number ({str(found)[:40]!r})") from None
+    if fmt > KNOWN_FORMAT:
+        raise StoreFormatTooNew(
+            f"{where} is in store format {fmt}; this membucket knows formats up to {KNOWN_FORMAT}: upgrade membucket",
+            found=fmt, known=KNOWN_FORMAT,
+        )
+    return fmt
 
 
 @dataclass(frozen=True)
@@ -78,7 +114,41 @@ def read_pointer(store: ObjectStore, keys: NamespaceKeys) -> Pointer | None:
     except NotFound:
         return None
     doc = json.loads(res.body)
-    return Pointer(seq=int(doc["seq"]), dir=str(doc["dir"]), etag=res.etag)
+    fmt = check_format(doc["format"], keys.pointer) if "format" in doc else None
+    return Pointer(seq=int(doc["seq"]), dir=str(doc["dir"]), etag=res.etag, format=fmt)
+
+
+def check_inside(keys: NamespaceKeys, ckpt_dir: str) -> None:
+    """A checkpoint directory must be this namespace's: a pointer or restore entry written by hand
+    (or a tampered restore) can never load another user's data."""
+    inside = ckpt_dir.startswith(keys.checkpoints_prefix) and ckpt_dir.endswith("/")
+    if not inside or ".." in ckpt_dir or "/" in ckpt_dir[len(keys.checkpoints_prefix):-1]:
+        raise CorruptCheckpoint(f"a checkpoint of {keys.root} names {ckpt_dir[:120]!r}, outside {keys.checkpoints_prefix}")
+
+
+def read_manifest(store: ObjectStore, ckpt_dir: str) -> Manifest:
+    """A format-2 manifest (StoreFormatTooNew before anything else when its format is newer)."""
+    body = store.get(ckpt_dir + MANIFEST).body
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise CorruptCheckpoint(f"{ckpt_dir}{MANIFEST} is not JSON") from None
+    check_format(doc.get("format") if isinstance(doc, dict) else None, ckpt_dir + MANIFEST)
+    try:
+        return Manifest.from_json(body)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptCheckpoint(f"{ckpt_dir}{MANIFEST} is malformed: {exc}") from None
+
+
+def checkpoint_format(store: ObjectStore, pointer: Pointer) -> int:
+    """The format of the checkpoint ``pointer`` names (looked up when the pointer does not say)."""
+    if pointer.format is not None:
+        return pointer.format
+    try:
+        store.head(pointer.dir + MANIFEST)
+    except NotFound:
+        return 1
+    return 2
 
 
 def _sha256_file(path: Path) -> str:
@@ -122,11 +192,8 @@ def fetch_checkpoint(store: ObjectStore, keys: NamespaceKeys, pointer: Pointer, 
     """Return (meta, local path of db.duckdb, local path of index.faiss), verified by sha256.
     The caller releases both paths (``objcache.release``) once loaded.
 
-    The pointer must name a checkpoint of this namespace: a pointer written into the bucket by
-    hand (or a tampered restore) can never load another user's data."""
-    inside = pointer.dir.startswith(keys.checkpoints_prefix) and pointer.dir.endswith("/")
-    if not inside or ".." in pointer.dir or "/" in pointer.dir[len(keys.checkpoints_prefix):-1]:
-        raise CorruptCheckpoint(f"CHECKPOINT of {keys.root} names {pointer.dir[:120]!r}, outside {keys.checkpoints_prefix}")
+    The pointer must name a checkpoint of this namespace (``check_inside``)."""
+    check_inside(keys, pointer.dir)
     meta = CheckpointMeta.from_json(store.get(pointer.dir + "meta.json").body)
     # Both files at once: on a remote store a cold start is mostly transfer time.
     with ThreadPoolExecutor(2) as pool:
@@ -150,15 +217,21 @@ def publish_checkpoint(
     store.put(ckpt_dir + "db.duckdb", db_file.read_bytes(), IF_ABSENT)
     store.put(ckpt_dir + "index.faiss", index_bytes, IF_ABSENT)
     store.put(ckpt_dir + "meta.json", meta.to_json(), IF_ABSENT)
-    body = json.dumps({"seq": meta.seq, "dir": ckpt_dir}).encode()
+    return move_pointer(store, keys, Pointer(meta.seq, ckpt_dir), current)
+
+
+def move_pointer(store: ObjectStore, keys: NamespaceKeys, new: Pointer, current: Pointer | None) -> Pointer | None:
+    """Move ``CHECKPOINT`` from ``current`` to ``new`` by compare-and-swap; None if a pointer at
+    ``new.seq`` or newer got there first."""
+    body = new.to_json()
     for _ in range(20):
         condition = PutCondition(if_none_match=True) if current is None else PutCondition(if_match=current.etag)
         try:
             etag = store.put(keys.pointer, body, condition)
-            return Pointer(meta.seq, ckpt_dir, etag)
+            return Pointer(new.seq, new.dir, etag, new.format)
         except PreconditionFailed:
             current = read_pointer(store, keys)
-            if current is not None and current.seq >= meta.seq:
+            if current is not None and current.seq >= new.seq:
                 return None
     raise RuntimeError("could not move CHECKPOINT after 20 attempts")
 
@@ -170,33 +243,47 @@ class GcResult:
     kept_recent: int = 0
     reindex_deleted: int = 0
     blobs_deleted: int = 0
+    segments_deleted: int = 0
+
+
+_COMPLETE = ("meta.json", MANIFEST)  # a directory holding one of these is a checkpoint
 
 
 def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: float, now: float | None = None) -> GcResult:
-    """Delete superseded log entries and checkpoints older than the retention period."""
+    """Keep the current checkpoint, the previous one and the log since it; delete the rest once
+    older than ``retention_seconds`` (the grace). A segment goes only when no kept manifest (nor
+    one newer than the pointer: a compaction in flight) names it, and once it is past the grace."""
     now = time.time() if now is None else now
     result = GcResult()
     pointer = read_pointer(store, keys)
     if pointer is None:
         return result
     cutoff = now - retention_seconds
+    dirs: dict[str, float] = {}
+    complete: set[str] = set()
+    for info in store.list(keys.checkpoints_prefix):
+        d, name = keys.checkpoint_dir_of(info.key)
+        dirs[d] = max(dirs.get(d, 0.0), info.last_modified)
+        if name in _COMPLETE:
+            complete.add(d)
+    seq_of = {d: keys.seq_of_checkpoint_dir(d) for d in dirs}
+    older = [(s, d) for d, s in seq_of.items() if d in complete and s is not None and s < pointer.seq]
+    previous, previous_dir = max(older) if older else (0, None)
     for info in store.list(keys.log_prefix):
         seq = keys.seq_of_log(info.key)
-        if seq is None or seq > pointer.seq:
+        if seq is None or seq > previous:
             break
         if info.last_modified <= cutoff:
             store.delete(info.key)
             result.log_deleted += 1
         else:
             result.kept_recent += 1
-    dirs: dict[str, float] = {}
-    for info in store.list(keys.checkpoints_prefix):
-        d, _ = keys.checkpoint_dir_of(info.key)
-        dirs[d] = max(dirs.get(d, 0.0), info.last_modified)
+    kept: list[str] = []
     for d, newest in dirs.items():
-        # Never touch the current checkpoint, nor one newer than it (a compaction in flight).
-        dir_seq = keys.seq_of_checkpoint_dir(d)
-        if d == pointer.dir or dir_seq is None or dir_seq > pointer.seq:
+        # Kept: the current checkpoint, the previous one, and any newer (a compaction in flight).
+        dir_seq = seq_of[d]
+        if d in (pointer.dir, previous_dir) or dir_seq is None or dir_seq > pointer.seq:
+            kept.append(d)
             continue
         if newest <= cutoff:
             for info in list(store.list(d)):
@@ -204,7 +291,31 @@ def collect_garbage(store: ObjectStore, keys: NamespaceKeys, retention_seconds: 
             result.checkpoints_deleted += 1
         else:
             result.kept_recent += 1
+            kept.append(d)
+    result.segments_deleted = _collect_segments(store, keys, kept, cutoff)
     result.reindex_deleted = collect_reindex_garbage(store, keys, pointer.seq, cutoff)
     result.blobs_deleted = collect_blobs(store, keys, cutoff)
     collect_claims(store, keys, pointer.seq)
     return result
+
+
+def _collect_segments(store: ObjectStore, keys: NamespaceKeys, kept_dirs: list[str], cutoff: float) -> int:
+    """Delete segments no kept manifest names, once past the grace (a compaction in flight
+    uploads its segments before its manifest: the grace covers it)."""
+    infos = [i for i in store.list(keys.segments_prefix) if keys.segment_sha256(i.key) is not None and i.last_modified <= cutoff]
+    if not infos:
+        return 0
+    named: set[str] = set()
+    for d in kept_dirs:
+        try:
+            named.update(s.sha256 for s in read_manifest(store, d).segments())
+        except NotFound:
+            continue  # format 1, or not written yet (then its segments are within the grace)
+        except CorruptCheckpoint:
+            return 0  # cannot tell what it names: delete nothing
+    deleted = 0
+    for info in infos:
+        if keys.segment_sha256(info.key) not in named:
+            store.delete(info.key)
+            deleted += 1
+    return deleted

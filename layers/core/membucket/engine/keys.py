@@ -1,7 +1,9 @@
 """One user's key layout in the bucket; the only place a user id becomes a key.
 
     ns/<user>/log/<seq:020d>.json          one committed entry, immutable
-    ns/<user>/checkpoints/<seq:020d>-<tag>/db.duckdb | index.faiss | meta.json
+    ns/<user>/checkpoints/<seq:020d>-<tag>/manifest.json   format 2: names segments (engine/segments.py)
+    ns/<user>/checkpoints/<seq:020d>-<tag>/db.duckdb | index.faiss | meta.json   format 1 (still loads)
+    ns/<user>/segments/<sha256>.parquet    content-addressed table segments, shared by checkpoints
     ns/<user>/CHECKPOINT                   pointer to the newest checkpoint (moved with If-Match)
     ns/<user>/compaction/<base:020d>.json  claim: who replaces the checkpoint at <base> (engine/claims.py)
     ns/<user>/access/<time>-<uuid>.json    access-log records, append-only, never contended
@@ -142,6 +144,22 @@ class NamespaceKeys:
             return int(name.split("-", 1)[0])
         except ValueError:
             return None
+
+    @property
+    def segments_prefix(self) -> str:
+        return f"{self.root}segments/"
+
+    def segment(self, sha256: str) -> str:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256[:80]!r}")
+        return f"{self.segments_prefix}{sha256}.parquet"
+
+    def segment_sha256(self, key: str) -> str | None:
+        """The digest of a key under ``segments/``, else None."""
+        name = key.rsplit("/", 1)[-1]
+        if not key.startswith(self.segments_prefix) or not name.endswith(".parquet") or len(name) != 72:
+            return None
+        return name[:64] if all(c in "0123456789abcdef" for c in name[:64]) else None
 
     @property
     def compaction_prefix(self) -> str:

@@ -3,8 +3,10 @@
 Word overlap finds what a small dense model misses (names, places, rare words), so search fuses
 both (``ops.search``, mode ``hybrid``). The index lives in the replica next to FAISS and is kept in
 step by replay (``engine.replay``): adds, text edits and state changes update it incrementally.
-A replica loaded from a checkpoint builds it lazily from DuckDB's active rows on the first
-lexical or hybrid search (``Replica.lexical_index``), so checkpoints carry no extra file.
+A format-2 checkpoint carries each memory's terms (``TOKENIZER`` names their version): a cold
+replica loads them as a frozen base of per-term numpy postings (``from_postings``; DuckDB
+groups them, no text is re-tokenized), on which later changes are an overlay. Otherwise (format
+1) it is built lazily from DuckDB's active rows on the first lexical or hybrid search.
 
 Postings are dicts ``term -> {vid: tf}`` with per-term numpy arrays cached until the term's postings
 change; document lengths are a dense float array indexed by vid. A query scores only the documents
@@ -21,7 +23,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["LexicalIndex", "tokenize", "STOP_WORDS"]
+__all__ = ["LexicalIndex", "tokenize", "STOP_WORDS", "TOKENIZER"]
+
+TOKENIZER = 1  # bump when tokenize() changes: stored terms of another version are not used
 
 # Tuned on LoCoMo dev: short texts of similar length want little length normalisation
 # (lexical R@10 63.7 at k1=0.9, b=0.3 vs 62.4 at the textbook 1.2 / 0.75).
@@ -84,14 +88,54 @@ class LexicalIndex:
         self._len = np.zeros(1024, dtype=np.float32)
         self._total = 0
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # the frozen base (``from_postings``): term -> its slice of (sorted vids, tf), and which base docs are still in
+        self._base: dict[str, int] = {}
+        self._bounds = np.zeros(1, dtype=np.int64)
+        self._base_vids = np.empty(0, dtype=np.int64)
+        self._base_tfs = np.empty(0, dtype=np.float32)
+        self._alive = np.zeros(0, dtype=bool)
+        self._base_n = 0
+
+    @classmethod
+    def from_postings(
+        cls, terms: list[str], bounds: np.ndarray, vids: np.ndarray, tfs: np.ndarray, doc_vids: np.ndarray, doc_lens: np.ndarray,
+    ) -> LexicalIndex:
+        """A frozen base: ``terms[i]``'s postings are ``vids[bounds[i]:bounds[i+1]]`` (sorted) with
+        ``tfs`` alike; ``doc_lens`` are the term counts of ``doc_vids`` (every indexed document)."""
+        lex = cls()
+        lex._base_vids = np.asarray(vids, dtype=np.int64)
+        lex._base_tfs = np.asarray(tfs, dtype=np.float32)
+        lex._bounds = np.asarray(bounds, dtype=np.int64)
+        lex._base = dict(zip(terms, range(len(terms)), strict=True))  # slices are cut on first use
+        top = int(doc_vids.max()) + 1 if len(doc_vids) else 0
+        lex._len = np.zeros(max(1024, 2 * top), dtype=np.float32)
+        lex._len[doc_vids] = doc_lens
+        lex._alive = np.zeros(len(lex._len), dtype=bool)
+        lex._alive[doc_vids] = True
+        lex._base_n = len(doc_vids)
+        lex._total = int(np.asarray(doc_lens, dtype=np.int64).sum())
+        return lex
+
+    def _in_base(self, vid: int) -> bool:
+        return vid < len(self._alive) and bool(self._alive[vid])
+
+    def _drop_base(self, vid: int) -> None:
+        """A base document leaves (removed, or re-indexed into the overlay): its postings are
+        masked at query time, and cached arrays (which may hold it) are recomputed."""
+        self._alive[vid] = False
+        self._base_n -= 1
+        self._total -= int(self._len[vid])
+        self._len[vid] = 0
+        self._arrays.clear()
 
     # -- maintenance -----------------------------------------------------------------------
     @property
     def size(self) -> int:
-        return len(self._docs)
+        return len(self._docs) + self._base_n
 
     def ids(self) -> np.ndarray:
-        return np.fromiter(sorted(self._docs), dtype=np.int64, count=len(self._docs))
+        overlay = np.fromiter(self._docs, dtype=np.int64, count=len(self._docs))
+        return np.sort(np.concatenate([np.flatnonzero(self._alive).astype(np.int64), overlay]))
 
     def add(self, vids: Iterable[int], texts: Iterable[str]) -> None:
         """Index (or re-index) each vid with its text."""
@@ -99,12 +143,17 @@ class LexicalIndex:
             vid = int(vid)
             if vid in self._docs:
                 self._drop(vid)
+            elif self._in_base(vid):
+                self._drop_base(vid)
             terms = Counter(tokenize(text, self.stem))
             self._docs[vid] = terms
             if vid >= len(self._len):
                 grown = np.zeros(max(vid + 1, 2 * len(self._len)), dtype=np.float32)
                 grown[: len(self._len)] = self._len
                 self._len = grown
+                alive = np.zeros(len(grown), dtype=bool)
+                alive[: len(self._alive)] = self._alive
+                self._alive = alive
             length = sum(terms.values())
             self._len[vid] = length
             self._total += length
@@ -117,6 +166,8 @@ class LexicalIndex:
             vid = int(vid)
             if vid in self._docs:
                 self._drop(vid)
+            elif self._in_base(vid):
+                self._drop_base(vid)
 
     def _drop(self, vid: int) -> None:
         terms = self._docs.pop(vid)
@@ -134,17 +185,28 @@ class LexicalIndex:
         arr = self._arrays.get(term)
         if arr is None:
             post = self._post.get(term)
-            if not post:
+            i = self._base.get(term)
+            base = None
+            if i is not None:
+                lo, hi = int(self._bounds[i]), int(self._bounds[i + 1])
+                bv, bt = self._base_vids[lo:hi], self._base_tfs[lo:hi]
+                keep = self._alive[bv]
+                base = (bv[keep], bt[keep])
+            if post:
+                over = (np.fromiter(post.keys(), dtype=np.int64, count=len(post)),
+                        np.fromiter(post.values(), dtype=np.float32, count=len(post)))
+                arr = over if base is None else (np.concatenate([base[0], over[0]]), np.concatenate([base[1], over[1]]))
+            elif base is not None and len(base[0]):
+                arr = base
+            else:
                 return None
-            arr = (np.fromiter(post.keys(), dtype=np.int64, count=len(post)),
-                   np.fromiter(post.values(), dtype=np.float32, count=len(post)))
             self._arrays[term] = arr
         return arr
 
     # -- query -----------------------------------------------------------------------------
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """(vids, BM25 scores) of every indexed document sharing a term with ``query``."""
-        n = len(self._docs)
+        n = self.size
         terms = list(dict.fromkeys(tokenize(query, self.stem)))
         if n == 0 or not terms:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)

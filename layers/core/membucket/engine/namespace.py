@@ -24,10 +24,8 @@ import atexit
 import collections
 import enum
 import gc
-import hashlib
 import logging
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,8 +36,9 @@ from typing import Any
 
 from ..errors import CommitContention, StoreUnavailable
 from ..store import IF_ABSENT, ConflictInFlight, NotFound, ObjectStore, PreconditionFailed, Unavailable
-from .checkpoint import CheckpointMeta, GcResult, collect_garbage, publish_checkpoint, read_pointer
+from .checkpoint import GcResult, collect_garbage, move_pointer, read_pointer
 from .claims import claim_compaction
+from .incremental import Prepared, prepare, upload
 from .keys import NamespaceKeys
 from .log import CorruptEntry, LogEntry
 from .operations import Operation
@@ -84,6 +83,7 @@ class CompactResult:
     seq: int
     published: bool
     gc: GcResult = field(default_factory=GcResult)
+    bytes_uploaded: int = 0  # new segments and the manifest
 
 
 def _backoff(attempt: int, base: float = 0.002, cap: float = 0.25) -> None:
@@ -199,7 +199,9 @@ class Namespace:
         commit_attempts: int = 200,
         commit_timeout_seconds: float = 30.0,
         compact_after: int = 500,
-        retention_seconds: float = 86400.0,
+        compact_fraction: float = 0.1,
+        compact_min_bytes: int = 1 << 20,
+        retention_seconds: float = 600.0,
         registry: ReplicaRegistry | None = None,
     ) -> None:
         self.store = store
@@ -208,6 +210,8 @@ class Namespace:
         self.commit_attempts = commit_attempts
         self.commit_timeout_seconds = commit_timeout_seconds
         self.compact_after = compact_after
+        self.compact_fraction = compact_fraction
+        self.compact_min_bytes = compact_min_bytes
         self.retention_seconds = retention_seconds
         self.registry = registry or REGISTRY
         self.replica = self.registry.get(store, self.keys, self.cache_dir)
@@ -292,6 +296,7 @@ class Namespace:
                     _backoff(attempt)
                 continue
             self.replica.apply(LogEntry.decode(body, entry.seq))
+            self.replica.note_tail(len(body))
             return self._committed(plan)
         raise CommitContention(
             f"could not commit within {self.commit_timeout_seconds:g} s / {self.commit_attempts} attempts "
@@ -333,10 +338,20 @@ class Namespace:
         STATS.commits += 1
         return True, plan.result
 
+    def due(self) -> bool:
+        """A checkpoint is due: ``compact_after`` entries past the last one (the tail a cold replica
+        replays stays short), or log bytes past ``compact_fraction`` of the checkpoint's bytes (at
+        least ``compact_min_bytes``), so bytes written per add stay bounded as the namespace grows."""
+        rep = self.replica
+        tail = rep.seq - rep.checkpoint_seq
+        if not self.compact_after or tail <= 0:
+            return False
+        return tail >= self.compact_after or rep.tail_bytes >= max(self.compact_fraction * rep.checkpoint_bytes, self.compact_min_bytes)
+
     def _maybe_compact(self) -> None:
         """Checkpoint past the threshold, after the commit released the lock; one writer per
         checkpoint (the claim), so several servers crossing the threshold together upload once."""
-        if self.compact_after and self.replica.seq - self.replica.checkpoint_seq >= self.compact_after:
+        if self.due():
             try:
                 self.compact(claim=True)
             except Exception:  # compaction is an optimisation; the commit already succeeded
@@ -346,57 +361,40 @@ class Namespace:
     def compact(self, gc: bool = True, *, claim: bool = False) -> CompactResult:
         """Write a checkpoint at the current sequence, move the pointer, then collect garbage.
 
-        The snapshot is taken under the replica's lock; the upload happens outside it, so commits
-        and reads on this replica go on meanwhile. With ``claim`` (automatic compaction), the
-        writer first claims the checkpoint that replaces the current pointer (``claim_compaction``):
-        if another writer holds that claim, nothing is uploaded."""
+        The diff against the current checkpoint and the new segment files are made under the
+        replica's lock (engine/incremental.py); the upload happens outside it, so commits and reads
+        on this replica go on meanwhile. With ``claim`` (automatic compaction), the writer first
+        claims the checkpoint that replaces the current pointer (``claim_compaction``): if another
+        writer holds that claim, nothing is uploaded."""
         published = False
-        with tempfile.TemporaryDirectory(dir=self._tmp_dir()) as tmp:
-            db_file = Path(tmp) / "db.duckdb"
-            with self.replica.lock:
-                self._sync()
-                rep = self.replica
-                pointer = read_pointer(self.store, self.keys)
-                seq = rep.seq
-                todo = seq > 0 and (pointer is None or pointer.seq < seq)
-                if todo and claim and pointer is not None:
-                    # The threshold counts from the newest checkpoint, not from the one this
-                    # replica last saw: another writer (or thread) may have published since.
-                    rep.mark_checkpointed(pointer.seq)
-                    todo = seq - pointer.seq >= self.compact_after
-                if todo and claim:
-                    todo = claim_compaction(self.store, self.keys, pointer.seq if pointer else 0, seq)
-                if todo:
-                    index_bytes = rep.snapshot(db_file)
-                    counts = rep.con.execute(
-                        "SELECT count(*), count(*) FILTER (WHERE state = 'active') FROM memories"
-                    ).fetchone()
-                    assert counts is not None, "an aggregate query returns one row"
-                    memories, active = int(counts[0]), int(counts[1])
-                    embedder, dim = rep.embedder, rep.dim  # as of the snapshot, not of the upload
+        prepared: Prepared | None = None
+        with self.replica.lock:
+            self._sync()
+            rep = self.replica
+            pointer = read_pointer(self.store, self.keys)
+            seq = rep.seq
+            todo = seq > 0 and (pointer is None or pointer.seq < seq)
+            if todo and claim and pointer is not None:
+                # The threshold counts from the newest checkpoint, not from the one this replica
+                # last saw: another writer (or thread) may have published since.
+                rep.mark_checkpointed(pointer.seq)
+                todo = self.due()
+            if todo and claim:
+                todo = claim_compaction(self.store, self.keys, pointer.seq if pointer else 0, seq)
             if todo:
-                meta = CheckpointMeta(
-                    seq=seq,
-                    embedder=embedder,
-                    dim=dim,
-                    memories=memories,
-                    active=active,
-                    db_sha256=hashlib.sha256(db_file.read_bytes()).hexdigest(),
-                    db_size=db_file.stat().st_size,
-                    index_sha256=hashlib.sha256(index_bytes).hexdigest(),
-                    index_size=len(index_bytes),
-                    created_at=time.time(),
-                )
-                published = publish_checkpoint(self.store, self.keys, meta, db_file, index_bytes) is not None
-        if published:
+                prepared = prepare(self.store, self.keys, rep, pointer)
+        uploaded = 0
+        if prepared is not None:
+            try:
+                new = upload(self.store, self.keys, prepared)
+                uploaded = prepared.bytes_uploaded
+                published = move_pointer(self.store, self.keys, new, pointer) is not None
+            finally:
+                prepared.release()
+        if published and prepared is not None:
             with self.replica.lock:
-                self.replica.mark_checkpointed(seq)
-        result = CompactResult(seq=seq, published=published)
+                self.replica.mark_checkpointed(seq, prepared.manifest.data_bytes)
+        result = CompactResult(seq=seq, published=published, bytes_uploaded=uploaded)
         if gc:
             result.gc = collect_garbage(self.store, self.keys, self.retention_seconds)
         return result
-
-    def _tmp_dir(self) -> Path:
-        path = self.cache_dir / "tmp"
-        path.mkdir(parents=True, exist_ok=True)
-        return path

@@ -2,9 +2,12 @@
 
 Sync plan (read = sync, then query):
 
-1. Cold: read ``CHECKPOINT``; if present, fetch its files (verified by sha256, cached per
-   machine under ``<cache_dir>/objects``), copy the DuckDB file into memory and load the index,
-   checking the index against DuckDB's active rows (rebuilt from DuckDB's vectors on mismatch).
+1. Cold: read ``CHECKPOINT``; if present, fetch what it names (verified by sha256, cached per
+   machine under ``<cache_dir>/objects``). Format 2: the manifest's segments, concurrently, read
+   into the tables with DuckDB's read_parquet (newest record per key, tombstones dropped), then
+   the FAISS index built from the vectors. Format 1: copy the DuckDB file into memory and load
+   the index, checking it against DuckDB's active rows (rebuilt from the vectors on mismatch).
+   A format newer than this version knows raises StoreFormatTooNew: nothing is loaded or written.
 2. GET ``log/<seq+1>``, ``log/<seq+2>``, ... until one is missing (no LIST: the cost is the
    number of new entries, whatever the history; the key layout is unchanged); apply in order.
 3. Then read ``CHECKPOINT``: newer than the replica means the missing number was removed by GC
@@ -30,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..store import NotFound, ObjectStore
-from .checkpoint import CorruptCheckpoint, Pointer, fetch_checkpoint, read_pointer
+from .checkpoint import CorruptCheckpoint, Pointer, cached_object, check_inside, checkpoint_format, fetch_checkpoint, read_manifest, read_pointer
 from .index import VectorIndex
 from .keys import NamespaceKeys
 from .lexical import LexicalIndex
@@ -39,6 +42,7 @@ from .objcache import release
 from .operations import ACL_OPS, NamespaceRestore, op_name, parse_op
 from .queries import Memo, forget
 from .replay import apply_entries
+from .segments import Manifest, fetch_segments, lexical_index, load_tables, segment_files
 from .tables import connect, create_schema
 
 __all__ = ["Replica", "RESTORE_OP"]
@@ -69,6 +73,8 @@ class Replica:
             create_schema(self.con)
         self.seq = 0
         self.checkpoint_seq = 0
+        self.checkpoint_bytes = 0  # bytes of data the loaded (or last written) checkpoint names
+        self.tail_bytes = 0  # bytes of log entries applied since that checkpoint
         self.embedder: str | None = None
         self.dim: int | None = None
         self.next_vid = 1
@@ -105,9 +111,18 @@ class Replica:
         """Built by hand (a restore replays a backup into it): never load ``CHECKPOINT`` on sync."""
         self.loaded = True
 
-    def mark_checkpointed(self, seq: int | None = None) -> None:
-        """A checkpoint at ``seq`` (default: the current sequence) was published."""
-        self.checkpoint_seq = max(self.checkpoint_seq, self.seq if seq is None else seq)
+    def mark_checkpointed(self, seq: int | None = None, nbytes: int | None = None) -> None:
+        """A checkpoint at ``seq`` (default: the current sequence), naming ``nbytes`` of data, was published."""
+        seq = self.seq if seq is None else seq
+        if seq > self.checkpoint_seq:
+            self.checkpoint_seq = seq
+            self.tail_bytes = 0
+            if nbytes is not None:
+                self.checkpoint_bytes = nbytes
+
+    def note_tail(self, nbytes: int) -> None:
+        """Log bytes applied past the checkpoint (the compaction trigger compares them with its size)."""
+        self.tail_bytes += nbytes
 
     def mark_access_ingested(self, newest_key: str) -> None:
         """Access-log records up to ``newest_key`` are in the access_log table; persisted with the counters."""
@@ -207,6 +222,7 @@ class Replica:
                     missing = True
                     break
                 batch.append(LogEntry.decode(body, seq))
+                self.tail_bytes += len(body)
             if len(batch) >= 256 or (missing and batch):
                 self.apply(batch)
                 applied += len(batch)
@@ -261,11 +277,39 @@ class Replica:
 
     def load_checkpoint(self, pointer: Pointer) -> None:
         """Load exactly this checkpoint, with no fallback to ``CHECKPOINT`` (restores, backup checks)."""
+        check_inside(self.keys, pointer.dir)
+        if checkpoint_format(self.store, pointer) >= 2:
+            self._load_manifest(read_manifest(self.store, pointer.dir))
+            return
         _meta, db_path, index_path = fetch_checkpoint(self.store, self.keys, pointer, self.cache_dir)
         try:
             self._load_files(db_path, index_path)
+            self.checkpoint_bytes = _meta.db_size
         finally:
             release(db_path, index_path)
+
+    def _load_manifest(self, manifest: Manifest) -> None:
+        """Fetch a format-2 checkpoint's segments (concurrently, through the object cache) and load them."""
+        segs = segment_files(manifest)
+        files = fetch_segments(self.store, self.keys, segs, self.cache_dir, cached_object)
+        try:
+            self._reset()
+            self.loaded = True
+            by_sha = {s.sha256: f for s, f in zip(segs, files, strict=True)}
+            load_tables(self.con, manifest, by_sha)
+            lexical = lexical_index(self.con, manifest, by_sha)
+        finally:
+            release(*files)
+        kv = manifest.kv
+        self.seq, self.embedder, self.dim = int(kv["seq"]), kv.get("embedder") or None, int(kv["dim"]) if kv.get("dim") else None
+        self.next_vid, self.access_after = int(kv.get("next_vid", 1)), str(kv.get("access_after") or "")
+        self.save_kv()
+        self.checkpoint_seq, self.checkpoint_bytes, self.tail_bytes = self.seq, manifest.data_bytes, 0
+        if self.dim:
+            self.index = VectorIndex(self.dim)
+            self.rebuild_index()
+        self.lexical = lexical
+        self.changed()
 
     def _load_restored(self, entry: LogEntry, op: NamespaceRestore) -> None:
         """Load the checkpoint a restore entry names; it must be the state at that very entry,
@@ -278,24 +322,28 @@ class Replica:
             raise CorruptCheckpoint(f"restore entry {entry.seq} names a checkpoint at seq {self.seq}")
 
     def _load_from_checkpoint(self, pointer: Pointer | None) -> None:
-        self._reset()
-        self.loaded = True
+        """Load ``pointer``'s checkpoint (re-reading the pointer when what it names is gone); on
+        any failure the replica is left unloaded, so the next sync starts over."""
+        try:
+            self._load_pointer(pointer)
+        except BaseException:
+            self._reset()
+            raise
+
+    def _load_pointer(self, pointer: Pointer | None) -> None:
         for _attempt in range(5):
             if pointer is None:
+                self._reset()
+                self.loaded = True
                 return
             try:
-                meta, db_path, index_path = fetch_checkpoint(self.store, self.keys, pointer, self.cache_dir)
-                break
+                self.load_checkpoint(pointer)
+                return
             except (NotFound, CorruptCheckpoint) as exc:
                 # the pointer moved and GC removed what we were reading, or a bad download: re-read
                 log.warning("checkpoint %s unreadable (%s); re-reading the pointer", pointer.dir, exc)
                 pointer = read_pointer(self.store, self.keys)
-        else:
-            raise RuntimeError(f"could not load a checkpoint for {self.keys.root}")
-        try:
-            self._load_files(db_path, index_path)
-        finally:
-            release(db_path, index_path)
+        raise RuntimeError(f"could not load a checkpoint for {self.keys.root}")
 
     def _load_files(self, db_path: Path, index_path: Path) -> None:
         self._reset(schema=False)
@@ -307,7 +355,7 @@ class Replica:
             self.con.execute("DETACH ckpt")
         create_schema(self.con)  # tables a newer schema added since the checkpoint was written
         self._load_kv()
-        self.checkpoint_seq = self.seq
+        self.checkpoint_seq, self.tail_bytes = self.seq, 0
         if self.dim:
             self.index = VectorIndex.read(index_path, self.dim)
             self._check_index()
@@ -343,8 +391,8 @@ class Replica:
         vids = np.asarray(res["vid"], dtype=np.int64)
         if len(vids) == 0:
             return vids, np.empty((0, self.dim or 0), dtype=np.float32)
-        flat = np.frombuffer(b"".join(res["vector"]), dtype="<f4")
-        return vids, flat.reshape(len(vids), -1).astype(np.float32)
+        flat = np.frombuffer(b"".join(res["vector"]), dtype="<f4")  # already float32: no copy
+        return vids, flat.reshape(len(vids), -1)
 
     def snapshot(self, db_file: Path) -> bytes:
         """Write the replica's DuckDB to ``db_file`` and return the serialized index."""
