@@ -374,11 +374,11 @@ class Namespace:
             pointer = read_pointer(self.store, self.keys)
             seq = rep.seq
             todo = seq > 0 and (pointer is None or pointer.seq < seq)
-            if todo and claim and pointer is not None:
+            if todo and claim and pointer is not None and pointer.seq > rep.checkpoint_seq:
                 # The threshold counts from the newest checkpoint, not from the one this replica
                 # last saw: another writer (or thread) may have published since.
                 rep.mark_checkpointed(pointer.seq)
-                todo = self.due()
+                todo = self.due() or not self.compact_after
             if todo and claim:
                 todo = claim_compaction(self.store, self.keys, pointer.seq if pointer else 0, seq)
             if todo:
