@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from .auth import Identity, InvalidToken, TokenStore
 from .auth.oauth import AuthorizationServer
-from .client import Membucket
-from .ops import Context
+
+if TYPE_CHECKING:  # annotations only: the engine behind them is imported on first use
+    from .client import Membucket
+    from .ops import Context
 
 __all__ = ["ServerState", "bearer_token", "context_for", "error_response", "get_identity", "get_state", "identify", "public_origin"]
 

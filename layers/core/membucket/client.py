@@ -1,22 +1,27 @@
-"""``Membucket``: settings + store + embedder, handing out one Context per (user, app)."""
+"""``Membucket``: settings + store + embedder, handing out one Context per (user, app).
+
+The engine (duckdb, faiss, numpy) is imported on the first namespace a Membucket opens, not
+with this module: a Lambda container that answers an MCP ``initialize`` or a token check first
+never pays for it (issue 13, cold start).
+"""
 
 from __future__ import annotations
 
 import enum
 import os
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from .categorize.base import Categorizer
 from .embed.base import Embedder
-from .engine.index import set_search_threads
 from .engine.keys import list_users, validate_app_name
-from .engine.limits import apply_limits
-from .engine.namespace import REGISTRY, CompactResult, Namespace, ReplicaRegistry
 from .errors import InvalidInput
-from .ops.context import Context
 from .settings import Settings
 from .store import ObjectStore, open_store
+
+if TYPE_CHECKING:
+    from .categorize.base import Categorizer
+    from .engine.namespace import CompactResult, Namespace, ReplicaRegistry
+    from .ops.context import Context
 
 __all__ = ["Membucket", "load_embedder", "DEFAULT"]
 
@@ -78,10 +83,19 @@ class Membucket:
         self.categorizer: Categorizer | None = _LazyCategorizer(self) if categorizer is DEFAULT else categorizer
         self._llm = llm
         self._llm_loaded = llm is not None
-        self.registry = registry or REGISTRY  # tests pass their own to act as separate processes
-        if registry is None:
-            apply_limits(s, REGISTRY)  # LRU bounds from the function's memory and /tmp (or Settings)
-        set_search_threads(s.faiss_threads)
+        self._registry = registry  # tests pass their own to act as separate processes
+
+    @property
+    def registry(self) -> ReplicaRegistry:
+        """The replica cache (the process-wide one unless given); the engine is imported here, on first use."""
+        if self._registry is None:
+            from .engine.limits import apply_limits
+            from .engine.namespace import REGISTRY
+
+            apply_limits(self.settings, REGISTRY)  # LRU bounds from the function's memory and /tmp (or Settings)
+            self._registry = REGISTRY
+        _search_threads(self.settings.faiss_threads)
+        return self._registry
 
     @property
     def embedder(self) -> Embedder:
@@ -101,6 +115,8 @@ class Membucket:
         return self._llm
 
     def namespace(self, user: str) -> Namespace:
+        from .engine.namespace import Namespace
+
         s = self.settings
         return Namespace(
             self.store,
@@ -114,6 +130,8 @@ class Membucket:
         )
 
     def context(self, user: str | None = None, app: str | None = None, *, actor: str | None = None) -> Context:
+        from .ops.context import Context
+
         if app is not None:
             app = validate_app_name(app)
         return Context(
@@ -132,6 +150,18 @@ class Membucket:
 
     def compact(self, user: str, gc: bool = True) -> CompactResult:
         return self.namespace(user).compact(gc=gc)
+
+
+_threads_set: list[int] = []
+
+
+def _search_threads(n: int) -> None:
+    """FAISS's OpenMP threads, set once per process (as the constructor did) when the engine is first needed."""
+    if _threads_set != [n]:
+        from .engine.index import set_search_threads
+
+        set_search_threads(n)
+        _threads_set[:] = [n]
 
 
 class _LazyEmbedder:

@@ -10,7 +10,7 @@ malformed id gets the same stable code on every surface.
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Request, Security
 from fastapi.security import HTTPBearer
@@ -18,8 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from ..auth import Identity
 from ..caller import context_for, get_state
-from ..ops import Context, Filters
+from ..ops.filters import Filters
 from ..ops.models import AccessRecord, App, HistoryEvent, Rule, SearchHit
+
+if TYPE_CHECKING:
+    from ..ops import Context
 
 __all__ = [
     "ERROR_RESPONSES", "AUTHENTICATED", "acting", "MemoryState", "StateAction", "ACTION_STATES", "SortField", "SortOrder", "Scope",
@@ -110,7 +113,7 @@ BEARER = HTTPBearer(auto_error=False, description="A membucket token: `mb_<id>_<
 AUTHENTICATED = [Security(BEARER)]
 
 
-def acting(request: Request, identity: Identity, scope: str) -> Context:
+def acting(request: Request, identity: Identity, scope: str) -> "Context":
     """Check the caller's scope, then give the Context it acts in (its user; its app, if bound)."""
     identity.require(scope)
     return context_for(get_state(request), identity)

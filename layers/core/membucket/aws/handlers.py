@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..auth.gateway import GatewayTokenStore, verified_claims
 from ..client import Membucket
 from ..embed.s3_model import S3ModelEmbedder
-from ..engine.namespace import ReplicaRegistry
 from ..settings import Settings
 from ..store import open_store
 from ..store.s3 import require_conditional_writes
 from .credentials import load_openai_secret
 from .observe import configure_logging, invocation_metrics, logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from ..engine.namespace import ReplicaRegistry
 
 # At init, not on every write: a runtime SDK too old for S3 conditional writes (botocore before
 # 1.35.69) fails the container's start with a message naming the version needed.
@@ -49,7 +51,8 @@ def make_membucket(settings: Settings | None = None, registry: ReplicaRegistry |
     embedder = None
     if settings.model_url and settings.embedder == "minilm":
         model_store = open_store(settings.model_url, endpoint_url=settings.endpoint_url, region=settings.region)
-        embedder = S3ModelEmbedder(model_store, Path(settings.cache_dir) / "model", threads=settings.embed_threads)
+        embedder = S3ModelEmbedder(model_store, Path(settings.cache_dir) / "model", threads=settings.embed_threads,
+                                   precision=settings.model_precision)
     load_openai_secret(settings)
     return Membucket(settings, embedder=embedder, registry=registry)
 
