@@ -232,10 +232,24 @@ def exceptions(path: Path) -> list[str]:
     return out[:3]
 
 
+FIGURES = ("cold_real_request", "cold_real_request_s", "cold_initialize_s", "cold_search_s", "cold_initialize_cpu_s", "cold_search_cpu_s",
+           "cold_requests", "cold_first_response_s", "init_s", "warm_p50_ms", "peak_rss_mb", "tmp_mb", "cpu_cap")
+
+
+def function_figures(report: dict) -> dict:
+    """Per function, the cold (fresh environment, real request) and warm figures of this run."""
+    return {
+        "source": "make cloud-check (infra/cloud_check): python3.12 -I over the sam build output, CPU capped to the Lambda share, moto S3 with IAM",
+        "cold": report.get("cold", {}), "sandbox": {k: report["sandbox"].get(k) for k in ("isolated", "python", "runtime_sdk", "loadavg_start", "loadavg_end")},
+        "functions": {fn: {k: row[k] for k in FIGURES if k in row} for fn, row in report["functions"].items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build-dir", type=Path, default=ROOT / ".aws-sam" / "build")
     ap.add_argument("--json", type=Path, help="also write the report here")
+    ap.add_argument("--functions-json", type=Path, help="also write each function's cold and warm figures here (bench/results/functions.json)")
     ap.add_argument("--quick", action="store_true", help="one add, one search and the SSE probe; no maintenance, no probes")
     ap.add_argument("--sdk", default=OLDEST_SDK, help="boto3/botocore version playing the runtime's")
     ap.add_argument("--old-sdk", default=OLD_SDK, help="an SDK the functions must refuse clearly ('' to skip)")
@@ -328,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
               f"/tmp {row['tmp_mb']} MB, iam denied {row['iam_denied']}, {row['cpu_cap']}")
         for c in row.get("cold_requests", []):
             print(f"     cold at {report['cold']['memories']} memories: {c['request']} -> {c['status']} in {c.get('cold_s')} s "
-                  f"(init {c.get('init_s')} s + first invoke {c.get('first_invoke_ms')} ms)")
+                  f"(init {c.get('init_s')} s + first invoke {c.get('first_invoke_ms')} ms; CPU {c.get('cold_cpu_s')} s)")
         if not row["ok"]:
             print(f"     {row['error']}")
     if "many_users" in report:
@@ -340,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if args.functions_json:
+        args.functions_json.parent.mkdir(parents=True, exist_ok=True)
+        args.functions_json.write_text(json.dumps(function_figures(report), indent=2) + "\n")
     print(json.dumps(report))
     bad = [fn for fn, r in report["functions"].items() if not r["ok"]] + [n for n, p in report.get("probes", {}).items() if not p["ok"]]
     bad += ["many_users"] if not report.get("many_users", {"ok": True})["ok"] else []
