@@ -21,7 +21,12 @@ if TYPE_CHECKING:  # annotations only: the engine behind them is imported on fir
     from .client import Membucket
     from .ops import Context
 
-__all__ = ["ServerState", "bearer_token", "context_for", "error_response", "get_identity", "get_state", "identify", "public_origin"]
+__all__ = ["IMPORT_PATH", "ServerState", "bearer_token", "context_for", "error_response", "get_identity", "get_state", "identify",
+           "public_origin"]
+
+# The raw-bundle import route (api/bundles.py); here so the guards (http/) give it its larger body
+# limit without importing the REST routers (the MCP Lambda function builds no REST routes).
+IMPORT_PATH = "/api/v1/import"
 
 
 @dataclass
