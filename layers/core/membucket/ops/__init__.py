@@ -8,6 +8,8 @@ MCP ``initialize`` or a health check never needs (issue 13, cold start).
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -78,6 +80,23 @@ __all__ = [
     "recategorize", "define_category", "delete_category", "list_category_defs",
     "export_bundle", "import_bundle", "import_openmemory_db", "ExportFilters", "ImportResult", "bundle_filename",
 ]
+
+
+class _Ops(types.ModuleType):
+    """Keeps ``ops.add``, ``ops.search`` and ``ops.stats`` the functions once their submodules load.
+
+    Importing a submodule sets it as an attribute of its package; the eager imports this module
+    used to make then re-bound the function of the same name. Loading lazily, that re-binding
+    happens here instead.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _WHERE.get(name) == name and value.__name__ == f"{__name__}.{name}":
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Ops
 
 
 def __getattr__(name: str) -> Any:
