@@ -84,17 +84,27 @@ class Membucket:
         self._llm = llm
         self._llm_loaded = llm is not None
         self._registry = registry  # tests pass their own to act as separate processes
+        self._engine_ready = False
 
     @property
     def registry(self) -> ReplicaRegistry:
-        """The replica cache (the process-wide one unless given); the engine is imported here, on first use."""
-        if self._registry is None:
-            from .engine.limits import apply_limits
-            from .engine.namespace import REGISTRY
+        """The replica cache (the process-wide one unless given).
 
-            apply_limits(self.settings, REGISTRY)  # LRU bounds from the function's memory and /tmp (or Settings)
-            self._registry = REGISTRY
-        _search_threads(self.settings.faiss_threads)
+        The engine is imported here, on first use, and FAISS gets ``Settings.faiss_threads`` then
+        (once per Membucket, as the constructor did before it became lazy).
+        """
+        if not self._engine_ready:
+            from .engine.index import set_search_threads
+
+            if self._registry is None:
+                from .engine.limits import apply_limits
+                from .engine.namespace import REGISTRY
+
+                apply_limits(self.settings, REGISTRY)  # LRU bounds from the function's memory and /tmp (or Settings)
+                self._registry = REGISTRY
+            set_search_threads(self.settings.faiss_threads)
+            self._engine_ready = True
+        assert self._registry is not None
         return self._registry
 
     @property
@@ -150,18 +160,6 @@ class Membucket:
 
     def compact(self, user: str, gc: bool = True) -> CompactResult:
         return self.namespace(user).compact(gc=gc)
-
-
-_threads_set: list[int] = []
-
-
-def _search_threads(n: int) -> None:
-    """FAISS's OpenMP threads, set once per process (as the constructor did) when the engine is first needed."""
-    if _threads_set != [n]:
-        from .engine.index import set_search_threads
-
-        set_search_threads(n)
-        _threads_set[:] = [n]
 
 
 class _LazyEmbedder:
