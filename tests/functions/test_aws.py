@@ -20,7 +20,7 @@ from .conftest import PREFIX, call
 @pytest.fixture
 def model_url(bucket):
     url = f"s3://{bucket}/{PREFIX}/models/all-MiniLM-L6-v2"
-    publish_model(locate_model_dir(), open_store(url))
+    publish_model(locate_model_dir(), open_store(url), precisions=("fp32", "int8"))  # fp16 is the same code path, 45 MB more
     return url
 
 
@@ -30,12 +30,24 @@ def test_model_is_fetched_from_the_bucket_on_first_embed(bucket, tokens, load, m
     model_dir = tmp_path / "tmp-a" / "membucket-cache" / "model"
     assert not model_dir.exists()  # cold start: nothing fetched until something needs embedding
     assert call(add, "POST", "/api/v1/memories", {"text": "Alice keeps bees"}, token)[0] == 201
-    assert (model_dir / "model.safetensors").stat().st_size > 80_000_000
-    mtime = (model_dir / "model.safetensors").stat().st_mtime_ns
+    weights = model_dir / "model.int8.safetensors"  # the default precision: a quarter of the fp32 download
+    assert 20_000_000 < weights.stat().st_size < 25_000_000 and not (model_dir / "model.safetensors").exists()
+    mtime = weights.stat().st_mtime_ns
     assert call(add, "POST", "/api/v1/memories", {"text": "Alice sells honey"}, token)[0] == 201
-    assert (model_dir / "model.safetensors").stat().st_mtime_ns == mtime  # warm: no second download
+    assert weights.stat().st_mtime_ns == mtime  # warm: no second download
     embedder = add.APP.app.state.membucket.mb.embedder
     assert isinstance(embedder, S3ModelEmbedder) and embedder.fetch_seconds is not None
+
+
+def test_fp32_stays_selectable_and_an_old_bucket_falls_back_to_it(bucket, tokens, load, model_url, tmp_path):
+    token, _ = tokens.create("alice", None, ["admin"])
+    add = load("add", "b", MEMBUCKET_MODEL_URL=model_url, MEMBUCKET_MODEL_PRECISION="fp32")
+    assert call(add, "POST", "/api/v1/memories", {"text": "Alice keeps bees"}, token)[0] == 201
+    assert sorted(p.name for p in (tmp_path / "tmp-b" / "membucket-cache" / "model").glob("*.safetensors")) == ["model.safetensors"]
+    old = open_store(f"s3://{bucket}/{PREFIX}/models/old")  # published before fp16/int8 existed: fp32 only
+    publish_model(locate_model_dir(), old, precisions=("fp32",))
+    path = fetch_model(old, tmp_path / "old", "int8")
+    assert sorted(p.name for p in path.glob("*.safetensors")) == ["model.safetensors"]
 
 
 def test_a_corrupt_model_is_refused(bucket, tmp_path):
@@ -44,7 +56,7 @@ def test_a_corrupt_model_is_refused(bucket, tmp_path):
     for name in MODEL_FILES:
         (src / name).write_bytes(name.encode() * 10)
     store = open_store(f"s3://{bucket}/{PREFIX}/models/tiny")
-    publish_model(src, store)
+    publish_model(src, store, precisions=("fp32",))
     assert fetch_model(store, tmp_path / "ok") == tmp_path / "ok"
     store.put("config.json", b"{}")
     with pytest.raises(RuntimeError, match="does not match its manifest"):

@@ -130,3 +130,36 @@ def test_deployer_policy_covers_the_guides_model_and_first_token_steps():
         assert allowed(statements, s3_request(method, f"{bucket}/{key}", "", {})[0]), (method, key)
     assert allowed(statements, s3_request("GET", bucket, "list-type=2&prefix=membucket%2Ftokens%2F", {})[0])
     assert not allowed(statements, s3_request("PUT", f"{bucket}/membucket/ns/alice/log/1.json", "", {})[0])
+
+
+class _FakeGateway:
+    """Each request after a stop is a cold start of 1.0 s init (0.5 s CPU) plus 200 ms (100 ms CPU)."""
+
+    def __init__(self, stack, statuses):
+        from infra.cloud_check.gateway import FunctionStats
+
+        self.stack, self.statuses, self.stopped = stack, statuses, []
+        self.stats = {fn: FunctionStats() for fn in stack.functions}
+        self.last_cold = None
+
+    def stop(self, fn):
+        self.stopped.append(fn)
+
+    def request(self, method, path, body, token=None, headers=None):
+        from infra.cloud_check.gateway import Reply
+
+        self.last_cold = (1.0, 200.0, 0.5, 100.0)
+        return Reply(self.statuses.get(path, 200), {}, b"{}", 200.0, "-")
+
+
+def test_cold_figures_are_per_real_request_in_a_fresh_sandbox(stack):
+    from infra.cloud_check.cold import measure_cold
+
+    gw = _FakeGateway(stack, {"/api/v1/memories/m1/state": 500})
+    out = measure_cold(gw, "token", "m1", runs=3)
+    mcp = out["McpFunction"]
+    assert mcp["cold_real_request"] == "initialize" and mcp["cold_initialize_s"] == 1.2 and mcp["cold_search_s"] == 1.2
+    assert mcp["cold_initialize_cpu_s"] == 0.6 and [r["runs"] for r in mcp["cold_requests"]] == [3, 3]
+    assert gw.stopped.count("McpFunction") == 2 * (3 + 1)  # a new sandbox before every run, none left running
+    assert out["StateFunction"]["cold_requests"][0]["status"] == 500 and gw.stats["StateFunction"].errors
+    assert not gw.stats["SearchFunction"].errors

@@ -202,7 +202,8 @@ def test_every_function_has_error_and_throttle_alarms(template):
 
 def test_layers_are_built_for_python312(template):
     core = template["Resources"]["CoreLayer"]
-    assert core["Properties"]["ContentUri"] == "layers/core" and core["Metadata"]["BuildMethod"] == "python3.12"
+    assert core["Properties"]["ContentUri"] == "layers/core" and core["Metadata"]["BuildMethod"] == "makefile"
+    assert (ROOT / "layers/core/Makefile").read_text().count("build-CoreLayer:") == 1
     deps = template["Resources"]["DepsLayer"]
     assert deps["Properties"]["ContentUri"] == "layers/deps" and (ROOT / "layers/deps/Makefile").read_text().count("build-DepsLayer:") == 1
     assert template["Globals"]["Function"]["Runtime"] == "python3.12"

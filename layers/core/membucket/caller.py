@@ -9,21 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from .auth import Identity, InvalidToken, TokenStore
 from .auth.oauth import AuthorizationServer
-from .client import Membucket
-from .ops import Context
-from .ops.context import REST_API, WEB_UI
 
-__all__ = [
-    "ServerState", "bearer_token", "context_for", "error_response", "get_identity", "get_state", "identify", "owner_surface",
-    "public_origin",
-]
+if TYPE_CHECKING:  # annotations only: the engine behind them is imported on first use
+    from .client import Membucket
+    from .ops import Context
+
+__all__ = ["IMPORT_PATH", "ServerState", "bearer_token", "context_for", "error_response", "get_identity", "get_state", "identify",
+           "owner_surface", "public_origin"]
+
+# The raw-bundle import route (api/bundles.py); here so the guards (http/) give it its larger body
+# limit without importing the REST routers (the MCP Lambda function builds no REST routes).
+IMPORT_PATH = "/api/v1/import"
 
 
 @dataclass
@@ -97,6 +100,8 @@ def get_identity(request: Request) -> Identity:
 
 def owner_surface(headers: Mapping[str, str]) -> str:
     """The label of the owner's writes in a REST request: the web UI says it is the UI, else the REST API."""
+    from .ops.context import REST_API, WEB_UI  # at use: ops.context imports the engine
+
     return WEB_UI if headers.get("x-membucket-client") == WEB_UI else REST_API
 
 

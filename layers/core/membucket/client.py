@@ -1,22 +1,27 @@
-"""``Membucket``: settings + store + embedder, handing out one Context per (user, app)."""
+"""``Membucket``: settings + store + embedder, handing out one Context per (user, app).
+
+The engine (duckdb, faiss, numpy) is imported on the first namespace a Membucket opens, not
+with this module: a Lambda container that answers an MCP ``initialize`` or a token check first
+never pays for it (issue 13, cold start).
+"""
 
 from __future__ import annotations
 
 import enum
 import os
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from .categorize.base import Categorizer
 from .embed.base import Embedder
-from .engine.index import set_search_threads
 from .engine.keys import list_users
-from .engine.limits import apply_limits
-from .engine.namespace import REGISTRY, CompactResult, Namespace, ReplicaRegistry
 from .errors import InvalidInput
-from .ops.context import Context, app_name
 from .settings import Settings
 from .store import ObjectStore, open_store
+
+if TYPE_CHECKING:
+    from .categorize.base import Categorizer
+    from .engine.namespace import CompactResult, Namespace, ReplicaRegistry
+    from .ops.context import Context
 
 __all__ = ["Membucket", "load_embedder", "DEFAULT"]
 
@@ -78,10 +83,29 @@ class Membucket:
         self.categorizer: Categorizer | None = _LazyCategorizer(self) if categorizer is DEFAULT else categorizer
         self._llm = llm
         self._llm_loaded = llm is not None
-        self.registry = registry or REGISTRY  # tests pass their own to act as separate processes
-        if registry is None:
-            apply_limits(s, REGISTRY)  # LRU bounds from the function's memory and /tmp (or Settings)
-        set_search_threads(s.faiss_threads)
+        self._registry = registry  # tests pass their own to act as separate processes
+        self._engine_ready = False
+
+    @property
+    def registry(self) -> ReplicaRegistry:
+        """The replica cache (the process-wide one unless given).
+
+        The engine is imported here, on first use, and FAISS gets ``Settings.faiss_threads`` then
+        (once per Membucket, as the constructor did before it became lazy).
+        """
+        if not self._engine_ready:
+            from .engine.index import set_search_threads
+
+            if self._registry is None:
+                from .engine.limits import apply_limits
+                from .engine.namespace import REGISTRY
+
+                apply_limits(self.settings, REGISTRY)  # LRU bounds from the function's memory and /tmp (or Settings)
+                self._registry = REGISTRY
+            set_search_threads(self.settings.faiss_threads)
+            self._engine_ready = True
+        assert self._registry is not None
+        return self._registry
 
     @property
     def embedder(self) -> Embedder:
@@ -101,6 +125,8 @@ class Membucket:
         return self._llm
 
     def namespace(self, user: str) -> Namespace:
+        from .engine.namespace import Namespace
+
         s = self.settings
         return Namespace(
             self.store,
@@ -116,6 +142,8 @@ class Membucket:
         )
 
     def context(self, user: str | None = None, app: str | None = None, *, actor: str | None = None) -> Context:
+        from .ops.context import Context, app_name
+
         if app is not None:
             app = app_name(app)  # valid, and not one of the owner's surface labels
         return Context(

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import ops
 from ..auth import Identity
-from ..caller import error_response, get_identity, get_state
+from ..caller import IMPORT_PATH, error_response, get_identity, get_state
 from ..errors import Forbidden, InvalidInput, TooLarge
 from ..ops.models import ImportResult
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, RFC3339, AppName, MemoryState, StrictBool, acting
@@ -31,7 +31,6 @@ from .uploads import UPLOAD_PATTERN, check_direct_size, direct_import_limit, spo
 
 __all__ = ["router", "ExportIn", "IMPORT_PATH", "export_to_tempfile", "owner_context"]
 
-IMPORT_PATH = "/api/v1/import"
 BUNDLE_TYPES = ("application/zip", "application/octet-stream", "application/x-zip-compressed")
 
 router = APIRouter(responses=ERROR_RESPONSES, dependencies=AUTHENTICATED)

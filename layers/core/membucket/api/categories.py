@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import ops
 from ..auth import Identity
 from ..caller import get_identity
-from ..ops.categorize import recategorize
-from ..ops.category_defs import MAX_DESCRIPTION, define_category, delete_category, list_category_defs
+from ..ops.validate import CATEGORY_DESCRIPTION_MAX as MAX_DESCRIPTION
 from .schemas import AUTHENTICATED, CATEGORY_PATTERN, ERROR_RESPONSES, IDS_MAX, Category, MemoryId, StrictBool, acting, capped_by
 
 __all__ = ["router"]
@@ -64,26 +64,26 @@ def recategorize_memories(request: Request, body: RecategorizeIn, identity: Call
     Only changed categories are written; unknown (or invisible) ids refuse the request (404).
     """
     ctx = acting(request, identity, "write")
-    return recategorize(ctx, body.ids, only_missing=body.only_missing).to_dict()
+    return ops.recategorize(ctx, body.ids, only_missing=body.only_missing).to_dict()
 
 
 @router.get("/category-definitions", response_model=CategoryDefsOut, tags=["memories"], summary="User-defined categories")
 def list_definitions(request: Request, identity: Caller):
     ctx = acting(request, identity, "read")
-    return {"items": [d.to_dict() for d in list_category_defs(ctx)]}
+    return {"items": [d.to_dict() for d in ops.list_category_defs(ctx)]}
 
 
 @router.put("/category-definitions", response_model=CategoryDefOut, tags=["memories"], summary="Define a category")
 def define(request: Request, body: CategoryDefIn, identity: Caller):
     """Create a category the categorizer may assign, or replace its description (affects new writes and recategorize)."""
     ctx = acting(request, identity, "admin")
-    return define_category(ctx, body.name, body.description).to_dict()
+    return ops.define_category(ctx, body.name, body.description).to_dict()
 
 
 @router.delete("/category-definitions", status_code=204, tags=["memories"], summary="Delete a category definition")
 def undefine(request: Request, identity: Caller, name: Annotated[str, Query(min_length=1, max_length=64, json_schema_extra={"pattern": CATEGORY_PATTERN})]):
     """Memories keep the category; the categorizer stops assigning it."""
     ctx = acting(request, identity, "admin")
-    delete_category(ctx, name)
+    ops.delete_category(ctx, name)
     return Response(status_code=204)
 

@@ -13,9 +13,7 @@ from .. import ops
 from ..auth import Identity
 from ..caller import get_identity, get_state
 from ..clients import TOKEN_PLACEHOLDER, client_configs
-from ..ops import check_caller
-from ..ops.preferences import get_preferences, put_preferences
-from ..ops.timeline import MAX_DAYS, timeline
+from ..ops.validate import TIMELINE_MAX_DAYS as MAX_DAYS
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, LIMIT_MAX, AccessOut, Scope, TimeZone, acting, json_number
 
 __all__ = ["router"]
@@ -83,7 +81,7 @@ class ConnectOut(BaseModel):
 @router.get("/me", response_model=MeOut, tags=["ui"], summary="Who the caller is")
 def me(request: Request, identity: Caller):
     """The token's user, app and scopes (a paused app-bound token is refused here too)."""
-    check_caller(acting(request, identity, "read"))
+    ops.check_caller(acting(request, identity, "read"))
     return {
         "user": identity.user, "app": identity.app, "scopes": sorted(identity.scopes),
         "auth_required": get_state(request).auth_required,
@@ -97,6 +95,8 @@ def stats_timeline(
     tz: Annotated[TimeZone, Query(description="IANA time zone of the days (e.g. Europe/Paris)")] = "UTC",
 ):
     """A zero-filled daily series (oldest first) from the history table and the access log."""
+    from ..ops.timeline import timeline  # at use: the engine is imported on the first request that needs it
+
     return timeline(acting(request, identity, "read"), days, tz)
 
 
@@ -110,6 +110,8 @@ def recent_access(
 
 @router.get("/preferences", response_model=PreferencesOut, tags=["ui"], summary="The user's UI preferences")
 def read_preferences(request: Request, identity: Caller):
+    from ..ops.preferences import get_preferences
+
     return get_preferences(acting(request, identity, "read"))
 
 
@@ -117,6 +119,8 @@ def read_preferences(request: Request, identity: Caller):
 def save_preferences(request: Request, body: Annotated[PreferencesIn, Body()], identity: Caller):
     """Validated and stored in the user's namespace (survives restarts); owner tokens only."""
     ctx = acting(request, identity, "admin")
+    from ..ops.preferences import put_preferences
+
     return put_preferences(ctx, body.model_dump(exclude_none=True))
 
 
@@ -124,7 +128,7 @@ def save_preferences(request: Request, body: Annotated[PreferencesIn, Body()], i
 def connect(request: Request, identity: Caller):
     """Ready-to-paste configs; with auth on they carry a placeholder for a token (create one with
     POST /api/v1/tokens, app = the client's id), so no secret ever travels back from here."""
-    check_caller(acting(request, identity, "read"))
+    ops.check_caller(acting(request, identity, "read"))
     state = get_state(request)
     host = request.headers.get("host") or request.url.netloc
     base = f"{request.url.scheme}://{host}"

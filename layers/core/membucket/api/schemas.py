@@ -17,7 +17,7 @@ The schema states every rule the server enforces: name patterns and id formats a
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Depends, Header, Request, Security
 from fastapi.security import HTTPBearer
@@ -25,8 +25,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 
 from ..auth import Identity
 from ..caller import context_for, get_state, owner_surface
-from ..ops import Context, Filters
+from ..ops.filters import Filters
 from ..ops.models import AccessRecord, App, HistoryEvent, Rule, SearchHit
+
+if TYPE_CHECKING:
+    from ..ops import Context
 
 __all__ = [
     "ERROR_RESPONSES", "AUTHENTICATED", "USER_HEADER", "acting", "MemoryState", "StateAction", "ACTION_STATES", "SortField", "SortOrder", "Scope",
@@ -177,7 +180,7 @@ def _user_header(
 AUTHENTICATED = [Security(BEARER), Depends(_user_header)]
 
 
-def acting(request: Request, identity: Identity, scope: str) -> Context:
+def acting(request: Request, identity: Identity, scope: str) -> "Context":
     """Check the caller's scope, then give the Context it acts in (its user; its app, if bound)."""
     identity.require(scope)
     return context_for(get_state(request), identity, surface=owner_surface(request.headers))

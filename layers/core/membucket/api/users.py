@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
+from .. import ops
 from ..auth import Identity
 from ..caller import get_identity, get_state
-from ..ops import check_caller
 from .schemas import AUTHENTICATED, ERROR_RESPONSES, acting
 
 __all__ = ["router"]
@@ -30,7 +30,7 @@ class UsersOut(BaseModel):
 
 @router.get("/users", response_model=UsersOut, tags=["ui"], summary="Users the UI may switch between")
 def list_users(request: Request, identity: Caller):
-    check_caller(acting(request, identity, "read"))  # a paused app hears so here too
+    ops.check_caller(acting(request, identity, "read"))  # a paused app hears so here too
     state = get_state(request)
     if state.auth_required:
         return {"items": [identity.user], "current": identity.user, "switchable": False}

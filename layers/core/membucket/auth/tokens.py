@@ -18,7 +18,6 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from ..engine.keys import validate_app_name, validate_user_id
-from ..engine.log import format_ts, utcnow
 from ..errors import InvalidInput, MembucketError, NotFoundError
 from ..store import IF_ABSENT, NotFound, ObjectStore
 from .identity import SCOPES, Identity
@@ -70,7 +69,7 @@ class TokenStore:
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         info = TokenInfo(
-            id=token_id, user=user, app=app, scopes=scopes, created_at=format_ts(utcnow()),
+            id=token_id, user=user, app=app, scopes=scopes, created_at=_now(),
             description=description, secret_sha256=hashlib.sha256(secret.encode()).hexdigest(),
         )
         self.store.put(PREFIX + token_id + ".json", json.dumps(asdict(info)).encode(), IF_ABSENT)
@@ -127,8 +126,15 @@ class TokenStore:
     def revoke(self, token_id: str, user: str | None = None) -> TokenInfo:
         info = self.get(token_id, user)
         if not info.revoked_at:
-            info.revoked_at = format_ts(utcnow())
+            info.revoked_at = _now()
             self.store.put(PREFIX + token_id + ".json", json.dumps(asdict(info)).encode())
         with self._lock:
             self._cache[token_id] = (time.monotonic(), info)
         return info
+
+
+def _now() -> str:
+    """The log's timestamp format; imported here, not at module load: engine.log brings numpy, which a token check never needs."""
+    from ..engine.log import format_ts, utcnow
+
+    return format_ts(utcnow())

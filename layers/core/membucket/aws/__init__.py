@@ -10,12 +10,12 @@ Gateway identity lives with auth (``membucket.auth.gateway``), the model kept in
 with embed (``membucket.embed.s3_model``).
 """
 
-from .handlers import export_app, http_app, http_handler, json_response, make_membucket, serve_http
+from .handlers import export_app, http_app, http_handler, json_response, make_membucket, mcp_app, serve_http
 from .observe import configure_logging, invocation_metrics, logger, metrics, tracer
 from .scheduled import maintenance_handler
 
 __all__ = [
     "logger", "metrics", "tracer", "configure_logging", "invocation_metrics",
-    "make_membucket", "http_app", "export_app", "http_handler", "serve_http", "json_response",
+    "make_membucket", "http_app", "mcp_app", "export_app", "http_handler", "serve_http", "json_response",
     "maintenance_handler",
 ]

@@ -17,30 +17,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..auth.gateway import GatewayTokenStore, verified_claims
 from ..client import Membucket
 from ..embed.s3_model import S3ModelEmbedder
-from ..engine.namespace import ReplicaRegistry
 from ..settings import Settings
 from ..store import open_store
 from ..store.s3 import require_conditional_writes
 from .credentials import load_openai_secret
 from .observe import configure_logging, invocation_metrics, logger, metrics, tracer
 
+if TYPE_CHECKING:
+    from ..engine.namespace import ReplicaRegistry
+
 # At init, not on every write: a runtime SDK too old for S3 conditional writes (botocore before
 # 1.35.69) fails the container's start with a message naming the version needed.
 require_conditional_writes()
 
-__all__ = ["make_membucket", "http_app", "export_app", "serve_http", "http_handler", "json_response"]
+__all__ = ["make_membucket", "http_app", "mcp_app", "export_app", "serve_http", "http_handler", "json_response"]
 
 
-def _http():
-    """The HTTP layer's three entry points: the ASGI app, the server state, the export app."""
-    from ..http import app, export, serve
+def _build_state():
+    from ..http.serve import build_state
 
-    return app.create_app, serve.build_state, export.create_export_app
+    return build_state
 
 
 def make_membucket(settings: Settings | None = None, registry: ReplicaRegistry | None = None) -> Membucket:
@@ -49,7 +50,8 @@ def make_membucket(settings: Settings | None = None, registry: ReplicaRegistry |
     embedder = None
     if settings.model_url and settings.embedder == "minilm":
         model_store = open_store(settings.model_url, endpoint_url=settings.endpoint_url, region=settings.region)
-        embedder = S3ModelEmbedder(model_store, Path(settings.cache_dir) / "model", threads=settings.embed_threads)
+        embedder = S3ModelEmbedder(model_store, Path(settings.cache_dir) / "model", threads=settings.embed_threads,
+                                   precision=settings.model_precision)
     load_openai_secret(settings)
     return Membucket(settings, embedder=embedder, registry=registry)
 
@@ -58,21 +60,33 @@ def http_app(mb: Membucket | None = None, factory=None):
     """Mangum over the shared ASGI app (or ``factory(state)``), with bearer tokens (or API Gateway's JWT claims) required."""
     from mangum import Mangum
 
-    create_app, build_state, _ = _http()
     mb = mb or make_membucket()
-    state = build_state(mb, "0.0.0.0", auth=True)
+    state = _build_state()(mb, "0.0.0.0", auth=True)
     if mb.settings.lambda_auth == "jwt":
         state.tokens = GatewayTokenStore(mb.store, user_claim=mb.settings.jwt_user_claim)
         state.oauth = None  # the operator's identity provider signs clients in, not membucket
         state.oauth_issuer = mb.settings.jwt_issuer
     configure_logging()
-    app = factory(state) if factory else create_app(state, sse_sessions=False)
+    if factory is None:
+        from ..http.app import create_app
+
+        app = create_app(state, sse_sessions=False)
+    else:
+        app = factory(state)
     return Mangum(app, lifespan="off", api_gateway_base_path="/")
+
+
+def mcp_app(mb: Membucket | None = None):
+    """The MCP function's app: the MCP routes alone (``http/mcp_app.py``), so a cold start skips the REST routers."""
+    from ..http.mcp_app import create_mcp_app
+
+    return http_app(mb, factory=create_mcp_app)
 
 
 def export_app(mb: Membucket | None = None):
     """The export function's app: bundles go to ``Settings.export_store``, answers are presigned URLs."""
-    _, _, create_export_app = _http()
+    from ..http.export import create_export_app
+
     mb = mb or make_membucket()
     url = mb.settings.export_store
     store = open_store(url, endpoint_url=mb.settings.endpoint_url, region=mb.settings.region) if url else None

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ..engine.namespace import REGISTRY, STATS, ReplicaRegistry
+if TYPE_CHECKING:
+    from ..engine.namespace import ReplicaRegistry
+
 
 __all__ = ["logger", "metrics", "tracer", "configure_logging", "invocation_metrics"]
 
@@ -52,20 +56,29 @@ def configure_logging() -> None:
     logging.getLogger("mangum").setLevel(logging.WARNING)  # serve_http logs one line per request
 
 
-def _counters(registry: ReplicaRegistry) -> dict[str, int]:
+_ENGINE = "membucket.engine.namespace"
+
+
+def _counters(registry: ReplicaRegistry | None) -> dict[str, int]:
     # The registry keeps no public iterator; a container serves one invocation at a time, so a
     # snapshot before and after gives this invocation's numbers (evicted replicas clamp to 0).
-    replicas = registry.replicas()
+    # Until something imports the engine (an MCP initialize needs none of it) every count is 0:
+    # looking it up in sys.modules keeps this module from importing duckdb and faiss at init.
+    engine = sys.modules.get(_ENGINE)
+    if engine is None:
+        return dict.fromkeys(("Commits", "CommitConflicts", "CommitRetries", "ReplicaCacheHits"), 0)
+    stats = engine.STATS
+    replicas = (registry or engine.REGISTRY).replicas()
     return {
-        "Commits": STATS.commits,
-        "CommitConflicts": STATS.conflicts,
-        "CommitRetries": STATS.in_flight_retries + STATS.transport_retries,
+        "Commits": stats.commits,
+        "CommitConflicts": stats.conflicts,
+        "CommitRetries": stats.in_flight_retries + stats.transport_retries,
         "ReplicaCacheHits": sum(r.cache_hits for r in replicas),
     }
 
 
 @contextmanager
-def invocation_metrics(function: str, latency_metric: str = "Latency", registry: ReplicaRegistry = REGISTRY) -> Iterator[dict]:
+def invocation_metrics(function: str, latency_metric: str = "Latency", registry: ReplicaRegistry | None = None) -> Iterator[dict]:
     """Add this invocation's latency and engine counters to ``metrics`` (flushed by ``log_metrics``)."""
     before = _counters(registry)
     done: dict[str, float] = {"ms": 0.0}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .. import maintenance
 from ..store import open_store
 from .handlers import make_membucket
 from .observe import configure_logging, invocation_metrics, logger, metrics, tracer
@@ -24,6 +23,8 @@ def maintenance_handler():
     The backup target is ``Settings.backup_url`` (``MEMBUCKET_BACKUP_URL``, or the older
     ``MEMBUCKET_BACKUP_STORE``); unset means no backup.
     """
+    from .. import maintenance  # here, not at module load: the HTTP functions import this package too
+
     mb = make_membucket()
     s = mb.settings
     backup = open_store(s.backup_url, endpoint_url=s.endpoint_url, region=s.region) if s.backup_url else None

@@ -7,9 +7,10 @@ another embedder is refused, so vectors of different models never mix in one ind
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where vectors are made, not by whoever names the seam
+    import numpy as np
 
 __all__ = ["Embedder", "EmbedderUnavailable", "normalize"]
 
@@ -38,6 +39,8 @@ class Embedder(Protocol):
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
     """Scale rows to unit length (zero rows stay zero) as float32, C-contiguous."""
+    import numpy as np
+
     v = np.ascontiguousarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(v, axis=1, keepdims=True)
     norms[norms == 0] = 1.0

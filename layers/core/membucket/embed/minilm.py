@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from membucket.embed.base import EmbedderUnavailable
-from membucket.embed.mapped import load_mapped
 
 if TYPE_CHECKING:  # imported at load time only: ``tokenizers`` is optional until the model is used
     from tokenizers import Tokenizer
@@ -162,12 +161,14 @@ def _layer_norm_(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float)
 # --- locating and loading the weights ---------------------------------------------------------
 
 
-def locate_model_dir(model_dir: str | os.PathLike[str] | None = None) -> Path:
+def locate_model_dir(model_dir: str | os.PathLike[str] | None = None, weights: str = "model.safetensors") -> Path:
     """Find the model files: the given directory (``Settings.minilm_dir``), else the weights package.
 
-    The package is found with importlib's finder (no import, no network). Raises
-    EmbedderUnavailable naming the fix when the files are not there.
+    ``weights`` names the weights file (an fp16 or int8 one from ``embed.quantize`` instead of
+    the fp32 ``model.safetensors``). The package is found with importlib's finder (no import, no
+    network). Raises EmbedderUnavailable naming the fix when the files are not there.
     """
+    required = (*REQUIRED_FILES[:2], weights)
     if model_dir is not None:
         where = str(model_dir)
     else:
@@ -181,7 +182,7 @@ def locate_model_dir(model_dir: str | os.PathLike[str] | None = None) -> Path:
         model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
         where = f"package {WEIGHTS_PACKAGE} at {model_dir}"
     path = Path(model_dir).expanduser()
-    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    missing = [name for name in required if not (path / name).is_file()]
     if missing:
         raise EmbedderUnavailable(
             f"all-MiniLM-L6-v2 files missing from {where}: {', '.join(missing)}. "
@@ -242,30 +243,32 @@ class _Model:
     blas: object  # threadpoolctl controller for the BLAS numpy uses
 
 
-_models: dict[Path, _Model] = {}
+_models: dict[tuple[Path, str], _Model] = {}
 _models_lock = threading.Lock()
 
 
-def _get_model(path: Path) -> _Model:
-    """Load once per process and directory (the cache), under a lock so threads never load twice."""
-    model = _models.get(path)
+def _get_model(path: Path, weights: str = "model.safetensors") -> _Model:
+    """Load once per process, directory and weights file (the cache), under a lock so threads never load twice."""
+    model = _models.get((path, weights))
     if model is None:
         with _models_lock:
-            model = _models.get(path)
+            model = _models.get((path, weights))
             if model is None:
-                model = _models[path] = _load_model(path)
+                model = _models[(path, weights)] = _load_model(path, weights)
     return model
 
 
-def _load_model(path: Path) -> _Model:
-    """Read config, tokenizer and safetensors; fuse and transpose weights once, here."""
+def _load_model(path: Path, weights: str = "model.safetensors") -> _Model:
+    """Read config, tokenizer and safetensors (fp32, or fp16/int8 widened to fp32); fuse and transpose weights once, here."""
     try:
         from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
+
+        from .quantize import load_weights
     except ImportError as exc:  # pragma: no cover - they are project dependencies
         raise EmbedderUnavailable(f"the local embedder needs {exc.name}: pip install membucket") from exc
 
-    path = locate_model_dir(path)  # files may have gone since the embedder was built
+    path = locate_model_dir(path, weights)  # files may have gone since the embedder was built
     config = json.loads((path / "config.json").read_text())
     hidden, heads = config["hidden_size"], config["num_attention_heads"]
     if (
@@ -282,7 +285,7 @@ def _load_model(path: Path) -> _Model:
     tokenizer.enable_truncation(MAX_SEQ_LENGTH)  # file says 128; sentence-transformers uses 256
     tokenizer.no_padding()  # file pads to 128; we pad per batch to the longest
 
-    t = load_mapped(path / "model.safetensors")  # no copy: the word table stays mapped, read by the row
+    t = load_weights(path / weights)  # fp32 stays mapped (no copy); fp16/int8 are widened once
 
     def w(name: str) -> np.ndarray:
         return np.ascontiguousarray(t[name], dtype=np.float32)
@@ -396,16 +399,18 @@ class MiniLMEmbedder:
         *,
         batch_size: int = BATCH_SIZE,
         threads: int | None = None,
+        weights: str = "model.safetensors",
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        self._path = locate_model_dir(model_dir)
+        self._path = locate_model_dir(model_dir, weights)
+        self._weights = weights
         self._batch_size = batch_size
         self._threads = threads if threads is not None else default_threads()
 
     def load(self) -> MiniLMEmbedder:
         """Load the weights now rather than on the first ``embed`` (e.g. at server start)."""
-        _get_model(self._path)
+        _get_model(self._path, self._weights)
         return self
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -418,7 +423,7 @@ class MiniLMEmbedder:
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"embed() takes strings, got {type(t).__name__}")
-        model = _get_model(self._path)
+        model = _get_model(self._path, self._weights)
         ids = [enc.ids for enc in model.tokenizer.encode_batch_fast(texts, add_special_tokens=True)]
         lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
         # Longest first: the costliest batches start first, so workers finish together.

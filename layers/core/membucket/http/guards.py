@@ -19,8 +19,7 @@ from urllib.parse import urlsplit
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..api.bundles import IMPORT_PATH
-from ..caller import ServerState, error_response
+from ..caller import IMPORT_PATH, ServerState, error_response
 
 __all__ = ["LOOPBACK_HOSTS", "GuardMiddleware", "RateLimiter"]
 

@@ -23,7 +23,6 @@ from ..caller import ServerState
 from ..client import Membucket
 from ..clients import CONNECT_CLIENTS, TOKEN_PLACEHOLDER, snippet_lines
 from .access_log import server_config
-from .app import create_app
 from .guards import LOOPBACK_HOSTS
 
 __all__ = ["PortInUse", "ServeRefused", "banner", "build_state", "is_loopback", "run"]
@@ -142,6 +141,8 @@ def run(mb: Membucket, host: str = "127.0.0.1", port: int = 8765, auth: bool | N
     import uvicorn
 
     state = build_state(mb, host, auth)
+    from .app import create_app  # here: building the state (Lambda's MCP function) needs no REST routers
+
     app = create_app(state)
     sock = listen(host, port)  # before the banner: a busy port is one line, not a banner and a trace
     print(banner(mb, state, host, port), flush=True)

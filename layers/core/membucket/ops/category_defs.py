@@ -18,13 +18,13 @@ from ..errors import Conflict, InvalidInput, NotFoundError, TooLarge
 from .access import check_app
 from .context import Context
 from .models import iso
-from .validate import clean_categories
+from .validate import CATEGORY_DESCRIPTION_MAX, clean_categories
 
 __all__ = ["CategoryDefinition", "define_category", "delete_category", "list_category_defs", "custom_defs",
            "MAX_DEFINED", "MAX_DESCRIPTION"]
 
 MAX_DEFINED = 100  # definitions per namespace: each one is scored on every write
-MAX_DESCRIPTION = 500
+MAX_DESCRIPTION = CATEGORY_DESCRIPTION_MAX  # in validate: the API's schema names it without importing the engine
 
 
 @dataclass

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from ..engine.keys import validate_app_name
-from ..engine.log import parse_ts
 from ..errors import InvalidInput
 from .validate import clean_state
 
@@ -21,6 +20,8 @@ def parse_time(value: Any, name: str) -> datetime | None:
     if value is None or value == "":
         return None
     try:
+        from ..engine.log import parse_ts  # at use: engine.log brings numpy, which building the API needs not
+
         return parse_ts(value.isoformat() if isinstance(value, datetime) else str(value))
     except (ValueError, OverflowError):  # OverflowError: a zone offset pushing a time past year 9999
         raise InvalidInput(f"{name} is not an ISO-8601 time: {str(value)[:40]!r}") from None

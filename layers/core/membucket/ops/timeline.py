@@ -20,10 +20,11 @@ from ..engine.log import utcnow
 from ..errors import InvalidInput
 from .access import check_app, ingest_access_log
 from .context import Context
+from .validate import TIMELINE_MAX_DAYS
 
 __all__ = ["timeline", "MAX_DAYS", "zone"]
 
-MAX_DAYS = 366
+MAX_DAYS = TIMELINE_MAX_DAYS
 
 
 def zone(name: str) -> ZoneInfo:

@@ -10,9 +10,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..engine.keys import validate_memory_id
-from ..engine.replay import STATES
 from ..errors import EmptyText, InvalidInput, InvalidMetadata, InvalidState, TooLarge
 from ..settings import Settings
+
+TIMELINE_MAX_DAYS = 366  # the longest timeline (ops.timeline); here so the API's schema names it without the engine
+CATEGORY_DESCRIPTION_MAX = 500  # characters of a user-defined category's description (ops.category_defs)
 
 __all__ = ["clean_text", "text_hash", "clean_metadata", "clean_categories", "clean_ids", "clean_state", "clean_limit"]
 
@@ -113,6 +115,8 @@ def clean_ids(ids: Any, settings: Settings) -> list[str]:
 
 
 def clean_state(state: Any) -> str:
+    from ..engine.replay import STATES  # at use: engine.replay brings duckdb, faiss and numpy
+
     if state not in STATES:
         raise InvalidState(f"unknown state {str(state)[:40]!r}; expected one of {', '.join(STATES)}")
     return state

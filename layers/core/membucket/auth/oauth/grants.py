@@ -22,7 +22,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC
 
-from ...engine.log import format_ts
 from ...errors import NotFoundError
 from ...store import ObjectStore
 from ..identity import Identity
@@ -46,6 +45,8 @@ def _sha(secret: str) -> str:
 
 def _ts(epoch: float | None) -> str | None:
     from datetime import datetime
+
+    from ...engine.log import format_ts  # at use: engine.log brings numpy, which a token check needs not
 
     return None if epoch is None else format_ts(datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None))
 
