@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
 from tests.mcp.test_mcp_http import client
 
 TOO_LONG = "x" * 16_001
+IDS = [str(uuid.uuid4()) for _ in range(1001)]
 
 
 async def _error(c, tool, args):
@@ -20,16 +22,25 @@ async def _error(c, tool, args):
     return info.value
 
 
-@pytest.mark.parametrize(("tool", "args", "code"), [
-    ("add_memories", {"text": ""}, "empty_text"),
-    ("add_memories", {"text": "   \n\t "}, "empty_text"),
-    ("add_memories", {"text": TOO_LONG}, "too_large"),
-    ("search_memory", {"query": ""}, "empty_text"),
-    ("get_memory", {"memory_id": "not-an-id"}, "invalid_id"),
-    ("get_memory", {"memory_id": "x" * 200}, "invalid_id"),
-    ("update_memory", {"memory_id": "not-an-id", "text": "t"}, "invalid_id"),
+@pytest.mark.parametrize(("tool", "args", "code", "limit"), [
+    ("add_memories", {"text": ""}, "empty_text", None),
+    ("add_memories", {"text": "   \n\t "}, "empty_text", None),
+    ("add_memories", {"text": TOO_LONG}, "too_large", 16_000),
+    ("search_memory", {"query": ""}, "empty_text", None),
+    ("get_memory", {"memory_id": "not-an-id"}, "invalid_id", None),
+    ("get_memory", {"memory_id": "x" * 200}, "invalid_id", None),
+    ("update_memory", {"memory_id": "not-an-id", "text": "t"}, "invalid_id", None),
+    # integer and list limits (search and list limits, id lists), checked by the operations
+    ("search_memory", {"query": "tea", "limit": 0}, "invalid_input", None),
+    ("search_memory", {"query": "tea", "limit": -3}, "invalid_input", None),
+    ("search_memory", {"query": "tea", "limit": 101}, "too_large", 100),
+    ("list_memories", {"limit": 0}, "invalid_input", None),
+    ("list_memories", {"limit": 1001}, "too_large", 1000),
+    ("list_memories", {"cursor": "x" * 1001}, "invalid_input", None),
+    ("delete_memories", {"memory_ids": []}, "invalid_input", None),
+    ("delete_memories", {"memory_ids": IDS}, "too_large", 1000),
 ])
-def test_input_errors_carry_the_rest_code(open_server, tool, args, code):
+def test_input_errors_carry_the_rest_code(open_server, tool, args, code, limit):
     url, _ = open_server
 
     async def scenario():
@@ -37,6 +48,8 @@ def test_input_errors_carry_the_rest_code(open_server, tool, args, code):
             err = await _error(c, tool, args)
             assert err.error.data["code"] == code, err.error
             assert "pydantic" not in err.error.message and code in err.error.message
+            if limit is not None:
+                assert err.error.data["details"]["limit"] == limit
 
     asyncio.run(scenario())
 
