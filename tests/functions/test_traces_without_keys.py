@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import aws_lambda_powertools
-
 from membucket.aws import observe
 
 

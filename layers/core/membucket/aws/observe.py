@@ -75,7 +75,7 @@ class LazyTracer:
             _keep_keys_out_of_traces()  # before the first traced S3 call
         return self._tracer
 
-    def capture_lambda_handler(self, capture_response: bool = False) -> Callable[[Callable], Callable]:
+    def capture_lambda_handler(self, capture_response: bool = False) -> Callable[[Callable], Any]:
         """Like ``Tracer.capture_lambda_handler``, decided at the first invocation."""
 
         def decorate(handler: Callable) -> Callable:
