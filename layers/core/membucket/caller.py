@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
+from starlette.requests import Request  # what fastapi re-exports: the MCP function's app is plain Starlette
+from starlette.responses import JSONResponse
 
 from .auth import Identity, InvalidToken, TokenStore
 from .auth.oauth import AuthorizationServer

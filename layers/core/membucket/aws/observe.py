@@ -6,19 +6,24 @@ Configured by the environment the template sets (``POWERTOOLS_SERVICE_NAME``,
 id. Request and response bodies are never logged or traced: they hold memory text. Nor are S3
 keys: they carry user ids (``ns/<user>/...``), so the X-Ray botocore patch records only the
 operation and the bucket (``_keep_keys_out_of_traces``).
+
+The tracer is built on the first invocation, and only when tracing is on (``LazyTracer``): the
+X-Ray SDK and its patches cost ~0.25 s of CPU, which Powertools' ``Tracer()`` pays at import even
+when tracing is disabled, and a cold MCP container must answer ``initialize`` fast (issue 13).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -30,8 +35,6 @@ __all__ = ["logger", "metrics", "tracer", "configure_logging", "invocation_metri
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "membucket"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "membucket"))
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "membucket"))
-
 _KEY_PARAMETERS = frozenset({"Key", "Prefix", "CopySource", "StartAfter", "ContinuationToken", "Delimiter"})
 
 
@@ -47,7 +50,49 @@ def _keep_keys_out_of_traces() -> None:
                 operation[field] = [p for p in operation[field] if p not in _KEY_PARAMETERS]
 
 
-_keep_keys_out_of_traces()
+def tracing_enabled() -> bool:
+    """What Powertools decides: on in Lambda unless ``POWERTOOLS_TRACE_DISABLED``; off locally and in SAM local."""
+    from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
+
+    if resolve_truthy_env_var_choice(env=os.environ.get("POWERTOOLS_TRACE_DISABLED", "false")):
+        return False
+    return bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL") and not os.environ.get("AWS_CHALICE_CLI_MODE")
+
+
+class LazyTracer:
+    """Powertools' ``Tracer``, built (X-Ray SDK imported, botocore patched, S3 keys kept out) on the
+    first invocation of a handler it wraps, never when tracing is off."""
+
+    def __init__(self) -> None:
+        self._tracer: Any = None
+
+    def real(self) -> Any:
+        """The Powertools tracer, or None when tracing is off."""
+        if self._tracer is None and tracing_enabled():
+            from aws_lambda_powertools import Tracer
+
+            self._tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "membucket"))
+            _keep_keys_out_of_traces()  # before the first traced S3 call
+        return self._tracer
+
+    def capture_lambda_handler(self, capture_response: bool = False) -> Callable[[Callable], Any]:
+        """Like ``Tracer.capture_lambda_handler``, decided at the first invocation."""
+
+        def decorate(handler: Callable) -> Callable:
+            wrapped: list[Callable] = []
+
+            def lambda_handler(event, context):
+                if not wrapped:
+                    real = self.real()
+                    wrapped.append(real.capture_lambda_handler(handler, capture_response=capture_response) if real else handler)
+                return wrapped[0](event, context)
+
+            return functools.update_wrapper(lambda_handler, handler)
+
+        return decorate
+
+
+tracer = LazyTracer()
 
 
 def configure_logging() -> None:

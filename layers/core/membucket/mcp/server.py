@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -111,7 +111,7 @@ class MCPEndpoint:
             CALLER.reset(token)
 
 
-def mount_mcp(app: FastAPI, state: ServerState) -> None:
+def mount_mcp(app: Starlette, state: ServerState) -> None:
     # A manager per request makes the SDK's per-session INFO lines per-request noise.
     for name in ("mcp.server.streamable_http_manager", "mcp.server.streamable_http"):
         logging.getLogger(name).setLevel(logging.WARNING)

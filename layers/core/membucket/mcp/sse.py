@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from uuid import UUID
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -138,7 +138,7 @@ async def _gone(scope: Scope, receive: Receive, send: Send) -> None:
     )(scope, receive, send)
 
 
-def mount_sse(app: FastAPI, state: ServerState, sessions: bool = True) -> None:
+def mount_sse(app: Starlette, state: ServerState, sessions: bool = True) -> None:
     """OpenMemory's SSE URLs: served with in-process sessions, or (``sessions=False``) a clear 404."""
     if not sessions:
         for path in (SSE_PATH, *MESSAGE_PATHS):
