@@ -30,3 +30,25 @@ def test_a_stale_replica_does_not_checkpoint_the_next_generation_again(tmp_path)
     for i in range(4):
         ops.add(b.context("alice"), f"later {i}")  # seq 11: the next generation, once
     assert _checkpoint_seqs(url) == [5, 10]
+
+
+def test_a_claim_won_after_the_generation_was_published_writes_nothing(tmp_path, monkeypatch):
+    """The claim on the old base is free again once its holder published and GC collected the
+    claim; the writer that read the pointer before that must not upload that generation again."""
+    from membucket.engine import namespace as namespace_module
+
+    url = str(tmp_path / "bucket")
+    a = make_mb(url, tmp_path / "a", compact_after=0)
+    b = make_mb(url, tmp_path / "b", compact_after=0)
+    for i in range(6):
+        ops.add(a.context("alice"), f"memory {i}")
+    ops.list_memories(b.context("alice"))  # b's replica at seq 6, no checkpoint yet
+    real_claim = namespace_module.claim_compaction
+
+    def claim_after_a_published(store, keys, base, seq):
+        assert a.namespace("alice").compact(gc=True).published  # a writes generation 6, GC drops claims
+        return real_claim(store, keys, base, seq)
+
+    monkeypatch.setattr(namespace_module, "claim_compaction", claim_after_a_published)
+    assert not b.namespace("alice").compact(gc=False, claim=True).published
+    assert _checkpoint_seqs(url) == [6]

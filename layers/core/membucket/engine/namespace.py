@@ -381,6 +381,12 @@ class Namespace:
                 todo = self.due() or not self.compact_after
             if todo and claim:
                 todo = claim_compaction(self.store, self.keys, pointer.seq if pointer else 0, seq)
+                if todo:
+                    # The claim on our base may be new only because the writer that held it has
+                    # published and GC collected its claim since we read the pointer: re-read it,
+                    # and leave a generation that is already written alone.
+                    latest = read_pointer(self.store, self.keys)
+                    todo = latest is None or (pointer is not None and latest.seq <= pointer.seq)
             if todo:
                 prepared = prepare(self.store, self.keys, rep, pointer)
         uploaded = 0
