@@ -5,6 +5,7 @@ import json
 import pytest
 from membucket import ops
 from membucket.engine.checkpoint import read_pointer
+from membucket.engine.segments import FORMAT
 
 from tests.support.factories import make_mb
 from tests.support.state import dump
@@ -109,7 +110,7 @@ def test_compaction_is_automatic_past_the_threshold(bucket, tmp_path):
     p = read_pointer(writer.store, writer.namespace("alice").keys)
     assert p is not None and p.seq >= 10
     meta = json.loads(writer.store.get(p.dir + "manifest.json").body)
-    assert meta["embedder"] == "test/hash-64" and meta["dim"] == 64 and meta["seq"] == p.seq and meta["format"] == 2
+    assert meta["embedder"] == "test/hash-64" and meta["dim"] == 64 and meta["seq"] == p.seq and meta["format"] == FORMAT
 
 
 def test_a_pointer_naming_another_users_checkpoint_never_loads_it(tmp_path):

@@ -20,6 +20,7 @@ from membucket.store import open_store
 from tests.support.factories import make_mb
 
 KEYS = NamespaceKeys("alice")
+NEWER = segments.FORMAT + 1
 QUERIES = ["colour 3", "rewritten entirely", "item number 12", "garden tomatoes"]
 
 
@@ -30,6 +31,9 @@ def full_dump(rep) -> dict:
     for table in segments.TABLES:
         out[table] = sorted(map(repr, con.execute(f"SELECT * FROM {table}").fetchall()))
     out["index"] = sorted(rep.index.ids().tolist()) if rep.index is not None else []
+    if rep.index is not None and rep.index.size:  # the index holds exactly the record's vectors
+        vids, vectors = rep.vectors("state = 'active'")
+        assert np.array_equal(rep.index.index.reconstruct_batch(vids), vectors)
     lex = rep.lexical_index()
     out["lexical"] = [(q, [(round(float(s), 4), int(v)) for s, v in zip(*lex.search(q, 5), strict=True)]) for q in QUERIES]
     if rep.index is not None and rep.index.size:
@@ -76,11 +80,14 @@ def random_step(rng: random.Random, ctx, owner, ids: list[str], i: int) -> None:
         ops.add_batch(ctx, [ops.NewMemory(text=f"batch {i} {k} garden tomatoes") for k in range(3)])
 
 
+@pytest.mark.parametrize("parts", [False, True], ids=["whole", "parts"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_checkpoint_plus_tail_equals_full_replay_at_random_cut_points(tmp_path, monkeypatch, seed):
+def test_checkpoint_plus_tail_equals_full_replay_at_random_cut_points(tmp_path, monkeypatch, seed, parts):
     # tiny tiers, so deltas merge (with tombstones kept, then dropped at the base) within the test
     monkeypatch.setattr(segments, "UNIT_BYTES", 2048)
     monkeypatch.setattr(segments, "TIER", 2)
+    if parts:  # segments over 5 KB are stored as parts
+        monkeypatch.setattr(segments, "PART_BYTES", 5000)
     url = str(tmp_path / "bucket")
     mb = make_mb(url, tmp_path / "w", compact_after=0)
     ctx, owner = mb.context("alice", app="cursor"), mb.context("alice")
@@ -97,7 +104,8 @@ def test_checkpoint_plus_tail_equals_full_replay_at_random_cut_points(tmp_path, 
     got = from_checkpoint(url, tmp_path, "ckpt-end")  # the last checkpoint plus a tail
     assert got == want and got["kv"][0] > read_pointer(mb.store, KEYS).seq
     manifest = read_manifest(mb.store, read_pointer(mb.store, KEYS).dir)
-    assert manifest.format == 2 and len(manifest.tables["memories"]) <= segments.MAX_SEGMENTS
+    assert manifest.format == segments.FORMAT and len(manifest.tables["memories"]) <= segments.MAX_SEGMENTS
+    assert any(s.parts for s in manifest.segments()) == parts
     assert not list(mb.store.list(KEYS.checkpoints_prefix + "x"))  # nothing but manifests
     assert all(i.key.endswith("manifest.json") for i in mb.store.list(KEYS.checkpoints_prefix))
 
@@ -137,7 +145,7 @@ def test_a_format1_store_loads_and_upgrades_on_first_compaction(tmp_path):
     r = make_mb(url, tmp_path / "w2", compact_after=0, retention_seconds=0).compact("alice")  # the upgrade
     assert r.published
     new = read_pointer(mb.store, KEYS)
-    assert new.format == 2 and json.loads(mb.store.get(KEYS.pointer).body)["format"] == 2
+    assert new.format == segments.FORMAT and json.loads(mb.store.get(KEYS.pointer).body)["format"] == segments.FORMAT
     assert from_checkpoint(url, tmp_path, "r2") == replayed(mb.store, tmp_path, "p2")
     ops.add(ctx, "and another")
     make_mb(url, tmp_path / "w3", compact_after=0, retention_seconds=0).compact("alice")
@@ -150,6 +158,32 @@ def _listing(store) -> dict:
     return {i.key: (i.etag, i.size) for i in store.list("")}
 
 
+def test_a_format2_store_loads_and_its_segments_are_reused_by_format3(tmp_path, monkeypatch):
+    """Format 2 is format 3 without segment parts: it loads as is, and the next checkpoint (format 3,
+    splitting what is now big) keeps naming the format-2 segments that did not change."""
+    url = str(tmp_path / "bucket")
+    mb = make_mb(url, tmp_path / "w", compact_after=0, retention_seconds=0)
+    ctx = mb.context("alice")
+    for i in range(30):
+        ops.add(ctx, f"format two memory {i} about colour {i % 5}")
+    mb.compact("alice", gc=False)
+    p = read_pointer(mb.store, KEYS)
+    doc = json.loads(mb.store.get(p.dir + "manifest.json").body)
+    assert all("parts" not in s for segs in doc["tables"].values() for s in segs)
+    mb.store.put(p.dir + "manifest.json", json.dumps(doc | {"format": 2}).encode())  # as a format-2 writer left it
+    mb.store.put(KEYS.pointer, json.dumps({"seq": p.seq, "dir": p.dir, "format": 2}).encode())
+    old = set(read_manifest(mb.store, p.dir).objects())
+    ops.add(ctx, "one more after the format-2 checkpoint")
+    assert from_checkpoint(url, tmp_path, "r1") == replayed(mb.store, tmp_path, "p1")
+
+    monkeypatch.setattr(segments, "PART_BYTES", 4000)  # what is over 4 KB is stored as parts from now on
+    assert make_mb(url, tmp_path / "w2", compact_after=0, retention_seconds=0).compact("alice", gc=False).published
+    new = read_manifest(mb.store, read_pointer(mb.store, KEYS).dir)
+    assert new.format == segments.FORMAT == 3 and read_pointer(mb.store, KEYS).format == 3
+    assert old & set(new.objects()), "unchanged format-2 segments are named again, not rewritten"
+    assert from_checkpoint(url, tmp_path, "r2") == replayed(mb.store, tmp_path, "p2")
+
+
 @pytest.mark.parametrize("where", ["pointer", "manifest"])
 def test_a_newer_format_is_refused_and_nothing_is_written(tmp_path, where):
     url = str(tmp_path / "bucket")
@@ -159,16 +193,16 @@ def test_a_newer_format_is_refused_and_nothing_is_written(tmp_path, where):
     mb.compact("alice", gc=False)
     p = read_pointer(mb.store, KEYS)
     if where == "pointer":
-        mb.store.put(KEYS.pointer, json.dumps({"seq": p.seq, "dir": p.dir, "format": 3}).encode())
+        mb.store.put(KEYS.pointer, json.dumps({"seq": p.seq, "dir": p.dir, "format": NEWER}).encode())
     else:
-        doc = json.loads(mb.store.get(p.dir + "manifest.json").body) | {"format": 3}
+        doc = json.loads(mb.store.get(p.dir + "manifest.json").body) | {"format": NEWER}
         mb.store.put(KEYS.pointer, json.dumps({"seq": p.seq, "dir": p.dir}).encode())
         mb.store.put(p.dir + "manifest.json", json.dumps(doc).encode())
     before = _listing(mb.store)
     fresh = make_mb(url, tmp_path / "fresh", compact_after=1)
     with pytest.raises(errors.StoreFormatTooNew) as info:
         ops.add(fresh.context("alice"), "must not be written")
-    assert info.value.code == "store_format_too_new" and "format 3" in info.value.message
+    assert info.value.code == "store_format_too_new" and f"format {NEWER}" in info.value.message
     with pytest.raises(errors.StoreFormatTooNew):
         ops.search(fresh.context("alice"), "anything")
     with pytest.raises(errors.StoreFormatTooNew):
@@ -204,10 +238,10 @@ def test_gc_never_deletes_a_segment_a_live_manifest_or_a_retained_backup_names(t
     pointer = read_pointer(mb.store, KEYS)
     live = {i.key for i in mb.store.list(KEYS.segments_prefix)}
     for d in {i.key.rsplit("/", 1)[0] + "/" for i in mb.store.list(KEYS.checkpoints_prefix)}:
-        for seg in read_manifest(mb.store, d).segments():
-            assert KEYS.segment(seg.sha256) in live  # every kept manifest is whole
+        for sha in read_manifest(mb.store, d).objects():
+            assert KEYS.segment(sha) in live  # every kept manifest is whole
     assert len({i.key.split("/")[3] for i in mb.store.list(KEYS.checkpoints_prefix)}) == 2
-    assert gc.segments_deleted >= 0 and pointer.format == 2
+    assert gc.segments_deleted >= 0 and pointer.format == segments.FORMAT
     gone = [k for k in backed if k.key[len("objects/"):] not in live]
     assert gone, "the test must collect segments the first backup holds"
     # the first backup still restores and verifies: the target keeps its own copies
@@ -279,5 +313,5 @@ def test_a_format1_backup_still_restores_and_verifies(tmp_path):
     assert replayed_from(fresh, tmp_path) == want
     # and a forced restore over a live namespace writes a format-2 checkpoint for the restored state
     restore(mb.store, target, cache_dir=tmp_path / "rc2", force=True)
-    assert read_pointer(mb.store, KEYS).format == 2
+    assert read_pointer(mb.store, KEYS).format == segments.FORMAT
     assert from_checkpoint(url, tmp_path, "after-force")["memories"] == want["memories"]

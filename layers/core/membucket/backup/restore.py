@@ -40,7 +40,7 @@ from ..engine.keys import NamespaceKeys
 from ..engine.log import LogEntry
 from ..engine.operations import NamespaceRestore
 from ..engine.replica import Replica
-from ..engine.segments import MANIFEST
+from ..engine.segments import FORMAT, MANIFEST
 from ..errors import BackupUnusable, Conflict, InvalidInput, NotFoundError, TargetNotEmpty
 from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCondition
 from .manifest import OBJECTS, Manifest, ObjectsView, check_apart, load_manifest
@@ -230,7 +230,7 @@ def _copy_in(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manif
 
 
 def _write_checkpoint(store: ObjectStore, keys: NamespaceKeys, rep: Replica, seq: int) -> str:
-    """Upload ``rep`` as an immutable (format-2, whole) checkpoint at ``seq``; return its directory."""
+    """Upload ``rep`` as an immutable (segmented, whole) checkpoint at ``seq``; return its directory."""
     rep.advance(seq)
     prepared = prepare(store, keys, rep, None)
     try:
@@ -259,7 +259,7 @@ def _replace(target: ObjectStore, objects: ObjectsView, plan: RestorePlan, manif
                 target.put(keys.log(seq), entry.encode(), IF_ABSENT)
             except PreconditionFailed:
                 continue  # a writer committed that number first; its checkpoint files are left for GC
-            _move_pointer(target, keys, Pointer(seq, ckpt_dir, format=2))
+            _move_pointer(target, keys, Pointer(seq, ckpt_dir, format=FORMAT))
             for key in _access_keys(manifest, plan):
                 try:
                     target.head(key)

@@ -288,7 +288,7 @@ class _Run:
         else:
             man = CheckpointManifest.from_json(body if body is not None else self.copy_of(objects, manifest.key))
             ckpt = {"seq": man.seq, "dir": d, "created_at": man.created_at, "format": man.format,
-                    "segments": sorted({s.sha256 for s in man.segments()})}
+                    "segments": sorted(set(man.objects()))}
         if ckpt["seq"] > seq:
             objects.pop(manifest.key, None)
             return None  # newer than the recorded sequence: not part of this backup

@@ -49,7 +49,7 @@ __all__ = [
     "collect_garbage", "GcResult", "KNOWN_FORMAT", "check_format", "checkpoint_format", "read_manifest",
 ]
 
-KNOWN_FORMAT = 2  # the newest checkpoint format this version reads and writes
+KNOWN_FORMAT = 3  # the newest checkpoint format this version reads and writes (3: segment parts)
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +308,7 @@ def _collect_segments(store: ObjectStore, keys: NamespaceKeys, kept_dirs: list[s
     named: set[str] = set()
     for d in kept_dirs:
         try:
-            named.update(s.sha256 for s in read_manifest(store, d).segments())
+            named.update(read_manifest(store, d).objects())
         except NotFound:
             continue  # format 1, or not written yet (then its segments are within the grace)
         except CorruptCheckpoint:

@@ -47,14 +47,14 @@ def prepare(store: ObjectStore, keys: NamespaceKeys, rep: Replica, base: Pointer
     pins: list[Path] = []
 
     def base_files(segs: list[Segment]) -> list[Path]:
-        files = fetch_segments(store, keys, segs, rep.cache_dir, cached_object)
+        files = fetch_segments(store, keys, [o for s in segs for o in s.objects()], rep.cache_dir, cached_object)
         pins.extend(files)
         return files
 
     try:
         kv = {"seq": rep.seq, "embedder": rep.embedder, "dim": rep.dim, "next_vid": rep.next_vid, "access_after": rep.access_after}
         built = build_manifest(rep.con, kv, base_manifest, base_files, rep.cache_dir)
-        named = {s.sha256 for s in built.manifest.segments()}
+        named = set(built.manifest.objects())
         built.new = {sha: path for sha, path in built.new.items() if sha in named}  # not a delta merged away at once
         for path in built.new.values():
             pin(path)

@@ -26,9 +26,10 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -42,8 +43,8 @@ from .objcache import release
 from .operations import ACL_OPS, NamespaceRestore, op_name, parse_op
 from .queries import Memo, forget
 from .replay import apply_entries
-from .segments import Manifest, fetch_segments, lexical_index, load_tables, segment_files
-from .tables import connect, create_schema
+from .segments import Manifest, active_vectors, fetch_segments, lexical_index, load_tables, segment_files
+from .tables import Connection, connect, create_schema
 
 __all__ = ["Replica", "RESTORE_OP"]
 
@@ -51,6 +52,17 @@ RESTORE_OP = NamespaceRestore.OP  # a log entry that replaces the namespace's st
 
 _READ_AHEAD = 16  # log GETs in flight while a replica catches up
 _READERS = ThreadPoolExecutor(_READ_AHEAD, thread_name_prefix="log-read")
+_T = TypeVar("_T")
+_SIDE = ThreadPoolExecutor(4, thread_name_prefix="index-build")  # two per cold load
+
+
+def _on_own_connection(build: Callable[[Connection, Manifest, dict[str, Path]], _T], manifest: Manifest, files: dict[str, Path]) -> _T:
+    """Run ``build`` on a fresh one-thread DuckDB connection (the replica's is busy loading)."""
+    con = connect(threads=1)
+    try:
+        return build(con, manifest, files)
+    finally:
+        con.close()
 
 log = logging.getLogger(__name__)
 
@@ -289,25 +301,34 @@ class Replica:
             release(db_path, index_path)
 
     def _load_manifest(self, manifest: Manifest) -> None:
-        """Fetch a format-2 checkpoint's segments (concurrently, through the object cache) and load them."""
-        segs = segment_files(manifest)
-        files = fetch_segments(self.store, self.keys, segs, self.cache_dir, cached_object)
+        """Fetch a format-2/3 checkpoint's segments (concurrently, through the object cache) and load
+        them; the FAISS and BM25 indexes are built from the same files on their own connections
+        while DuckDB fills the tables (a cold start is mostly these three)."""
+        shas = segment_files(manifest)
+        files = fetch_segments(self.store, self.keys, shas, self.cache_dir, cached_object)
         try:
             self._reset()
             self.loaded = True
-            by_sha = {s.sha256: f for s, f in zip(segs, files, strict=True)}
-            load_tables(self.con, manifest, by_sha)
-            lexical = lexical_index(self.con, manifest, by_sha)
+            by_sha = dict(zip(shas, files, strict=True))
+            kv = manifest.kv
+            dim = int(kv["dim"]) if kv.get("dim") else None
+            vectors_built = _SIDE.submit(_on_own_connection, active_vectors, manifest, by_sha)
+            lexical_built = _SIDE.submit(_on_own_connection, lexical_index, manifest, by_sha)
+            try:
+                load_tables(self.con, manifest, by_sha)
+            finally:
+                building: list[Future[Any]] = [vectors_built, lexical_built]
+                wait(building)  # the files stay pinned until every reader is done
+            (vids, vectors), lexical = vectors_built.result(), lexical_built.result()
         finally:
             release(*files)
-        kv = manifest.kv
-        self.seq, self.embedder, self.dim = int(kv["seq"]), kv.get("embedder") or None, int(kv["dim"]) if kv.get("dim") else None
+        self.seq, self.embedder, self.dim = int(kv["seq"]), kv.get("embedder") or None, dim
         self.next_vid, self.access_after = int(kv.get("next_vid", 1)), str(kv.get("access_after") or "")
         self.save_kv()
         self.checkpoint_seq, self.checkpoint_bytes, self.tail_bytes = self.seq, manifest.data_bytes, 0
         if self.dim:
             self.index = VectorIndex(self.dim)
-            self.rebuild_index()
+            self.index.add(vids, vectors)
         self.lexical = lexical
         self.changed()
 

@@ -69,9 +69,12 @@ class Connection:
         self.raw.close()
 
 
-def connect() -> Connection:
+def connect(threads: int | None = None) -> Connection:
+    """A fresh in-memory database (``threads``: cap its worker threads; None: DuckDB's default, one per core)."""
     con = Connection(duckdb.connect(":memory:"))
     con.execute("SET enable_progress_bar = false")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
     return con
 
 
