@@ -3,8 +3,10 @@
 ``compact_all``: for each user, when log entries exist past the checkpoint, write a new
 checkpoint (immutable objects first, then ``CHECKPOINT`` by If-Match, as ``Namespace.compact``
 does); then delete superseded log entries and checkpoints older than ``retention_seconds``.
-Each namespace is loaded in its own temporary cache and dropped afterwards, so one run over
-many users holds one replica at a time. A namespace with nothing new is not loaded at all.
+Each namespace's replica is dropped after its turn, so one run over many users holds one replica
+at a time; the checkpoint files go through the machine's object cache (content-addressed,
+LRU-bounded), so a warm maintenance container downloads only the segments written since its
+last run. A namespace with nothing new is not loaded at all.
 
 ``backup``: ``membucket.backup.take_backup`` into the configured target (``MEMBUCKET_BACKUP_URL``):
 every namespace at a consistent sequence plus the token store, copying only what the target
@@ -18,7 +20,6 @@ Both stop starting new work when ``time_left()`` (a Lambda's remaining time) fal
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -75,12 +76,11 @@ def compact_all(
             keys = NamespaceKeys(user)
             pointer = read_pointer(mb.store, keys)
             if _tail_length(mb.store, keys, pointer.seq if pointer else 0, min_tail) >= min_tail:
-                with tempfile.TemporaryDirectory(prefix="compact-", dir=work_dir) as tmp:
-                    ns = Namespace(
-                        mb.store, user, tmp, compact_after=0, retention_seconds=s.retention_seconds,
-                        registry=ReplicaRegistry(max_replicas=1),
-                    )
-                    report.compacted += int(ns.compact(gc=False).published)
+                ns = Namespace(
+                    mb.store, user, work_dir, compact_after=0, retention_seconds=s.retention_seconds,
+                    registry=ReplicaRegistry(max_replicas=1),
+                )
+                report.compacted += int(ns.compact(gc=False).published)
             if gc:
                 result = collect_garbage(mb.store, keys, s.retention_seconds)
                 report.log_deleted += result.log_deleted
