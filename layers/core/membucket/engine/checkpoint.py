@@ -1,9 +1,10 @@
 """Checkpoints: the full state of a namespace at one sequence, as immutable objects plus a pointer.
 
-Format 2 (written since issue 12; engine/segments.py): content-addressed Parquet segments under
-``segments/`` and ``checkpoints/<S>-<tag>/manifest.json`` naming them; only what changed since
-the previous checkpoint is uploaded. Format 1 (``db.duckdb`` + ``index.faiss`` + ``meta.json``)
-still loads; the first compaction of such a store writes format 2. ``CHECKPOINT`` records the
+Format 3 (engine/segments.py): content-addressed Parquet segments under ``segments/`` (big ones
+as parts) and ``checkpoints/<S>-<tag>/manifest.json`` naming them; only what changed since the
+previous checkpoint is uploaded. Format 2 (the same without parts) loads as is; format 1
+(``db.duckdb`` + ``index.faiss`` + ``meta.json``) still loads, and the first compaction of such
+a store writes format 3. ``CHECKPOINT`` records the
 format it points at; a format newer than ``KNOWN_FORMAT`` raises StoreFormatTooNew, before
 anything is read or written.
 
@@ -127,7 +128,7 @@ def check_inside(keys: NamespaceKeys, ckpt_dir: str) -> None:
 
 
 def read_manifest(store: ObjectStore, ckpt_dir: str) -> Manifest:
-    """A format-2 manifest (StoreFormatTooNew before anything else when its format is newer)."""
+    """A format-2/3 manifest (StoreFormatTooNew before anything else when its format is newer)."""
     body = store.get(ckpt_dir + MANIFEST).body
     try:
         doc = json.loads(body)

@@ -1,4 +1,4 @@
-"""Writing a format-2 checkpoint from a replica: diff against the base, upload, then the manifest.
+"""Writing a segmented (format-3) checkpoint from a replica: diff against the base, upload, then the manifest.
 
 ``prepare`` runs under the replica's lock (it reads the replica's tables): it reads the base
 manifest (the checkpoint ``CHECKPOINT`` names; none, or a format-1 one, means a full write: the

@@ -1,7 +1,7 @@
 """One user's key layout in the bucket; the only place a user id becomes a key.
 
     ns/<user>/log/<seq:020d>.json          one committed entry, immutable
-    ns/<user>/checkpoints/<seq:020d>-<tag>/manifest.json   format 2: names segments (engine/segments.py)
+    ns/<user>/checkpoints/<seq:020d>-<tag>/manifest.json   formats 2-3: names segments (engine/segments.py)
     ns/<user>/checkpoints/<seq:020d>-<tag>/db.duckdb | index.faiss | meta.json   format 1 (still loads)
     ns/<user>/segments/<sha256>.parquet    content-addressed table segments, shared by checkpoints
     ns/<user>/CHECKPOINT                   pointer to the newest checkpoint (moved with If-Match)

@@ -3,9 +3,10 @@
 Sync plan (read = sync, then query):
 
 1. Cold: read ``CHECKPOINT``; if present, fetch what it names (verified by sha256, cached per
-   machine under ``<cache_dir>/objects``). Format 2: the manifest's segments, concurrently, read
-   into the tables with DuckDB's read_parquet (newest record per key, tombstones dropped), then
-   the FAISS index built from the vectors. Format 1: copy the DuckDB file into memory and load
+   machine under ``<cache_dir>/objects``). Formats 2 and 3: the manifest's segments (and parts),
+   concurrently, read into the tables with DuckDB's read_parquet (newest record per key,
+   tombstones dropped), while two other connections build the FAISS index from the vectors and
+   the BM25 index from the stored terms. Format 1: copy the DuckDB file into memory and load
    the index, checking it against DuckDB's active rows (rebuilt from the vectors on mismatch).
    A format newer than this version knows raises StoreFormatTooNew: nothing is loaded or written.
 2. GET ``log/<seq+1>``, ``log/<seq+2>``, ... until one is missing (no LIST: the cost is the

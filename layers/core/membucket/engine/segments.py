@@ -1,4 +1,4 @@
-"""Format-2 checkpoints: content-addressed Parquet segments named by a small manifest.
+"""Format-3 checkpoints: content-addressed Parquet segments named by a small manifest.
 
     ns/<user>/segments/<sha256>.parquet                immutable, named by the sha256 of its bytes
     ns/<user>/checkpoints/<seq>-<tag>/manifest.json    {"format": 3, "seq", "kv", "tables", ...}
