@@ -166,7 +166,7 @@ def _resolved(con: Connection, files: list[Path], cols: str, keep_tombstones: bo
     where = "" if keep_tombstones else "WHERE NOT _del"
     names = _sql_list(files)
     if len(files) == 1 or not con.execute(
-        f"SELECT 1 FROM read_parquet({names}) GROUP BY _k, _n HAVING count(*) > 1 LIMIT 1"
+        f"SELECT 1 FROM read_parquet({names}, union_by_name = true) GROUP BY _k, _n HAVING count(*) > 1 LIMIT 1"
     ).fetchall():
         return f"SELECT {cols} FROM read_parquet({names}, union_by_name = true) {where}"
     newest = (
