@@ -57,6 +57,16 @@ _T = TypeVar("_T")
 _SIDE = ThreadPoolExecutor(4, thread_name_prefix="index-build")  # two per cold load
 
 
+def _vector_index(con: Connection, manifest: Manifest, files: dict[str, Path]) -> VectorIndex | None:
+    """The FAISS index of the checkpoint's active memories (None before an embedder is set)."""
+    dim = manifest.kv.get("dim")
+    if not dim:
+        return None
+    index = VectorIndex(int(dim))
+    index.add(*active_vectors(con, manifest, files))
+    return index
+
+
 def _on_own_connection(build: Callable[[Connection, Manifest, dict[str, Path]], _T], manifest: Manifest, files: dict[str, Path]) -> _T:
     """Run ``build`` on a fresh one-thread DuckDB connection (the replica's is busy loading)."""
     con = connect(threads=1)
@@ -313,24 +323,21 @@ class Replica:
             by_sha = dict(zip(shas, files, strict=True))
             kv = manifest.kv
             dim = int(kv["dim"]) if kv.get("dim") else None
-            vectors_built = _SIDE.submit(_on_own_connection, active_vectors, manifest, by_sha)
+            vectors_built = _SIDE.submit(_on_own_connection, _vector_index, manifest, by_sha)
             lexical_built = _SIDE.submit(_on_own_connection, lexical_index, manifest, by_sha)
             try:
                 load_tables(self.con, manifest, by_sha)
             finally:
                 building: list[Future[Any]] = [vectors_built, lexical_built]
                 wait(building)  # the files stay pinned until every reader is done
-            (vids, vectors), lexical = vectors_built.result(), lexical_built.result()
+            index, lexical = vectors_built.result(), lexical_built.result()
         finally:
             release(*files)
         self.seq, self.embedder, self.dim = int(kv["seq"]), kv.get("embedder") or None, dim
         self.next_vid, self.access_after = int(kv.get("next_vid", 1)), str(kv.get("access_after") or "")
         self.save_kv()
         self.checkpoint_seq, self.checkpoint_bytes, self.tail_bytes = self.seq, manifest.data_bytes, 0
-        if self.dim:
-            self.index = VectorIndex(self.dim)
-            self.index.add(vids, vectors)
-        self.lexical = lexical
+        self.index, self.lexical = index, lexical
         self.changed()
 
     def _load_restored(self, entry: LogEntry, op: NamespaceRestore) -> None:

@@ -110,6 +110,11 @@ class Manifest:
     created_at: float = field(default_factory=time.time)
     format: int = FORMAT
     lexical: int | None = TOKENIZER  # the tokenizer version of the memories' ``_terms``
+    disjoint: list[str] | None = None  # tables no key of which is in two files (None: not recorded, format 2)
+
+    def is_disjoint(self, table: str) -> bool | None:
+        """Whether ``table``'s files can be read without the newest-wins join (None: look)."""
+        return None if self.disjoint is None else table in self.disjoint
 
     @property
     def data_bytes(self) -> int:
@@ -124,11 +129,13 @@ class Manifest:
         return list(dict.fromkeys(o for s in self.segments() for o in s.objects()))
 
     def to_json(self) -> bytes:
-        doc = {
+        doc: dict[str, Any] = {
             "format": self.format, "seq": self.seq, "embedder": self.embedder, "dim": self.dim, "kv": self.kv,
             "memories": self.memories, "active": self.active, "created_at": self.created_at, "bytes": self.data_bytes,
             "tables": {t: [s.to_dict() for s in segs] for t, segs in self.tables.items()}, "lexical": self.lexical,
         }
+        if self.disjoint is not None:
+            doc["disjoint"] = sorted(self.disjoint)
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
@@ -139,6 +146,7 @@ class Manifest:
             tables={t: [Segment.from_dict(s) for s in segs] for t, segs in doc["tables"].items()},
             memories=int(doc.get("memories", 0)), active=int(doc.get("active", 0)),
             created_at=float(doc.get("created_at", 0.0)), format=int(doc["format"]), lexical=doc.get("lexical"),
+            disjoint=[str(t) for t in doc["disjoint"]] if isinstance(doc.get("disjoint"), list) else None,
         )
 
 
@@ -158,16 +166,22 @@ def _quoted(cols: list[str]) -> str:
     return ", ".join(f'"{c}"' for c in cols)
 
 
-def _resolved(con: Connection, files: list[Path], cols: str, keep_tombstones: bool = False) -> str:
+def _is_disjoint(con: Connection, files: list[Path]) -> bool:
+    """True when no key is in two of ``files``."""
+    return len(files) <= 1 or not con.execute(
+        f"SELECT 1 FROM read_parquet({_sql_list(files)}, union_by_name = true) GROUP BY _k, _n HAVING count(*) > 1 LIMIT 1"
+    ).fetchall()
+
+
+def _resolved(con: Connection, files: list[Path], cols: str, keep_tombstones: bool = False, disjoint: bool | None = None) -> str:
     """SQL of the records of ``files`` (oldest first) that win: per key, the newest file's.
 
     When no key is in two files (a base plus deltas that only added, or one segment's parts),
-    every record wins: the files are read as they are, without the join (~0.2 s at 100k rows)."""
+    every record wins: the files are read as they are, without the join (~0.2 s at 100k rows).
+    ``disjoint`` says so when the manifest recorded it (None: look)."""
     where = "" if keep_tombstones else "WHERE NOT _del"
     names = _sql_list(files)
-    if len(files) == 1 or not con.execute(
-        f"SELECT 1 FROM read_parquet({names}, union_by_name = true) GROUP BY _k, _n HAVING count(*) > 1 LIMIT 1"
-    ).fetchall():
+    if disjoint if disjoint is not None else _is_disjoint(con, files):
         return f"SELECT {cols} FROM read_parquet({names}, union_by_name = true) {where}"
     newest = (
         f"SELECT _k, _n, max(list_position({names}, filename)) AS _pos "
@@ -283,7 +297,8 @@ def build_manifest(
     objects = cache_dir / "objects"
     objects.mkdir(parents=True, exist_ok=True)
     tables: dict[str, list[Segment]] = {}
-    built = Built(manifest=Manifest(seq=int(kv["seq"]), embedder=kv.get("embedder"), dim=kv.get("dim"), kv=kv, tables=tables))
+    built = Built(manifest=Manifest(seq=int(kv["seq"]), embedder=kv.get("embedder"), dim=kv.get("dim"), kv=kv, tables=tables,
+                                    disjoint=list(WHOLE)))  # one segment each
     local: dict[str, list[Path]] = {}  # segment sha256 -> its object files, in order
 
     def keep(out: Written) -> None:
@@ -336,6 +351,9 @@ def build_manifest(
             if merged is not None:
                 keep(merged)
         tables[table] = segs
+        if _is_disjoint(con, [f for s in segs for f in local[s.sha256]]):
+            assert built.manifest.disjoint is not None, "set above"
+            built.manifest.disjoint.append(table)
     return built
 
 
@@ -358,7 +376,7 @@ def lexical_index(con: Connection, manifest: Manifest, files: dict[str, Path]) -
     segs = manifest.tables.get("memories", [])
     if manifest.lexical != TOKENIZER or not segs:
         return None
-    live = _resolved(con, table_files(segs, files), '"vid", "state", _terms')
+    live = _resolved(con, table_files(segs, files), '"vid", "state", _terms', disjoint=manifest.is_disjoint("memories"))
     con.execute(f"CREATE OR REPLACE TEMP TABLE _lex_docs AS SELECT vid, _terms AS t FROM ({live}) WHERE state = 'active'")
     try:
         docs = con.execute("SELECT vid, len(t) AS n, t IS NULL AS missing FROM _lex_docs ORDER BY vid").fetchnumpy()
@@ -421,7 +439,7 @@ def load_tables(con: Connection, manifest: Manifest, files: dict[str, Path]) -> 
             continue
         cols = _quoted(_columns(con, table))
         # no ORDER BY: nothing reads the tables' physical order (replay's updates move rows anyway)
-        query = _resolved(con, table_files(segs, files), cols)
+        query = _resolved(con, table_files(segs, files), cols, disjoint=manifest.is_disjoint(table))
         # indexes built once after the bulk insert (~20% faster than maintained row by row)
         indexes = con.execute("SELECT index_name, sql FROM duckdb_indexes() WHERE table_name = ?", [table]).fetchall()
         for name, _sql in indexes:
@@ -437,7 +455,7 @@ def active_vectors(con: Connection, manifest: Manifest, files: dict[str, Path]) 
     segs = manifest.tables.get("memories", [])
     if not segs:
         return np.empty(0, dtype=np.int64), np.empty((0, int(manifest.dim or 0)), dtype=np.float32)
-    live = _resolved(con, table_files(segs, files), '"vid", "state", "vector"')
+    live = _resolved(con, table_files(segs, files), '"vid", "state", "vector"', disjoint=manifest.is_disjoint("memories"))
     res = con.execute(f"SELECT vid, vector FROM ({live}) WHERE state = 'active'").fetchnumpy()
     vids = np.asarray(res["vid"], dtype=np.int64)
     if len(vids) == 0:
