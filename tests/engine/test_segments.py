@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 
 import numpy as np
@@ -315,3 +316,36 @@ def test_a_format1_backup_still_restores_and_verifies(tmp_path):
     restore(mb.store, target, cache_dir=tmp_path / "rc2", force=True)
     assert read_pointer(mb.store, KEYS).format == segments.FORMAT
     assert from_checkpoint(url, tmp_path, "after-force")["memories"] == want["memories"]
+
+
+def test_tier_merges_run_outside_the_replica_lock(tmp_path, monkeypatch):
+    """A checkpoint diffs under the replica's lock; merging tiers (seconds at 100k) does not hold it."""
+    from membucket.engine import incremental
+
+    monkeypatch.setattr(segments, "UNIT_BYTES", 2048)
+    monkeypatch.setattr(segments, "TIER", 2)
+    mb = make_mb(str(tmp_path / "bucket"), tmp_path / "w", compact_after=0)
+    ctx = mb.context("alice")
+    ns = mb.namespace("alice")
+    free: list[bool] = []
+    merged = incremental.merge_tiers
+
+    def spy(built):
+        def try_lock():  # another thread: a request arriving while the merge runs
+            got = ns.replica.lock.acquire(blocking=False)
+            if got:
+                ns.replica.lock.release()
+            free.append(got)
+
+        t = threading.Thread(target=try_lock)
+        t.start()
+        t.join()
+        merged(built)
+
+    monkeypatch.setattr(incremental, "merge_tiers", spy)
+    for i in range(6):
+        ops.add(ctx, f"memory {i} for the merge test, about topic {i}")
+        assert mb.compact("alice", gc=False).published
+    assert len(free) == 6 and all(free)
+    manifest = read_manifest(mb.store, read_pointer(mb.store, KEYS).dir)
+    assert len(manifest.tables["memories"]) < 6  # the tiers did merge

@@ -49,12 +49,12 @@ import numpy as np
 from ..store import IF_ABSENT, ObjectStore, PreconditionFailed
 from .keys import NamespaceKeys
 from .lexical import TOKENIZER, LexicalIndex, tokenize
-from .objcache import release
-from .tables import Connection
+from .objcache import pin, release
+from .tables import Connection, connect
 
 __all__ = [
     "FORMAT", "MANIFEST", "Segment", "Manifest", "INCREMENTAL", "WHOLE", "TABLES",
-    "build_manifest", "load_tables", "fetch_segments", "segment_files", "table_files", "lexical_index", "active_vectors",
+    "build_manifest", "merge_tiers", "Built", "load_tables", "fetch_segments", "segment_files", "table_files", "lexical_index", "active_vectors",
     "PART_BYTES",
 ]
 
@@ -281,16 +281,37 @@ def _merge_plan(segs: list[Segment]) -> int:
 
 @dataclass
 class Built:
-    """A manifest, and the new segment files it names (local paths, to upload before the manifest)."""
+    """A manifest, the new segment files it names (local paths, to upload before the manifest),
+    and what ``merge_tiers`` needs: each segment's local files and each table's columns."""
 
     manifest: Manifest
+    objects: Path  # the object cache directory new files go to
     new: dict[str, Path] = field(default_factory=dict)  # sha256 -> file (in the object cache)
+    local: dict[str, list[Path]] = field(default_factory=dict)  # segment sha256 -> its object files, in order
+    columns: dict[str, list[str]] = field(default_factory=dict)  # table -> its columns, for merges
+    pinned: list[Path] = field(default_factory=list)  # new files, pinned until the upload is done
+
+    def keep(self, out: Written) -> None:
+        """Move a new segment's files into the object cache (content-addressed, pinned) and note them."""
+        targets = []
+        for sha, path in out.files:
+            target = self.objects / sha
+            if target.exists():
+                path.unlink()
+            else:
+                os.replace(path, target)
+            pin(target)
+            self.pinned.append(target)
+            self.new[sha] = target
+            targets.append(target)
+        self.local[out.segment.sha256] = targets
 
 
 def build_manifest(
     con: Connection, kv: dict[str, Any], base: Manifest | None, base_files: Callable[[list[Segment]], list[Path]], cache_dir: Path,
 ) -> Built:
-    """Diff the replica against ``base`` and write what changed (see the module doc).
+    """Diff the replica against ``base`` and write what changed as one delta segment per table
+    (see the module doc); ``merge_tiers`` then merges the tiers, without the replica.
 
     ``base_files`` returns local files for the objects of segments of ``base``, in order
     (fetched through the object cache); the new files land in the cache too, so the next checkpoint reads them locally."""
@@ -298,30 +319,18 @@ def build_manifest(
     objects.mkdir(parents=True, exist_ok=True)
     tables: dict[str, list[Segment]] = {}
     built = Built(manifest=Manifest(seq=int(kv["seq"]), embedder=kv.get("embedder"), dim=kv.get("dim"), kv=kv, tables=tables,
-                                    disjoint=list(WHOLE)))  # one segment each
-    local: dict[str, list[Path]] = {}  # segment sha256 -> its object files, in order
-
-    def keep(out: Written) -> None:
-        targets = []
-        for sha, path in out.files:
-            target = objects / sha
-            if target.exists():
-                path.unlink()
-            else:
-                os.replace(path, target)
-            built.new[sha] = target
-            targets.append(target)
-        local[out.segment.sha256] = targets
-
+                                    disjoint=list(WHOLE)), objects=objects)  # one segment each
     _register_terms(con)
     for table in TABLES:
         cols = _columns(con, table)
+        built.columns[table] = cols
         terms = table == "memories"  # memory rows carry their BM25 tokens
         old = list(base.tables.get(table, [])) if base is not None else []
         old_files = base_files(old) if old else []
         files = iter(old_files)
-        local.update({s.sha256: [next(files) for _ in s.objects()] for s in old})
-        base_keys = _resolved(con, old_files, "_k, _n") if old_files else "SELECT NULL::UBIGINT AS _k, NULL::BIGINT AS _n WHERE false"
+        built.local.update({s.sha256: [next(files) for _ in s.objects()] for s in old})
+        base_keys = _resolved(con, old_files, "_k, _n", disjoint=base.is_disjoint(table) if base else None) if old_files \
+            else "SELECT NULL::UBIGINT AS _k, NULL::BIGINT AS _n WHERE false"
         body = f'SELECT {_quoted(cols)}, hash(t) AS _k, row_number() OVER (PARTITION BY hash(t)) AS _n, false AS _del FROM "{table}" t'
         nulls = ", ".join(f'NULL AS "{c}"' for c in cols)
         extra = ', mb_terms(c."text") AS _terms' if terms else ""
@@ -336,25 +345,37 @@ def build_manifest(
             out = _write(con, body, objects)
             tables[table] = [] if out is None else [out.segment]
             if out is not None:
-                keep(out)
+                built.keep(out)
             continue
         out = _write(con, f"{added} UNION ALL {gone}", objects, order=_ORDER.get(table))
-        segs = old + ([out.segment] if out is not None else [])
+        tables[table] = old + ([out.segment] if out is not None else [])
         if out is not None:
-            keep(out)
-        while (n := _merge_plan(segs)) > 0:
-            run = segs[-n:]
-            carried = f"{_quoted(cols)}, _k, _n, _del" + (", _terms" if terms else "")
-            merged = _write(con, _resolved(con, [f for s in run for f in local[s.sha256]], carried, keep_tombstones=len(segs) > n),
-                            objects, order=_ORDER.get(table))
-            segs = segs[:-n] + ([merged.segment] if merged is not None else [])
-            if merged is not None:
-                keep(merged)
-        tables[table] = segs
-        if _is_disjoint(con, [f for s in segs for f in local[s.sha256]]):
-            assert built.manifest.disjoint is not None, "set above"
-            built.manifest.disjoint.append(table)
+            built.keep(out)
     return built
+
+
+def merge_tiers(built: Built) -> None:
+    """Merge each growing table's trailing segments of one tier (``_merge_plan``) and record which
+    tables hold each key once. Reads only immutable files, on its own connection: a checkpoint
+    runs this outside the replica's lock (a top-tier merge at 100k memories takes seconds)."""
+    con = connect(threads=1)
+    try:
+        for table in INCREMENTAL:
+            segs = built.manifest.tables.get(table, [])
+            carried = f"{_quoted(built.columns[table])}, _k, _n, _del" + (", _terms" if table == "memories" else "")
+            while (n := _merge_plan(segs)) > 0:
+                run = segs[-n:]
+                merged = _write(con, _resolved(con, [f for s in run for f in built.local[s.sha256]], carried, keep_tombstones=len(segs) > n),
+                                built.objects, order=_ORDER.get(table))
+                segs = segs[:-n] + ([merged.segment] if merged is not None else [])
+                if merged is not None:
+                    built.keep(merged)
+            built.manifest.tables[table] = segs
+            if _is_disjoint(con, [f for s in segs for f in built.local[s.sha256]]):
+                assert built.manifest.disjoint is not None, "set by build_manifest"
+                built.manifest.disjoint.append(table)
+    finally:
+        con.close()
 
 
 def _terms_of(text: str) -> list[str]:
