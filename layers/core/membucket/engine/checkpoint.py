@@ -26,7 +26,6 @@ beyond that is what backups keep.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -41,7 +40,7 @@ from ..store import IF_ABSENT, NotFound, ObjectStore, PreconditionFailed, PutCon
 from .blobs import collect_blobs
 from .claims import collect_claims
 from .keys import NamespaceKeys
-from .objcache import pin, release, touch
+from .objcache import pin, release, sha256_of, touch
 from .reindex import collect_reindex_garbage
 from .segments import MANIFEST, Manifest
 
@@ -152,14 +151,6 @@ def checkpoint_format(store: ObjectStore, pointer: Pointer) -> int:
     return 2
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def cached_object(store: ObjectStore, key: str, sha256: str, cache_dir: Path) -> Path:
     """Download an immutable object once per machine into a content-addressed cache file.
 
@@ -178,7 +169,7 @@ def cached_object(store: ObjectStore, key: str, sha256: str, cache_dir: Path) ->
             download(key, tmp)
         else:
             tmp.write_bytes(store.get(key).body)
-        if _sha256_file(tmp) != sha256:
+        if sha256_of(tmp) != sha256:
             raise CorruptCheckpoint(f"checksum mismatch for {key}")
         os.replace(tmp, path)
     except BaseException:

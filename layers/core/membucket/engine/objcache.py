@@ -14,18 +14,28 @@ and immutable, so evicting one only costs a download the next time it is needed.
 from __future__ import annotations
 
 import collections
+import hashlib
 import logging
 import os
 import threading
 from pathlib import Path
 
-__all__ = ["set_budget", "budget", "pin", "release", "touch", "prune", "usage"]
+__all__ = ["set_budget", "budget", "pin", "release", "touch", "prune", "usage", "sha256_of"]
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _pins: collections.Counter[str] = collections.Counter()
 _budget: int | None = None
+
+
+def sha256_of(path: Path) -> str:
+    """The hex sha256 of a file's bytes (its name in the cache), read 1 MiB at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def set_budget(max_bytes: int | None) -> None:

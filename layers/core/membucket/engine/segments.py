@@ -30,7 +30,6 @@ builds the lexical index by grouping them in DuckDB instead of re-tokenizing eve
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -49,7 +48,7 @@ import numpy as np
 from ..store import IF_ABSENT, ObjectStore, PreconditionFailed
 from .keys import NamespaceKeys
 from .lexical import TOKENIZER, LexicalIndex, tokenize
-from .objcache import pin, release
+from .objcache import pin, release, sha256_of
 from .tables import Connection, connect
 
 __all__ = [
@@ -198,14 +197,6 @@ def _current_keys(table: str) -> str:
     return f'SELECT hash(t) AS _k, row_number() OVER (PARTITION BY hash(t)) AS _n FROM "{table}" t'
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass
 class Written:
     """A new segment and its object files (sha256 -> path), one, or its parts in row order."""
@@ -226,7 +217,7 @@ def _write(con: Connection, query: str, tmp_dir: Path, order: str | None = None)
     if rows == 0:
         path.unlink()
         return None
-    size, sha = path.stat().st_size, _sha256(path)
+    size, sha = path.stat().st_size, sha256_of(path)
     if size <= PART_BYTES or rows < 2:
         return Written(Segment(sha256=sha, rows=rows, bytes=size, tombstones=tombstones), [(sha, path)])
     try:
@@ -254,7 +245,7 @@ def _split(con: Connection, path: Path, rows: int, n: int, tmp_dir: Path) -> lis
             assert len(files) == 1, "one file per partition: nothing set a size limit"
             target = tmp_dir / f".part-{uuid.uuid4().hex}.parquet"
             os.replace(files[0], target)
-            parts.append((_sha256(target), target))
+            parts.append((sha256_of(target), target))
         return parts
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
