@@ -365,7 +365,8 @@ class Namespace:
         replica's lock (engine/incremental.py); the upload happens outside it, so commits and reads
         on this replica go on meanwhile. With ``claim`` (automatic compaction), the writer first
         claims the checkpoint that replaces the current pointer (``claim_compaction``): if another
-        writer holds that claim, nothing is uploaded."""
+        writer holds that claim, or the threshold (``due``) is no longer reached once it holds the
+        lock, nothing is uploaded and GC is left to the writer that published."""
         published = False
         prepared: Prepared | None = None
         with self.replica.lock:
@@ -374,10 +375,13 @@ class Namespace:
             pointer = read_pointer(self.store, self.keys)
             seq = rep.seq
             todo = seq > 0 and (pointer is None or pointer.seq < seq)
-            if todo and claim and pointer is not None and pointer.seq > rep.checkpoint_seq:
+            if todo and claim:
                 # The threshold counts from the newest checkpoint, not from the one this replica
-                # last saw: another writer (or thread) may have published since.
-                rep.mark_checkpointed(pointer.seq)
+                # last saw: another writer may have published since. And the caller decided before
+                # it held the lock: another request on this replica may have checkpointed while it
+                # waited, so the threshold is checked again here, in every case.
+                if pointer is not None and pointer.seq > rep.checkpoint_seq:
+                    rep.mark_checkpointed(pointer.seq)
                 todo = self.due() or not self.compact_after
             if todo and claim:
                 todo = claim_compaction(self.store, self.keys, pointer.seq if pointer else 0, seq)
@@ -401,6 +405,6 @@ class Namespace:
             with self.replica.lock:
                 self.replica.mark_checkpointed(seq, prepared.manifest.data_bytes)
         result = CompactResult(seq=seq, published=published, bytes_uploaded=uploaded)
-        if gc:
+        if gc and (published or not claim):  # an automatic compaction that wrote nothing leaves GC to the one that did
             result.gc = collect_garbage(self.store, self.keys, self.retention_seconds)
         return result
