@@ -7,9 +7,13 @@ Commit protocol:
    (or none: nothing to commit). Validation errors propagate: nothing is written.
 3. PUT ``log/<S+1>`` with ``If-None-Match: *``.
    - 200: committed. Apply the entry locally and acknowledge.
-   - 412: S+1 is taken. GET it: our ``txid`` means our write landed and only its response was
-     lost (the SDK retried into our own object): acknowledge with this plan's answer. Otherwise
-     apply the winner's entry (one round trip), back off (jittered), go to 1 and re-validate.
+   - 412: S+1 is taken. Back off (jittered), then GET it: our ``txid`` means our write landed
+     and only its response was lost (the SDK retried into our own object): acknowledge with this
+     plan's answer. Otherwise apply the winner's entry (one round trip), re-validate (2) and PUT
+     S+2 without syncing again (no probe, no ``CHECKPOINT`` read): a newer entry answers that PUT
+     with 412 again, and S+2 cannot be a hole GC made, since GC deletes in ascending order and
+     S+1 was just read. A chase lasts at most ``CHASE_SECONDS`` (and half the retention grace)
+     after the last full sync; then go to 1.
    - 409: a conflicting PUT of the same key is in flight. Back off, retry the SAME number.
    - transport failure after the SDK's retries: the outcome is unknown. GET S+1 as for a 412;
      if nothing is there, go to 1 (a later sync showing our ``txid`` also means it landed).
@@ -84,6 +88,9 @@ class CompactResult:
     published: bool
     gc: GcResult = field(default_factory=GcResult)
     bytes_uploaded: int = 0  # new segments and the manifest
+
+
+CHASE_SECONDS = 1.0  # see Namespace._chase_seconds
 
 
 def _backoff(attempt: int, base: float = 0.002, cap: float = 0.25) -> None:
@@ -220,6 +227,15 @@ class Namespace:
     def user(self) -> str:
         return self.keys.user
 
+    @property
+    def _chase_seconds(self) -> float:
+        """How long after a full sync a writer that lost a number may take the next one without
+        syncing again (the protocol, step 3). The entry it just read shows the next number is no
+        hole GC made (GC deletes in ascending order); the bound adds the grace's own guarantee:
+        every entry a chase meets was written after that sync, and GC deletes only entries older
+        than the retention grace (half of it here, and at most ``CHASE_SECONDS``)."""
+        return min(CHASE_SECONDS, self.retention_seconds / 2)
+
     @contextmanager
     def read(self) -> Iterator[Replica]:
         """Sync, then hold the replica for querying."""
@@ -270,15 +286,20 @@ class Namespace:
         """The protocol's loop, under the lock: (committed, the answer)."""
         txid = LogEntry(seq=0, ops=[]).txid
         written: Plan | None = None
+        head_at = 0.0  # when a full sync (probe and pointer read) last showed the head
+        chased = False  # the last attempt lost and the winner's entry is applied: the replica is at the head
         for attempt in range(self.commit_attempts):
             if attempt and time.monotonic() > deadline:
                 break
-            try:
-                self.replica.sync()
-            except Unavailable:
-                STATS.transport_retries += 1
-                _backoff(attempt)
-                continue
+            if not (chased and time.monotonic() - head_at < self._chase_seconds):
+                try:
+                    head_at = time.monotonic()
+                    self.replica.sync()
+                except Unavailable:
+                    STATS.transport_retries += 1
+                    _backoff(attempt)
+                    continue
+            chased = False
             if written is not None and txid in self.replica.recent_txids:
                 return self._committed(written)  # an ambiguous PUT had landed
             plan = build(self.replica)
@@ -288,12 +309,15 @@ class Namespace:
             body = entry.encode()
             outcome = self._put_entry(entry.seq, body, attempt)
             if outcome is not PutOutcome.OK:
-                written = plan if outcome is PutOutcome.AMBIGUOUS else written
-                if self._resolve_taken(entry.seq, txid):
-                    return self._committed(plan)  # a response was lost, but the entry is ours
+                # Even a plain 412 may be our own entry (the SDK retried a PUT whose response was
+                # lost): if the read below fails, a later sync showing our txid still tells.
+                written = plan
                 if outcome is PutOutcome.LOST:
                     STATS.conflicts += 1
-                    _backoff(attempt)
+                    _backoff(attempt)  # before reading the winner's entry, so the next PUT follows that read closely
+                if self._resolve_taken(entry.seq, txid):
+                    return self._committed(plan)  # a response was lost, but the entry is ours
+                chased = self.replica.seq == entry.seq  # the winner's entry is applied: try the next number
                 continue
             self.replica.apply(LogEntry.decode(body, entry.seq))
             self.replica.note_tail(len(body))
@@ -326,12 +350,14 @@ class Namespace:
         number. True if it is ours (the write landed; SDK retries turn a lost response into a 412);
         otherwise apply the winner's entry, so the next attempt re-plans without a second read."""
         try:
-            landed = LogEntry.decode(self.store.get(self.keys.log(seq)).body, seq)
+            raw = self.store.get(self.keys.log(seq)).body
+            landed = LogEntry.decode(raw, seq)
         except (NotFound, Unavailable, CorruptEntry):
             return False  # nothing there (the attempt did not land) or unreadable: sync decides
         if seq != self.replica.seq + 1:
             return False
         self.replica.apply(landed)
+        self.replica.note_tail(len(raw))  # the compaction trigger counts a winner's bytes too
         return landed.txid == txid
 
     def _committed(self, plan: Plan) -> tuple[bool, Any]:
