@@ -9,11 +9,11 @@ Commit protocol:
    - 200: committed. Apply the entry locally and acknowledge.
    - 412: S+1 is taken. Back off (jittered), then GET it: our ``txid`` means our write landed
      and only its response was lost (the SDK retried into our own object): acknowledge with this
-     plan's answer. Otherwise apply the winner's entry (one round trip), re-validate (2) and PUT
-     S+2 without syncing again (no probe, no ``CHECKPOINT`` read): a newer entry answers that PUT
-     with 412 again, and S+2 cannot be a hole GC made, since GC deletes in ascending order and
-     S+1 was just read. A chase lasts at most ``CHASE_SECONDS`` (and half the retention grace)
-     after the last full sync; then go to 1.
+     plan's answer. Otherwise apply the winner's entry (one round trip), GET S+2, ... until one
+     is missing (what others wrote during the backoff), re-validate (2) and PUT there, without
+     reading ``CHECKPOINT``: that missing number cannot be a hole GC made, since GC deletes in
+     ascending order and the entry before it was just read. Such a chase lasts at most
+     ``CHASE_SECONDS`` (and half the retention grace) after the last full sync; then go to 1.
    - 409: a conflicting PUT of the same key is in flight. Back off, retry the SAME number.
    - transport failure after the SDK's retries: the outcome is unknown. GET S+1 as for a 412;
      if nothing is there, go to 1 (a later sync showing our ``txid`` also means it landed).
@@ -317,7 +317,13 @@ class Namespace:
                     _backoff(attempt)  # before reading the winner's entry, so the next PUT follows that read closely
                 if self._resolve_taken(entry.seq, txid):
                     return self._committed(plan)  # a response was lost, but the entry is ours
-                chased = self.replica.seq == entry.seq  # the winner's entry is applied: try the next number
+                # The winner's entry is applied: catch up, then try the head (within the chase's bound).
+                chased = self.replica.seq == entry.seq and time.monotonic() - head_at < self._chase_seconds
+                if chased:
+                    try:
+                        self.replica.catch_up()  # what others wrote during the backoff: one GET each, then a miss
+                    except (Unavailable, CorruptEntry):
+                        chased = False
                 continue
             self.replica.apply(LogEntry.decode(body, entry.seq))
             self.replica.note_tail(len(body))
