@@ -7,12 +7,12 @@ Commit protocol:
    (or none: nothing to commit). Validation errors propagate: nothing is written.
 3. PUT ``log/<S+1>`` with ``If-None-Match: *``.
    - 200: committed. Apply the entry locally and acknowledge.
-   - 412: S+1 is taken. Back off (jittered), then GET it: our ``txid`` means our write landed
-     and only its response was lost (the SDK retried into our own object): acknowledge with this
-     plan's answer. Otherwise apply the winner's entry (one round trip), GET S+2, ... until one
-     is missing (what others wrote during the backoff), re-validate (2) and PUT there, without
-     reading ``CHECKPOINT``: that missing number cannot be a hole GC made, since GC deletes in
-     ascending order and the entry before it was just read. Such a chase lasts at most
+   - 412: S+1 is taken. GET it: our ``txid`` means our write landed and only its response was
+     lost (the SDK retried into our own object): acknowledge with this plan's answer. Otherwise
+     apply the winner's entry (one round trip), back off (jittered), re-validate (2) and PUT S+2
+     without syncing again (no probe, no ``CHECKPOINT`` read). If that PUT loses too, the writer
+     is falling behind: after the winner's entry it also GETs the numbers after it up to the
+     first missing one (what others wrote meanwhile) before the next PUT. A chase lasts at most
      ``CHASE_SECONDS`` (and half the retention grace) after the last full sync; then go to 1.
    - 409: a conflicting PUT of the same key is in flight. Back off, retry the SAME number.
    - transport failure after the SDK's retries: the outcome is unknown. GET S+1 as for a 412;
@@ -230,10 +230,10 @@ class Namespace:
     @property
     def _chase_seconds(self) -> float:
         """How long after a full sync a writer that lost a number may take the next one without
-        syncing again (the protocol, step 3). The entry it just read shows the next number is no
-        hole GC made (GC deletes in ascending order); the bound adds the grace's own guarantee:
-        every entry a chase meets was written after that sync, and GC deletes only entries older
-        than the retention grace (half of it here, and at most ``CHASE_SECONDS``)."""
+        syncing again (the protocol, step 3). Every entry a chase meets was written after that
+        sync, and GC deletes an entry only once it is older than the retention grace: within half
+        the grace (and at most ``CHASE_SECONDS``), a missing number is the head, never a hole GC
+        made below a newer checkpoint. Without a grace (0) a lost race always syncs again."""
         return min(CHASE_SECONDS, self.retention_seconds / 2)
 
     @contextmanager
@@ -291,7 +291,8 @@ class Namespace:
         for attempt in range(self.commit_attempts):
             if attempt and time.monotonic() > deadline:
                 break
-            if not (chased and time.monotonic() - head_at < self._chase_seconds):
+            chasing = chased and time.monotonic() - head_at < self._chase_seconds
+            if not chasing:
                 try:
                     head_at = time.monotonic()
                     self.replica.sync()
@@ -312,16 +313,17 @@ class Namespace:
                 # Even a plain 412 may be our own entry (the SDK retried a PUT whose response was
                 # lost): if the read below fails, a later sync showing our txid still tells.
                 written = plan
-                if outcome is PutOutcome.LOST:
-                    STATS.conflicts += 1
-                    _backoff(attempt)  # before reading the winner's entry, so the next PUT follows that read closely
                 if self._resolve_taken(entry.seq, txid):
                     return self._committed(plan)  # a response was lost, but the entry is ours
-                # The winner's entry is applied: catch up, then try the head (within the chase's bound).
-                chased = self.replica.seq == entry.seq and time.monotonic() - head_at < self._chase_seconds
-                if chased:
+                if outcome is PutOutcome.LOST:
+                    STATS.conflicts += 1
+                    _backoff(attempt)
+                # The winner's entry is applied: try the next number. A chase that lost again is
+                # falling behind: catch up on what others wrote meanwhile (one GET each, then a miss).
+                chased = self.replica.seq == entry.seq
+                if chased and chasing:
                     try:
-                        self.replica.catch_up()  # what others wrote during the backoff: one GET each, then a miss
+                        self.replica.catch_up()
                     except (Unavailable, CorruptEntry):
                         chased = False
                 continue
