@@ -39,13 +39,14 @@ class RandomEmbedder:
 
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
-    """moto's S3 server in its own process (a real HTTP endpoint that does not share our GIL)."""
+    """moto's S3 server in its own process (a real HTTP endpoint that does not share our GIL), its
+    conditional PUTs made atomic as S3's are (``moto_atomic``)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "membucket_bench.moto_atomic", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )
     url = f"http://127.0.0.1:{port}"

@@ -4,6 +4,8 @@ saw 53, 55, 57, 60, 63 with two servers and a threshold of 50)."""
 
 from __future__ import annotations
 
+import threading
+
 from membucket import ops
 from membucket.store import open_store
 
@@ -52,3 +54,36 @@ def test_a_claim_won_after_the_generation_was_published_writes_nothing(tmp_path,
     monkeypatch.setattr(namespace_module, "claim_compaction", claim_after_a_published)
     assert not b.namespace("alice").compact(gc=False, claim=True).published
     assert _checkpoint_seqs(url) == [6]
+
+
+def test_a_compaction_decided_before_waiting_for_the_replica_rechecks_the_threshold(tmp_path):
+    """Two requests on one replica cross the threshold together: one checkpoints while the other
+    waits for the lock. The waiting one decided before the replica knew of that checkpoint; under
+    the lock it must count from it, not write the next generation a few entries later (engine-load
+    with two servers saw 494/500: the second request's decision dated from seq 493)."""
+    url = str(tmp_path / "bucket")
+    a = make_mb(url, tmp_path / "a", compact_after=5)
+    ctx = a.context("alice")
+    ns = ctx.ns
+    for i in range(4):
+        ops.add(ctx, f"memory {i}")
+    decided = threading.Event()
+    real_due = ns.due
+
+    def due() -> bool:
+        answer = real_due()
+        decided.set()
+        return answer
+
+    with ns.replica.lock:
+        ns.compact_after = 0  # this request's commit (seq 5) must not compact by itself ...
+        ops.add(ctx, "memory 4")
+        ns.compact_after = 5
+        ns.due = due  # type: ignore[method-assign]
+        waiting = threading.Thread(target=ns._maybe_compact)  # ... the other request's did: due at seq 5
+        waiting.start()
+        assert decided.wait(10)
+        assert ns.compact(gc=False, claim=True).published  # this request checkpoints seq 5 first
+        ops.add(ctx, "one more")  # seq 6, while the other request still waits for the lock
+    waiting.join(10)
+    assert _checkpoint_seqs(url) == [5]

@@ -9,7 +9,11 @@ Commit protocol:
    - 200: committed. Apply the entry locally and acknowledge.
    - 412: S+1 is taken. GET it: our ``txid`` means our write landed and only its response was
      lost (the SDK retried into our own object): acknowledge with this plan's answer. Otherwise
-     apply the winner's entry (one round trip), back off (jittered), go to 1 and re-validate.
+     apply the winner's entry (one round trip), back off (jittered), re-validate (2) and PUT S+2
+     without syncing again (no probe, no ``CHECKPOINT`` read). If that PUT loses too, the writer
+     is falling behind: after the winner's entry it also GETs the numbers after it up to the
+     first missing one (what others wrote meanwhile) before the next PUT. A chase lasts at most
+     ``CHASE_SECONDS`` (and half the retention grace) after the last full sync; then go to 1.
    - 409: a conflicting PUT of the same key is in flight. Back off, retry the SAME number.
    - transport failure after the SDK's retries: the outcome is unknown. GET S+1 as for a 412;
      if nothing is there, go to 1 (a later sync showing our ``txid`` also means it landed).
@@ -84,6 +88,9 @@ class CompactResult:
     published: bool
     gc: GcResult = field(default_factory=GcResult)
     bytes_uploaded: int = 0  # new segments and the manifest
+
+
+CHASE_SECONDS = 1.0  # see Namespace._chase_seconds
 
 
 def _backoff(attempt: int, base: float = 0.002, cap: float = 0.25) -> None:
@@ -220,6 +227,15 @@ class Namespace:
     def user(self) -> str:
         return self.keys.user
 
+    @property
+    def _chase_seconds(self) -> float:
+        """How long after a full sync a writer that lost a number may take the next one without
+        syncing again (the protocol, step 3). Every entry a chase meets was written after that
+        sync, and GC deletes an entry only once it is older than the retention grace: within half
+        the grace (and at most ``CHASE_SECONDS``), a missing number is the head, never a hole GC
+        made below a newer checkpoint. Without a grace (0) a lost race always syncs again."""
+        return min(CHASE_SECONDS, self.retention_seconds / 2)
+
     @contextmanager
     def read(self) -> Iterator[Replica]:
         """Sync, then hold the replica for querying."""
@@ -270,15 +286,21 @@ class Namespace:
         """The protocol's loop, under the lock: (committed, the answer)."""
         txid = LogEntry(seq=0, ops=[]).txid
         written: Plan | None = None
+        head_at = 0.0  # when a full sync (probe and pointer read) last showed the head
+        chased = False  # the last attempt lost and the winner's entry is applied: the replica is at the head
         for attempt in range(self.commit_attempts):
             if attempt and time.monotonic() > deadline:
                 break
-            try:
-                self.replica.sync()
-            except Unavailable:
-                STATS.transport_retries += 1
-                _backoff(attempt)
-                continue
+            chasing = chased and time.monotonic() - head_at < self._chase_seconds
+            if not chasing:
+                try:
+                    head_at = time.monotonic()
+                    self.replica.sync()
+                except Unavailable:
+                    STATS.transport_retries += 1
+                    _backoff(attempt)
+                    continue
+            chased = False
             if written is not None and txid in self.replica.recent_txids:
                 return self._committed(written)  # an ambiguous PUT had landed
             plan = build(self.replica)
@@ -288,12 +310,22 @@ class Namespace:
             body = entry.encode()
             outcome = self._put_entry(entry.seq, body, attempt)
             if outcome is not PutOutcome.OK:
-                written = plan if outcome is PutOutcome.AMBIGUOUS else written
+                # Even a plain 412 may be our own entry (the SDK retried a PUT whose response was
+                # lost): if the read below fails, a later sync showing our txid still tells.
+                written = plan
                 if self._resolve_taken(entry.seq, txid):
                     return self._committed(plan)  # a response was lost, but the entry is ours
                 if outcome is PutOutcome.LOST:
                     STATS.conflicts += 1
                     _backoff(attempt)
+                # The winner's entry is applied: try the next number. A chase that lost again is
+                # falling behind: catch up on what others wrote meanwhile (one GET each, then a miss).
+                chased = self.replica.seq == entry.seq
+                if chased and chasing:
+                    try:
+                        self.replica.catch_up()
+                    except (Unavailable, CorruptEntry):
+                        chased = False
                 continue
             self.replica.apply(LogEntry.decode(body, entry.seq))
             self.replica.note_tail(len(body))
@@ -326,12 +358,14 @@ class Namespace:
         number. True if it is ours (the write landed; SDK retries turn a lost response into a 412);
         otherwise apply the winner's entry, so the next attempt re-plans without a second read."""
         try:
-            landed = LogEntry.decode(self.store.get(self.keys.log(seq)).body, seq)
+            raw = self.store.get(self.keys.log(seq)).body
+            landed = LogEntry.decode(raw, seq)
         except (NotFound, Unavailable, CorruptEntry):
             return False  # nothing there (the attempt did not land) or unreadable: sync decides
         if seq != self.replica.seq + 1:
             return False
         self.replica.apply(landed)
+        self.replica.note_tail(len(raw))  # the compaction trigger counts a winner's bytes too
         return landed.txid == txid
 
     def _committed(self, plan: Plan) -> tuple[bool, Any]:
@@ -365,7 +399,8 @@ class Namespace:
         replica's lock (engine/incremental.py); the upload happens outside it, so commits and reads
         on this replica go on meanwhile. With ``claim`` (automatic compaction), the writer first
         claims the checkpoint that replaces the current pointer (``claim_compaction``): if another
-        writer holds that claim, nothing is uploaded."""
+        writer holds that claim, or the threshold (``due``) is no longer reached once it holds the
+        lock, nothing is uploaded and GC is left to the writer that published."""
         published = False
         prepared: Prepared | None = None
         with self.replica.lock:
@@ -374,10 +409,13 @@ class Namespace:
             pointer = read_pointer(self.store, self.keys)
             seq = rep.seq
             todo = seq > 0 and (pointer is None or pointer.seq < seq)
-            if todo and claim and pointer is not None and pointer.seq > rep.checkpoint_seq:
+            if todo and claim:
                 # The threshold counts from the newest checkpoint, not from the one this replica
-                # last saw: another writer (or thread) may have published since.
-                rep.mark_checkpointed(pointer.seq)
+                # last saw: another writer may have published since. And the caller decided before
+                # it held the lock: another request on this replica may have checkpointed while it
+                # waited, so the threshold is checked again here, in every case.
+                if pointer is not None and pointer.seq > rep.checkpoint_seq:
+                    rep.mark_checkpointed(pointer.seq)
                 todo = self.due() or not self.compact_after
             if todo and claim:
                 todo = claim_compaction(self.store, self.keys, pointer.seq if pointer else 0, seq)
@@ -401,6 +439,6 @@ class Namespace:
             with self.replica.lock:
                 self.replica.mark_checkpointed(seq, prepared.manifest.data_bytes)
         result = CompactResult(seq=seq, published=published, bytes_uploaded=uploaded)
-        if gc:
+        if gc and (published or not claim):  # an automatic compaction that wrote nothing leaves GC to the one that did
             result.gc = collect_garbage(self.store, self.keys, self.retention_seconds)
         return result

@@ -45,6 +45,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError, NoCredentialsError, PartialCredentialsError, ProfileNotFound
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.utils import determine_content_length
 from urllib3.exceptions import ProtocolError
 
 from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
@@ -189,6 +190,26 @@ def _new_client(
         return session.client("s3", endpoint_url=endpoint_url, config=client_config(max_retries, connect_timeout))
 
 
+EXPECT_MIN_BYTES = 1 << 20  # smaller PUTs are sent without ``Expect: 100-continue``
+
+
+def _no_expect_for_small_puts(params: dict[str, Any], model: Any = None, **_kwargs: Any) -> None:
+    """Drop ``Expect: 100-continue`` from a small PutObject (botocore adds it to every one).
+
+    The header makes the client wait for the server's go-ahead before it sends the body: a round
+    trip that only pays for itself when a large body may be refused. A commit's log entry, a
+    claim or the pointer is a few KB, and a 412 on one (another writer took the number) is the
+    common answer under contention: against moto's server such a 412 took 17 ms instead of 6.
+    """
+    headers = params.get("headers")
+    if getattr(model, "name", None) != "PutObject" or not headers or "Expect" not in headers:
+        return
+    body = params.get("body")
+    size = len(body) if isinstance(body, (bytes, bytearray)) else determine_content_length(body)
+    if size is not None and size < EXPECT_MIN_BYTES:
+        del headers["Expect"]
+
+
 def _strip(etag: str) -> str:
     return etag.strip().strip('"')
 
@@ -226,6 +247,9 @@ class S3Store:
         self.prefix = f"{prefix}/" if prefix else ""
         self.url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
         self.client = client if client is not None else _new_client(endpoint_url, region, profile, max_retries, connect_timeout)
+        events = getattr(getattr(self.client, "meta", None), "events", None)
+        if events is not None:  # the same event as botocore's own handler, which adds the header: runs after it
+            events.register("before-call.s3", _no_expect_for_small_puts, unique_id="membucket-no-expect")
 
     def __repr__(self) -> str:
         return f"S3Store({self.url!r}, endpoint={self.client.meta.endpoint_url!r})"
