@@ -172,3 +172,38 @@ def test_botocore_retries_behind_a_resetting_proxy(tmp_path, s3_http_bucket, mot
         rows = dict(rep.con.execute("SELECT id, state FROM memories").fetchall())
     assert set(added) <= set(rows)
     assert sum(1 for s in rows.values() if s == "deleted") >= deleted
+
+
+class _OwnEntryUnreadable(MemoryStore):
+    """The first log PUT lands and answers 412 (the SDK's retry met our own object); the read of
+    that entry right after fails too (the connection is still bad). A later sync reads it fine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+        self.failing_key: str | None = None
+
+    def put(self, key, body, condition=None):
+        etag = super().put(key, body, condition)
+        if self.armed and "/log/" in key:
+            self.armed, self.failing_key = False, key
+            raise PreconditionFailed(f"put {key}: a retry met our own object")
+        return etag
+
+    def get(self, key, **kw):
+        if key == self.failing_key:
+            self.failing_key = None
+            raise Unavailable(f"get {key}: connection reset")
+        return super().get(key, **kw)
+
+
+def test_a_plain_412_on_our_own_entry_answers_add_when_the_check_read_fails(tmp_path):
+    store = _OwnEntryUnreadable()
+    mb = make_mb("memory://own412", tmp_path / "c", store=store)
+    ctx = mb.context("alice")
+    ops.add(ctx, "warm")
+    store.armed = True
+    event = ops.add(ctx, "landed although its answer was lost").events[0]
+    assert event.event == "ADD", event  # the next sync showed our txid: not a NOOP against ourselves
+    with mb.namespace("alice").read() as rep:
+        assert rep.seq == 2  # written once

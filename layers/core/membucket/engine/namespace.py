@@ -9,11 +9,7 @@ Commit protocol:
    - 200: committed. Apply the entry locally and acknowledge.
    - 412: S+1 is taken. GET it: our ``txid`` means our write landed and only its response was
      lost (the SDK retried into our own object): acknowledge with this plan's answer. Otherwise
-     apply the winner's entry (one round trip), back off (jittered), re-validate (2) and PUT S+2
-     without syncing again (no probe, no ``CHECKPOINT`` read). If that PUT loses too, the writer
-     is falling behind: after the winner's entry it also GETs the numbers after it up to the
-     first missing one (what others wrote meanwhile) before the next PUT. A chase lasts at most
-     ``CHASE_SECONDS`` (and half the retention grace) after the last full sync; then go to 1.
+     apply the winner's entry (one round trip), back off (jittered), go to 1 and re-validate.
    - 409: a conflicting PUT of the same key is in flight. Back off, retry the SAME number.
    - transport failure after the SDK's retries: the outcome is unknown. GET S+1 as for a 412;
      if nothing is there, go to 1 (a later sync showing our ``txid`` also means it landed).
@@ -88,9 +84,6 @@ class CompactResult:
     published: bool
     gc: GcResult = field(default_factory=GcResult)
     bytes_uploaded: int = 0  # new segments and the manifest
-
-
-CHASE_SECONDS = 1.0  # see Namespace._chase_seconds
 
 
 def _backoff(attempt: int, base: float = 0.002, cap: float = 0.25) -> None:
@@ -227,15 +220,6 @@ class Namespace:
     def user(self) -> str:
         return self.keys.user
 
-    @property
-    def _chase_seconds(self) -> float:
-        """How long after a full sync a writer that lost a number may take the next one without
-        syncing again (the protocol, step 3). Every entry a chase meets was written after that
-        sync, and GC deletes an entry only once it is older than the retention grace: within half
-        the grace (and at most ``CHASE_SECONDS``), a missing number is the head, never a hole GC
-        made below a newer checkpoint. Without a grace (0) a lost race always syncs again."""
-        return min(CHASE_SECONDS, self.retention_seconds / 2)
-
     @contextmanager
     def read(self) -> Iterator[Replica]:
         """Sync, then hold the replica for querying."""
@@ -286,21 +270,15 @@ class Namespace:
         """The protocol's loop, under the lock: (committed, the answer)."""
         txid = LogEntry(seq=0, ops=[]).txid
         written: Plan | None = None
-        head_at = 0.0  # when a full sync (probe and pointer read) last showed the head
-        chased = False  # the last attempt lost and the winner's entry is applied: the replica is at the head
         for attempt in range(self.commit_attempts):
             if attempt and time.monotonic() > deadline:
                 break
-            chasing = chased and time.monotonic() - head_at < self._chase_seconds
-            if not chasing:
-                try:
-                    head_at = time.monotonic()
-                    self.replica.sync()
-                except Unavailable:
-                    STATS.transport_retries += 1
-                    _backoff(attempt)
-                    continue
-            chased = False
+            try:
+                self.replica.sync()
+            except Unavailable:
+                STATS.transport_retries += 1
+                _backoff(attempt)
+                continue
             if written is not None and txid in self.replica.recent_txids:
                 return self._committed(written)  # an ambiguous PUT had landed
             plan = build(self.replica)
@@ -318,14 +296,6 @@ class Namespace:
                 if outcome is PutOutcome.LOST:
                     STATS.conflicts += 1
                     _backoff(attempt)
-                # The winner's entry is applied: try the next number. A chase that lost again is
-                # falling behind: catch up on what others wrote meanwhile (one GET each, then a miss).
-                chased = self.replica.seq == entry.seq
-                if chased and chasing:
-                    try:
-                        self.replica.catch_up()
-                    except (Unavailable, CorruptEntry):
-                        chased = False
                 continue
             self.replica.apply(LogEntry.decode(body, entry.seq))
             self.replica.note_tail(len(body))

@@ -228,13 +228,6 @@ class Replica:
             self._load_from_checkpoint(pointer)
         return applied
 
-    def catch_up(self) -> int:
-        """Apply ``log/<seq+1>``... up to the first missing number without reading ``CHECKPOINT``:
-        for a writer that has just read the entry at its own sequence (a commit's chase, see
-        Namespace), to which that missing number cannot be a hole GC made."""
-        with self.lock:
-            return self._probe_forward()
-
     def _probe_forward(self) -> int:
         """Apply ``log/<seq+1>``... up to the first missing number. A replica far behind (a cold
         start's tail) reads ahead with up to ``_READ_AHEAD`` GETs in flight, so a few GETs past the
