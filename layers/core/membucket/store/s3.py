@@ -164,6 +164,7 @@ def require_conditional_writes(version: str | None = None) -> None:
         )
 
 
+_RANGED_ABOVE = 64 << 20  # objects larger than this download as parallel ranged GETs
 _SESSIONS: dict[tuple[str | None, str | None], boto3.session.Session] = {}
 _SESSIONS_LOCK = threading.Lock()
 
@@ -268,10 +269,14 @@ class S3Store:
         return GetResult(body=body, etag=_strip(resp["ETag"]), last_modified=resp["LastModified"].timestamp())
 
     def download(self, key: str, path: Path) -> None:
-        """Stream an object to a local file (parallel ranged GETs for large checkpoints)."""
+        """Stream an object to a local file: one GET up to 64 MiB (checkpoint segments are at most
+        16 MiB and fetched several at once), parallel ranged GETs above (format-1 files)."""
+        from boto3.s3.transfer import TransferConfig
+
         tmp = f"{path}.part"
         with map_s3_errors("get", key):
-            self.client.download_file(self.bucket, self._full(key), tmp)
+            self.client.download_file(self.bucket, self._full(key), tmp, Config=TransferConfig(
+                multipart_threshold=_RANGED_ABOVE, multipart_chunksize=16 << 20, max_concurrency=8))
         os.replace(tmp, path)
 
     def head(self, key: str) -> ObjectInfo:
