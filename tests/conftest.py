@@ -97,7 +97,15 @@ def s3_inprocess_bucket():
     with mock_aws():
         name = f"mb-{uuid.uuid4().hex[:12]}"
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=name)
-        yield name
+        try:
+            yield name
+        finally:
+            # Background access-log writes land while the mock still exists: the autouse flush runs
+            # after this fixture's teardown, and a write that reached the real endpoint instead spent
+            # botocore's retries (minutes) on a network that is not there (a CI timeout).
+            from membucket.ops.access import ACCESS_WRITER
+
+            ACCESS_WRITER.flush()
 
 
 @pytest.fixture(scope="session")
