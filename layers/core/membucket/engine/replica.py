@@ -45,7 +45,7 @@ from .operations import ACL_OPS, NamespaceRestore, op_name, parse_op
 from .queries import Memo, forget
 from .replay import apply_entries
 from .segments import Manifest, active_vectors, fetch_segments, lexical_index, load_tables, segment_files
-from .tables import Connection, connect, create_schema
+from .tables import Connection, connect, create_schema, vector_rows
 
 __all__ = ["Replica", "RESTORE_OP"]
 
@@ -417,11 +417,7 @@ class Replica:
     def vectors(self, where: str = "true", params: Sequence[object] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(vids, vectors) of the memories matching ``where``, straight from the record."""
         res = self.con.execute(f"SELECT vid, vector FROM memories WHERE {where} ORDER BY vid", params or []).fetchnumpy()
-        vids = np.asarray(res["vid"], dtype=np.int64)
-        if len(vids) == 0:
-            return vids, np.empty((0, self.dim or 0), dtype=np.float32)
-        flat = np.frombuffer(b"".join(res["vector"]), dtype="<f4")  # already float32: no copy
-        return vids, flat.reshape(len(vids), -1)
+        return vector_rows(res, self.dim)
 
     def snapshot(self, db_file: Path) -> bytes:
         """Write the replica's DuckDB to ``db_file`` and return the serialized index."""

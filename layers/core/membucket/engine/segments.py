@@ -49,7 +49,7 @@ from ..store import IF_ABSENT, ObjectStore, PreconditionFailed
 from .keys import NamespaceKeys
 from .lexical import TOKENIZER, LexicalIndex, tokenize
 from .objcache import pin, release, sha256_of
-from .tables import Connection, connect
+from .tables import Connection, connect, vector_rows
 
 __all__ = [
     "FORMAT", "MANIFEST", "Segment", "Manifest", "INCREMENTAL", "WHOLE", "TABLES",
@@ -468,9 +468,4 @@ def active_vectors(con: Connection, manifest: Manifest, files: dict[str, Path]) 
     if not segs:
         return np.empty(0, dtype=np.int64), np.empty((0, int(manifest.dim or 0)), dtype=np.float32)
     live = _resolved(con, table_files(segs, files), '"vid", "state", "vector"', disjoint=manifest.is_disjoint("memories"))
-    res = con.execute(f"SELECT vid, vector FROM ({live}) WHERE state = 'active'").fetchnumpy()
-    vids = np.asarray(res["vid"], dtype=np.int64)
-    if len(vids) == 0:
-        return vids, np.empty((0, int(manifest.dim or 0)), dtype=np.float32)
-    flat = np.frombuffer(b"".join(res["vector"]), dtype="<f4")  # already float32: no copy
-    return vids, flat.reshape(len(vids), -1)
+    return vector_rows(con.execute(f"SELECT vid, vector FROM ({live}) WHERE state = 'active'").fetchnumpy(), manifest.dim)

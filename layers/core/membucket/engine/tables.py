@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-__all__ = ["create_schema", "SCHEMA_VERSION", "in_list", "Connection", "connect", "Row", "Params"]
+__all__ = ["create_schema", "SCHEMA_VERSION", "in_list", "Connection", "connect", "Row", "Params", "vector_rows"]
 
 # DuckDB's Python API is untyped; this module is the one place its results get a type.
 Row = tuple[Any, ...]
@@ -76,6 +76,15 @@ def connect(threads: int | None = None) -> Connection:
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
     return con
+
+
+def vector_rows(res: dict[str, np.ndarray], dim: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(vids, float32 matrix) from a fetched ``vid, vector`` result (``memories.vector`` BLOBs)."""
+    vids = np.asarray(res["vid"], dtype=np.int64)
+    if len(vids) == 0:
+        return vids, np.empty((0, dim or 0), dtype=np.float32)
+    flat = np.frombuffer(b"".join(res["vector"]), dtype="<f4")  # already float32: no copy
+    return vids, flat.reshape(len(vids), -1)
 
 
 def in_list(n: int) -> str:
