@@ -6,6 +6,7 @@ import pytest
 from membucket import ops
 from membucket.engine.checkpoint import read_pointer
 from membucket.engine.segments import FORMAT
+from membucket.store import LocalStore, MemoryStore
 
 from tests.support.factories import make_mb
 from tests.support.state import dump
@@ -74,6 +75,29 @@ def test_gc_gap_reloads_from_checkpoint(bucket, tmp_path):
     ops.add(ctx, "after gc")
     assert state_of(reader) == state_of(writer)
     assert ops.list_memories(reader.context("alice")).total == 15
+
+
+@pytest.mark.parametrize("backend", ["directory", "memory"])
+def test_a_writer_behind_a_gc_gap_reloads_then_commits(backend, tmp_path):
+    """The writer's sync: probes then CHECKPOINT (directory store), or one LIST whose first key is
+    past seq+1 (memory store, as S3). Either way it reloads and commits at the real head."""
+    store = MemoryStore() if backend == "memory" else LocalStore(tmp_path / "bucket")
+    writer = make_mb(store.url, tmp_path / "c1", store=store, retention_seconds=0)
+    late = make_mb(store.url, tmp_path / "c2", store=store)
+    ctx = writer.context("alice")
+    ops.add(ctx, "first memory")
+    ops.add(late.context("alice"), "late writer's first")  # warm at seq 2
+    for i in range(10):
+        ops.add(ctx, f"memory number {i} with words {i}")
+    writer.compact("alice")
+    for i in range(3):
+        ops.add(ctx, f"second batch {i}")
+    assert writer.compact("alice").gc.log_deleted >= 3  # log/3 (late's next number) is gone
+    ops.add(late.context("alice"), "written after the gap")
+    with late.namespace("alice").read() as rep:
+        assert rep.seq == 16
+    assert state_of(late) == state_of(writer)
+    assert ops.list_memories(writer.context("alice")).total == 16
 
 
 def test_index_disagreeing_with_duckdb_is_rebuilt(bucket, tmp_path):

@@ -55,6 +55,7 @@ class FaultyStore:
             raise ValueError(f"FaultyStore: unknown kinds/methods {sorted(unknown)}")
         self.inner = inner
         self.url = inner.url
+        self.cheap_list_after = getattr(inner, "cheap_list_after", False)  # the engine takes the inner store's sync path
         self.rate = rate
         self.kinds = tuple(kinds)
         self.methods = tuple(methods)

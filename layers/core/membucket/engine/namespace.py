@@ -2,7 +2,8 @@
 
 Commit protocol:
 
-1. Under the replica's lock, sync to the newest entry S.
+1. Under the replica's lock, sync to the newest entry S (on S3, one LIST after the replica's
+   sequence: see replica.py).
 2. ``build(replica)`` validates the request against current state and returns the ops to write
    (or none: nothing to commit). Validation errors propagate: nothing is written.
 3. PUT ``log/<S+1>`` with ``If-None-Match: *``.
@@ -10,6 +11,8 @@ Commit protocol:
    - 412: S+1 is taken. GET it: our ``txid`` means our write landed and only its response was
      lost (the SDK retried into our own object): acknowledge with this plan's answer. Otherwise
      apply the winner's entry (one round trip), back off (jittered), go to 1 and re-validate.
+     Where the sync lists (S3), that sync reads S+1 with whatever followed it and the txid is
+     checked there: one LIST and the GETs in parallel, not a GET and then a sync.
    - 409: a conflicting PUT of the same key is in flight. Back off, retry the SAME number.
    - transport failure after the SDK's retries: the outcome is unknown. GET S+1 as for a 412;
      if nothing is there, go to 1 (a later sync showing our ``txid`` also means it landed).
@@ -274,7 +277,7 @@ class Namespace:
             if attempt and time.monotonic() > deadline:
                 break
             try:
-                self.replica.sync()
+                self.replica.sync(writing=True)
             except Unavailable:
                 STATS.transport_retries += 1
                 _backoff(attempt)
@@ -291,7 +294,7 @@ class Namespace:
                 # Even a plain 412 may be our own entry (the SDK retried a PUT whose response was
                 # lost): if the read below fails, a later sync showing our txid still tells.
                 written = plan
-                if self._resolve_taken(entry.seq, txid):
+                if not self.replica.lists_forward and self._resolve_taken(entry.seq, txid):
                     return self._committed(plan)  # a response was lost, but the entry is ours
                 if outcome is PutOutcome.LOST:
                     STATS.conflicts += 1

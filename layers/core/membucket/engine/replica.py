@@ -9,11 +9,17 @@ Sync plan (read = sync, then query):
    the BM25 index from the stored terms. Format 1: copy the DuckDB file into memory and load
    the index, checking it against DuckDB's active rows (rebuilt from the vectors on mismatch).
    A format newer than this version knows raises StoreFormatTooNew: nothing is loaded or written.
-2. GET ``log/<seq+1>``, ``log/<seq+2>``, ... until one is missing (no LIST: the cost is the
-   number of new entries, whatever the history; the key layout is unchanged); apply in order.
-3. Then read ``CHECKPOINT``: newer than the replica means the missing number was removed by GC
-   (the replica fell behind a checkpoint): reload from the checkpoint and continue. Otherwise
-   the missing number is the head.
+2. Learn what is new, at a cost that grows with the new entries, not with the history:
+   - probes (reads; every sync on a directory store): GET ``log/<seq+1>``, ``log/<seq+2>``, ...
+     until one is missing, then read ``CHECKPOINT``: newer than the replica means the missing
+     number was removed by GC (the replica fell behind a checkpoint): reload from it and go on.
+     Otherwise the missing number is the head.
+   - one LIST strictly after ``log/<seq>`` (a writer's sync and a cold tail, on stores where that
+     costs one request: S3), then the listed entries' GETs in parallel. An empty listing is the
+     head without a ``CHECKPOINT`` read: GC deletes only entries at or below the previous
+     checkpoint, so entries up to the current one always exist above a gap. A first key past
+     ``seq+1`` is a gap: reload from ``CHECKPOINT``. Reads keep the probes: a LIST is priced
+     like ~12 GETs.
 4. A ``namespace.restore`` entry (``membucket restore --force``) names a checkpoint holding the
    state at that entry's own sequence: the replica loads it in place of applying ops.
 
@@ -52,6 +58,7 @@ __all__ = ["Replica", "RESTORE_OP"]
 RESTORE_OP = NamespaceRestore.OP  # a log entry that replaces the namespace's state with a checkpoint
 
 _READ_AHEAD = 16  # log GETs in flight while a replica catches up
+_LIST_PAGE = 1000  # one S3 LIST page
 _READERS = ThreadPoolExecutor(_READ_AHEAD, thread_name_prefix="log-read")
 _T = TypeVar("_T")
 _SIDE = ThreadPoolExecutor(4, thread_name_prefix="index-build")  # two per cold load
@@ -196,8 +203,11 @@ class Replica:
         self.footprint = 0
 
     # -- sync ------------------------------------------------------------------------------
-    def sync(self) -> int:
-        """Bring the replica up to the newest committed entry; return how many entries were applied."""
+    def sync(self, *, writing: bool = False) -> int:
+        """Bring the replica up to the newest committed entry; return how many entries were applied.
+
+        ``writing``: the sync before a commit, where knowing the head in one request matters
+        more than a request's price (see the module docstring)."""
         with self.lock:
             cold = not self.loaded
             if cold:
@@ -205,20 +215,34 @@ class Replica:
                 self.loaded = True
             else:
                 self.cache_hits += 1
-            applied = self._apply_tail()
+            applied = self._apply_tail(listing=(cold or writing) and self.lists_forward, eager=cold)
             if cold or applied:
                 self.measure()
             return applied
 
-    def _apply_tail(self) -> int:
-        """GET ``log/<seq+1>``, ``log/<seq+2>``, ... until one is missing: O(new entries), no LIST.
+    @property
+    def lists_forward(self) -> bool:
+        """Whether this store lists strictly after a key in one request, whatever precedes it
+        (S3; a directory store reads the whole folder: it probes instead)."""
+        return bool(getattr(self.store, "cheap_list_after", False))
+
+    def _apply_tail(self, *, listing: bool = False, eager: bool = False) -> int:
+        """Apply what is new: probes (``log/<seq+1>``... until one is missing) or one LIST after
+        ``log/<seq>``; no scan of the history either way.
 
         A missing number is the head, or a gap GC made below a newer checkpoint (GC removes only
-        entries at or below ``CHECKPOINT``'s sequence). The pointer tells which: at or below our
-        sequence, this is the head (and a writer may take ``seq+1``); above it, reload from it."""
+        entries at or below the previous checkpoint's sequence). The pointer tells which: at or
+        below our sequence, this is the head (and a writer may take ``seq+1``); above it, reload
+        from it. A listing that reaches its end is the head without that read."""
         applied = 0
         for _ in range(4):  # at most a few checkpoint reloads per sync
-            applied += self._probe_forward()
+            if listing:
+                got, at_head = self._list_forward()
+                applied += got
+                if at_head:
+                    return applied
+            else:
+                applied += self._probe_forward(eager)
             pointer = read_pointer(self.store, self.keys)
             if pointer is None or pointer.seq <= self.seq:
                 return applied
@@ -228,14 +252,18 @@ class Replica:
             self._load_from_checkpoint(pointer)
         return applied
 
-    def _probe_forward(self) -> int:
-        """Apply ``log/<seq+1>``... up to the first missing number. A replica far behind (a cold
-        start's tail) reads ahead with up to ``_READ_AHEAD`` GETs in flight, so a few GETs past the
-        head may miss; a replica a few entries behind reads one at a time."""
+    def _probe_forward(self, eager: bool = False) -> int:
+        """Apply ``log/<seq+1>``... up to the first missing number.
+
+        The GETs in flight grow with what has been read (a quarter of it, up to ``_READ_AHEAD``),
+        so the GETs past the head that miss stay under a quarter of the entries read: a replica
+        a few entries behind (a writer that lost a race) reads one at a time. ``eager``: a cold
+        tail, where the read-ahead starts full (a directory store's misses are cheap)."""
         applied = 0
         batch: list[LogEntry] = []
-        window = 1
         while True:
+            read = applied + len(batch)
+            window = _READ_AHEAD if eager else min(_READ_AHEAD, max(1, read // 4))
             start = self.seq + len(batch) + 1
             seqs = list(range(start, start + window))
             bodies = list(_READERS.map(self._get_entry, seqs)) if window > 1 else [self._get_entry(start)]
@@ -252,8 +280,30 @@ class Replica:
                 batch = []
             if missing:
                 return applied
-            if applied + len(batch) >= 4:  # a few entries behind: one at a time (no wasted GETs)
-                window = min(window * 2, _READ_AHEAD)
+
+    def _list_forward(self) -> tuple[int, bool]:
+        """Apply the entries one LIST after ``log/<seq>`` names (their GETs in parallel):
+        (applied, at the head). Not at the head: the listing starts past ``seq+1`` or an entry
+        went between the LIST and its GET (GC: the caller reads the pointer)."""
+        applied = 0
+        while True:
+            listed = self.store.list(self.keys.log_prefix, start_after=self.keys.log(self.seq), limit=_LIST_PAGE)
+            found = [s for s in (self.keys.seq_of_log(info.key) for info in listed) if s is not None]
+            run = found[: next((i for i, s in enumerate(found) if s != self.seq + 1 + i), len(found))]  # seq+1, seq+2, ...
+            bodies = list(_READERS.map(self._get_entry, run)) if len(run) > 1 else [self._get_entry(s) for s in run]
+            batch: list[LogEntry] = []
+            for seq, body in zip(run, bodies, strict=True):
+                if body is None:
+                    break
+                batch.append(LogEntry.decode(body, seq))
+                self.tail_bytes += len(body)
+            if batch:
+                self.apply(batch)
+                applied += len(batch)
+            if len(batch) < len(found):
+                return applied, False
+            if len(found) < _LIST_PAGE:
+                return applied, True
 
     def _get_entry(self, seq: int) -> bytes | None:
         try:

@@ -10,6 +10,10 @@ Every backend (local directory, S3, in-memory) must provide:
   key's ETag differs or the key is missing (as S3 does);
 - lexicographic listing of keys under a prefix, optionally strictly after a given key.
 
+A backend may set ``cheap_list_after = True`` when a listing strictly after a key costs one
+request whatever precedes it (S3); the engine then learns a log's head with one LIST. Without
+it (a directory store reads the whole folder) the engine probes key by key.
+
 Keys are '/'-separated relative paths (``validate_key``); a list prefix is a key's beginning
 (``validate_prefix``: '' and a trailing '/' are allowed). ETags are opaque strings without
 quotes; equal content does not have to give equal ETags across backends, but one backend is

@@ -22,6 +22,8 @@ __all__ = ["MemoryStore"]
 class MemoryStore:
     """A process-local bucket: ``{key: (body, etag, last_modified)}`` behind one lock."""
 
+    cheap_list_after = True  # lists as S3 does (tests take S3's code paths on it)
+
     def __init__(self, name: str | None = None) -> None:
         self.name = name or uuid.uuid4().hex[:12]
         self.url = f"memory://{self.name}"

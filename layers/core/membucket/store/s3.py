@@ -227,6 +227,8 @@ class S3Store:
     client this class would build (then ``endpoint_url``, ``region`` and ``profile`` are unused).
     """
 
+    cheap_list_after = True  # ListObjectsV2 StartAfter: one request, whatever precedes the key
+
     def __init__(
         self,
         bucket: str,
