@@ -291,7 +291,7 @@ def test_a_write_reads_definitions_without_a_second_store_round_trip(tmp_path, m
     ops.define_category(owner, "gardening", "plants and soil")
     syncs = []
     real = Replica.sync
-    monkeypatch.setattr(Replica, "sync", lambda self: syncs.append(1) or real(self))
+    monkeypatch.setattr(Replica, "sync", lambda self, **kw: syncs.append(1) or real(self, **kw))
     mid = ops.add(owner, "Alice repotted her basil").events[0].id
     assert len(syncs) == 1  # the commit's
     assert ops.get(owner, mid).categories == ["gardening"]

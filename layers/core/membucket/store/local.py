@@ -100,7 +100,6 @@ _NOT_AN_OBJECT = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
 class LocalStore:
     """A directory as a bucket. See the module docstring for its guarantees and limits."""
-
     cheap_list_after = False  # a listing reads and sorts the whole folder
 
     def __init__(self, root: Path | str, *, portable: bool | None = None) -> None:

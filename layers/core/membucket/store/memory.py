@@ -21,7 +21,6 @@ __all__ = ["MemoryStore"]
 
 class MemoryStore:
     """A process-local bucket: ``{key: (body, etag, last_modified)}`` behind one lock."""
-
     cheap_list_after = True  # lists as S3 does (tests take S3's code paths on it)
 
     def __init__(self, name: str | None = None) -> None:

@@ -226,7 +226,6 @@ class S3Store:
     ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` when set, else AWS. ``client`` replaces the
     client this class would build (then ``endpoint_url``, ``region`` and ``profile`` are unused).
     """
-
     cheap_list_after = True  # ListObjectsV2 StartAfter: one request, whatever precedes the key
 
     def __init__(
