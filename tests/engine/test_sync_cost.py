@@ -179,3 +179,19 @@ def test_a_cold_tail_is_listed_once(tmp_path):
         assert rep.seq == 70
     calls = store.log_calls()
     assert calls["list log"] == 1 and calls["get log hit"] == 40 and calls["get log miss"] == 0, calls
+
+
+def test_a_tail_longer_than_a_listing_page_is_read_page_by_page(tmp_path, monkeypatch):
+    import membucket.engine.replica as replica_module
+
+    monkeypatch.setattr(replica_module, "_LIST_PAGE", 16)
+    store = _Counting()
+    writer = make_mb("memory://pages", tmp_path / "w", store=store, compact_after=0)
+    ctx = writer.context("alice")
+    for i in range(40):
+        ops.add(ctx, f"entry {i}")
+    store.by_key.clear()
+    with make_mb("memory://pages", tmp_path / "r", store=store).namespace("alice").read() as rep:
+        assert rep.seq == 40
+    calls = store.log_calls()
+    assert calls["list log"] == 3 and calls["get log hit"] == 40, calls  # pages of 16, 16 and 8
