@@ -165,6 +165,14 @@ def test_a_directory_store_probes_even_for_a_writer(tmp_path):
     assert calls["log"] == 0, calls
 
 
+def _cold_read(store: _Counting, url: str, tmp_path, seq: int) -> Counter[str]:
+    """The log calls of a fresh replica's first read, which must reach ``seq``."""
+    store.by_key.clear()
+    with make_mb(url, tmp_path / "r", store=store).namespace("alice").read() as rep:
+        assert rep.seq == seq
+    return store.log_calls()
+
+
 def test_a_cold_tail_is_listed_once(tmp_path):
     store = _Counting()
     writer = make_mb("memory://cold", tmp_path / "w", store=store, compact_after=0)
@@ -174,10 +182,7 @@ def test_a_cold_tail_is_listed_once(tmp_path):
     writer.compact("alice", gc=False)
     for i in range(40):
         ops.add(ctx, f"after the checkpoint {i}")
-    store.by_key.clear()
-    with make_mb("memory://cold", tmp_path / "r", store=store).namespace("alice").read() as rep:
-        assert rep.seq == 70
-    calls = store.log_calls()
+    calls = _cold_read(store, "memory://cold", tmp_path, seq=70)
     assert calls["list log"] == 1 and calls["get log hit"] == 40 and calls["get log miss"] == 0, calls
 
 
@@ -190,8 +195,5 @@ def test_a_tail_longer_than_a_listing_page_is_read_page_by_page(tmp_path, monkey
     ctx = writer.context("alice")
     for i in range(40):
         ops.add(ctx, f"entry {i}")
-    store.by_key.clear()
-    with make_mb("memory://pages", tmp_path / "r", store=store).namespace("alice").read() as rep:
-        assert rep.seq == 40
-    calls = store.log_calls()
+    calls = _cold_read(store, "memory://pages", tmp_path, seq=40)
     assert calls["list log"] == 3 and calls["get log hit"] == 40, calls  # pages of 16, 16 and 8
