@@ -18,6 +18,11 @@ Commit protocol:
      if nothing is there, go to 1 (a later sync showing our ``txid`` also means it landed).
 4. After ``commit_attempts`` tries, give up with CommitContention (HTTP 503, Retry-After).
 
+Commits race and are not fair. On a directory store, a commit that has waited longer than
+``STARVED_AFTER_SECONDS`` takes the store's writer turn (store/priority.py) for its remaining
+attempts, and the other writers stand aside before their PUT while it is held: the worst wait
+with 8 writers looping on one namespace fell from 3.6-3.9 s to about 1.5 s (bench/README.md).
+
 A write is acknowledged only once its log object exists.
 """
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import enum
 import gc
 import logging
@@ -39,6 +45,7 @@ from typing import Any
 
 from ..errors import CommitContention, StoreUnavailable
 from ..store import IF_ABSENT, ConflictInFlight, NotFound, ObjectStore, PreconditionFailed, Unavailable
+from ..store.priority import WriterPriority
 from .checkpoint import GcResult, collect_garbage, move_pointer, read_pointer
 from .claims import claim_compaction
 from .incremental import Prepared, prepare, upload
@@ -87,6 +94,9 @@ class CompactResult:
     published: bool
     gc: GcResult = field(default_factory=GcResult)
     bytes_uploaded: int = 0  # new segments and the manifest
+
+
+STARVED_AFTER_SECONDS = 1.0  # a commit waiting longer takes the store's writer turn, if it has one
 
 
 def _backoff(attempt: int, base: float = 0.002, cap: float = 0.25) -> None:
@@ -271,11 +281,28 @@ class Namespace:
         self, build: Callable[[Replica], Plan | None], actor: str | None, deadline: float
     ) -> tuple[bool, Any]:
         """The protocol's loop, under the lock: (committed, the answer)."""
+        priority = self._priority()
+        with contextlib.ExitStack() as turn:
+            return self._attempts(build, actor, deadline, priority, turn)
+
+    def _priority(self) -> WriterPriority | None:
+        """The store's starved-writer turn for this log (directory stores: store/priority.py)."""
+        make = getattr(self.store, "writer_priority", None)
+        return make(self.keys.log_prefix) if make is not None else None
+
+    def _attempts(
+        self, build: Callable[[Replica], Plan | None], actor: str | None, deadline: float,
+        priority: WriterPriority | None, turn: contextlib.ExitStack,
+    ) -> tuple[bool, Any]:
         txid = LogEntry(seq=0, ops=[]).txid
         written: Plan | None = None
+        started = deadline - self.commit_timeout_seconds
+        holding = False
         for attempt in range(self.commit_attempts):
             if attempt and time.monotonic() > deadline:
                 break
+            if priority is not None and not holding and time.monotonic() - started > STARVED_AFTER_SECONDS:
+                holding = turn.enter_context(priority.hold(deadline))  # the others stand aside
             try:
                 self.replica.sync(writing=True)
             except Unavailable:
@@ -287,6 +314,9 @@ class Namespace:
             plan = build(self.replica)
             if plan is None or not plan.ops:
                 return False, None if plan is None else plan.result
+            if priority is not None and not holding and priority.claimed():
+                priority.wait_turn(deadline)  # a starved writer goes first; then sync again
+                continue
             entry = LogEntry(seq=self.replica.seq + 1, ops=[op.to_dict() for op in plan.ops], actor=actor, txid=txid)
             body = entry.encode()
             outcome = self._put_entry(entry.seq, body, attempt)

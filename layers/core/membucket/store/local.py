@@ -1,5 +1,8 @@
 """A local directory used as a bucket: ``<root>/<key>`` holds the bytes of ``key``.
 
+(Over 500 lines because the whole protocol of one backend, and its limits below, stay together;
+what the filesystem can do is in ``dirfs.py``, a starved writer's turn in ``priority.py``.)
+
 Limitations — read this before using in production
 ===================================================
 
@@ -78,6 +81,7 @@ from pathlib import Path
 from .base import GetResult, ObjectInfo, ObjectStore, PutCondition, validate_key, validate_prefix
 from .dirfs import CaseGuard, FsCaps, content_etag, fsync_dir, key_lock, probe, read_version, retry_sharing, stat_etag, unlink_quietly
 from .errors import InvalidKey, NotFound, NotModified, PreconditionFailed, StoreError
+from .priority import WriterPriority
 
 __all__ = ["LocalStore"]
 
@@ -115,6 +119,10 @@ class LocalStore:
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
+
+    def writer_priority(self, prefix: str) -> WriterPriority | None:
+        """A starved writer's turn on ``prefix`` (priority.py); None where locks have no shared mode."""
+        return WriterPriority.under(self.root / _LOCK_DIR, prefix) if self.caps.lock == "flock" else None
 
     # -- reads ---------------------------------------------------------------------------------
 
