@@ -15,11 +15,11 @@ Sync plan (read = sync, then query):
      number was removed by GC (the replica fell behind a checkpoint): reload from it and go on.
      Otherwise the missing number is the head.
    - one LIST strictly after ``log/<seq>`` (a writer's sync and a cold tail, on stores where that
-     costs one request: S3), then the listed entries' GETs in parallel. An empty listing is the
-     head without a ``CHECKPOINT`` read: GC deletes only entries at or below the previous
-     checkpoint, so entries up to the current one always exist above a gap. A first key past
-     ``seq+1`` is a gap: reload from ``CHECKPOINT``. Reads keep the probes: a LIST is priced
-     like ~12 GETs.
+     costs one request: S3), then the listed entries' GETs (parallel for a cold or long tail).
+     An empty listing is the head without a ``CHECKPOINT`` read: GC deletes only entries at or
+     below the previous checkpoint, so entries up to the current one always exist above a gap.
+     A first key past ``seq+1`` is a gap: reload from ``CHECKPOINT``. Reads keep the probes: a
+     LIST is priced like ~12 GETs.
 4. A ``namespace.restore`` entry (``membucket restore --force``) names a checkpoint holding the
    state at that entry's own sequence: the replica loads it in place of applying ops.
 
