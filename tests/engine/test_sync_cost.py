@@ -102,7 +102,7 @@ class _Rival(_Counting):
         return super().put(key, body, condition)
 
 
-def test_a_lost_race_is_learnt_with_one_list_and_the_winner_s_get(tmp_path):
+def test_a_lost_race_costs_the_winner_s_get_and_one_list(tmp_path):
     store = _Rival()
     a = make_mb("memory://race", tmp_path / "a", store=store, compact_after=0)
     b = make_mb("memory://race", tmp_path / "b", store=store, compact_after=0)
@@ -117,7 +117,8 @@ def test_a_lost_race_is_learnt_with_one_list_and_the_winner_s_get(tmp_path):
     store.race = keys.log(2)  # b's PUT of log/2 will meet the rival's entry
     store.by_key.clear()
     ops.add(b.context("alice"), "b loses the first race")
-    # the 412, then one LIST naming log/2, its GET, and the PUT of log/3: no probe, no CHECKPOINT read
+    # the 412, the winner's entry in one GET, then one LIST after it and the PUT of log/3: no
+    # probe miss, no CHECKPOINT read
     assert store.log_calls() == Counter({"put log": 3, "list log": 2, "get log hit": 1}), store.by_key
     with bns.read() as rep:
         assert rep.seq == 3

@@ -11,8 +11,7 @@ Commit protocol:
    - 412: S+1 is taken. GET it: our ``txid`` means our write landed and only its response was
      lost (the SDK retried into our own object): acknowledge with this plan's answer. Otherwise
      apply the winner's entry (one round trip), back off (jittered), go to 1 and re-validate.
-     Where the sync lists (S3), that sync reads S+1 with whatever followed it and the txid is
-     checked there: one LIST and the GETs of what it names, not a GET and then a sync.
+     The next sync (on S3 one LIST) then starts after S+1.
    - 409: a conflicting PUT of the same key is in flight. Back off, retry the SAME number.
    - transport failure after the SDK's retries: the outcome is unknown. GET S+1 as for a 412;
      if nothing is there, go to 1 (a later sync showing our ``txid`` also means it landed).
@@ -325,7 +324,7 @@ class Namespace:
                 # Even a plain 412 may be our own entry (the SDK retried a PUT whose response was
                 # lost): if the read below fails, a later sync showing our txid still tells.
                 written = plan
-                if not self.replica.lists_forward and self._resolve_taken(entry.seq, txid):
+                if self._resolve_taken(entry.seq, txid):
                     return self._committed(plan)  # a response was lost, but the entry is ours
                 if outcome is PutOutcome.LOST:
                     STATS.conflicts += 1
