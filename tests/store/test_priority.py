@@ -8,6 +8,7 @@ import threading
 import time
 
 from membucket.store import LocalStore
+from membucket.store.priority import WriterPriority
 
 PREFIX = "ns/alice/log/"
 
@@ -71,3 +72,11 @@ def test_the_turn_dies_with_a_killed_process(tmp_path):
 
 def test_without_a_shared_lock_mode_there_is_no_turn(tmp_path):
     assert LocalStore(tmp_path / "portable", portable=True).writer_priority(PREFIX) is None  # filelock
+
+
+
+def test_the_lock_folder_is_made_on_first_use(tmp_path):
+    turn = WriterPriority.under(tmp_path / "bucket" / ".locks", PREFIX)  # nothing is made yet
+    assert not turn.path.parent.exists()
+    assert not turn.claimed()  # the first check makes the folder and the lock file
+    assert turn.path.is_file()

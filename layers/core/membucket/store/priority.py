@@ -41,11 +41,15 @@ class WriterPriority:
 
     @classmethod
     def under(cls, lock_dir: Path, prefix: str) -> WriterPriority:
-        lock_dir.mkdir(mode=0o700, exist_ok=True)
         return cls(lock_dir / f"priority-{hashlib.sha256(prefix.encode('utf-8')).hexdigest()[:32]}")
 
     def _open(self) -> int:
-        return os.open(self.path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o600)
+        """The lock file's handle; the lock folder is made on first use only (no mkdir per commit)."""
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o600)
 
     def claimed(self) -> bool:
         """Whether a starved writer holds the turn now (a shared, non-blocking check)."""
